@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Kota's tests need (Chromium for the browser tests,
+# coturn for the TURN tests) when they are missing. Needs root or sudo.
+set -euo pipefail
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing ${missing[*]} from Debian's packages"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

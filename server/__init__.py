@@ -1,0 +1,1 @@
+"""Kota's HTTP service: accounts, appointments, join links and the usage log."""

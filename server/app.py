@@ -1,0 +1,88 @@
+"""create_app(settings): the one place Kota's parts are wired together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from server.app_keys import (
+    AUDIT,
+    CLOCK,
+    DB,
+    LINKS,
+    LOGIN_THROTTLE,
+    SCHEDULER,
+    SETTINGS,
+    SIGNING_KEY,
+)
+from server.appointments import Scheduler
+from server.audit import AuditLog
+from server.db import Database
+from server.errors import error_middleware
+from server.handlers import appointments, audit_export, health, join, links, pages, session
+from server.join_links import JoinLinks
+from server.join_tokens import SigningKey
+from server.request_log import request_log_middleware
+from server.security_headers import security_headers_middleware
+from server.settings import Settings
+from server.staff_auth import session_middleware
+from server.staff_throttle import LoginThrottle
+
+logger = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[
+            request_log_middleware,
+            security_headers_middleware,
+            error_middleware,
+            session_middleware,
+        ],
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[LOGIN_THROTTLE] = LoginThrottle()
+    app.cleanup_ctx.append(_storage)
+    for table in (
+        health.routes,
+        session.routes,
+        appointments.routes,
+        links.routes,
+        join.routes,
+        audit_export.routes,
+    ):
+        app.router.add_routes(table)
+    pages.add_page_routes(app)
+    return app
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    """Open the database (migrated), the signing key and the usage-log writer."""
+    settings = app[SETTINGS]
+    db = Database(settings.db_path)
+    await db.open()
+    try:
+        await db.migrate()
+        key = SigningKey.load_or_create(settings.signing_key_path)
+        audit = AuditLog(db, app[CLOCK])
+        audit.start()
+        links_ = JoinLinks(db, audit, key, settings.public_url, settings.join_grace)
+        app[DB] = db
+        app[SIGNING_KEY] = key
+        app[AUDIT] = audit
+        app[LINKS] = links_
+        app[SCHEDULER] = Scheduler(db, audit, links_)
+        logger.info("server.storage_ready", extra={"schema": await db.schema_version()})
+        yield
+        await audit.stop()
+    finally:
+        await db.close()

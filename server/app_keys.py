@@ -1,0 +1,25 @@
+"""Typed keys for the state ``create_app`` puts on the application."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from aiohttp import web
+
+from server.appointments import Scheduler
+from server.audit import AuditLog
+from server.db import Database
+from server.join_links import JoinLinks
+from server.join_tokens import SigningKey
+from server.settings import Settings
+from server.staff_throttle import LoginThrottle
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", Database)
+AUDIT = web.AppKey("audit", AuditLog)
+SIGNING_KEY = web.AppKey("signing_key", SigningKey)
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
+LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+SCHEDULER = web.AppKey("scheduler", Scheduler)
+LINKS = web.AppKey("links", JoinLinks)

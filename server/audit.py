@@ -1,0 +1,264 @@
+"""The usage log required by client-data law: who did what, when; never content.
+
+Rows are append-only (the schema refuses UPDATE and DELETE) and hash-chained,
+so that a row changed or removed behind Kota's back is found by ``verify_chain``.
+HTTP handlers await ``record`` so the row is durable before they answer; the
+call side uses ``post``, which never waits on the database, and a writer task
+flushes posted rows in batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import enum
+import hashlib
+import io
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from server.db import Database, NewAuditEntry, db_time
+from server.records import AuditRow
+
+logger = logging.getLogger(__name__)
+
+GENESIS = "0" * 64
+_CODE = re.compile(r"^[a-z0-9_.:-]{1,64}$")
+
+Detail = Mapping[str, int | float | str | bool]
+
+
+class Action(enum.StrEnum):
+    """Usage-log actions on the HTTP side; each is listed in docs/audit.md."""
+
+    STAFF_LOGIN = "staff.login"
+    STAFF_LOGIN_FAILED = "staff.login_failed"
+    STAFF_LOGOUT = "staff.logout"
+    STAFF_CREATED = "staff.created"
+    STAFF_PASSWORD_SET = "staff.password_set"  # noqa: S105
+    APPOINTMENT_CREATED = "appointment.created"
+    APPOINTMENT_LISTED = "appointment.listed"
+    APPOINTMENT_READ = "appointment.read"
+    APPOINTMENT_UPDATED = "appointment.updated"
+    APPOINTMENT_CANCELLED = "appointment.cancelled"
+    PARTICIPANT_ADDED = "participant.added"
+    PARTICIPANT_REMOVED = "participant.removed"
+    LINK_ISSUED = "link.issued"
+    LINK_READ = "link.read"
+    LINK_OPENED = "link.opened"
+    LINK_REFUSED = "link.refused"
+    LINK_REVOKED = "link.revoked"
+    AUDIT_EXPORTED = "audit.exported"
+
+
+class ActorKind(enum.StrEnum):
+    STAFF = "staff"
+    PARTICIPANT = "participant"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: ActorKind
+    id: int | None
+
+    @classmethod
+    def staff(cls, staff_id: int) -> Actor:
+        return cls(ActorKind.STAFF, staff_id)
+
+    @classmethod
+    def participant(cls, participant_id: int) -> Actor:
+        return cls(ActorKind.PARTICIPANT, participant_id)
+
+
+SYSTEM = Actor(ActorKind.SYSTEM, None)
+
+
+def encode_detail(detail: Detail | None) -> str:
+    """Numbers and short codes only, so that no free text can reach the log."""
+    if not detail:
+        return ""
+    for key, value in detail.items():
+        if not _CODE.match(key):
+            raise ValueError(f"usage-log detail key {key!r} is not a code")
+        if isinstance(value, str) and not _CODE.match(value):
+            raise ValueError(f"usage-log detail {key!r} is not a code")
+    return json.dumps(dict(detail), sort_keys=True, separators=(",", ":"))
+
+
+def chain_hash(prev_hash: str, entry: NewAuditEntry | AuditRow) -> str:
+    canonical = json.dumps(
+        [
+            db_time(entry.at),
+            entry.actor_kind,
+            entry.actor_id,
+            entry.action,
+            entry.appointment_id,
+            entry.subject_id,
+            entry.detail,
+        ],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    rows_checked: int
+    first_broken_id: int | None
+    reason: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_broken_id is None
+
+
+async def verify_chain(rows: AsyncIterator[AuditRow]) -> ChainReport:
+    """Walk the log from its first row and report the first row that does not fit."""
+    prev = GENESIS
+    expected_id: int | None = None
+    count = 0
+    async for row in rows:
+        count += 1
+        if expected_id is not None and row.id != expected_id:
+            return ChainReport(count, row.id, f"row {expected_id} is missing")
+        if row.prev_hash != prev:
+            return ChainReport(count, row.id, "does not follow the row before it")
+        if chain_hash(prev, row) != row.hash:
+            return ChainReport(count, row.id, "content does not match its hash")
+        prev = row.hash
+        expected_id = row.id + 1
+    return ChainReport(count, None, None)
+
+
+CSV_COLUMNS = (
+    "id",
+    "at",
+    "actor_kind",
+    "actor_id",
+    "action",
+    "appointment_id",
+    "subject_id",
+    "detail",
+    "prev_hash",
+    "hash",
+)
+
+
+def csv_header() -> str:
+    out = io.StringIO()
+    csv.writer(out).writerow(CSV_COLUMNS)
+    return out.getvalue()
+
+
+def csv_line(row: AuditRow) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerow(
+        [
+            row.id,
+            db_time(row.at),
+            row.actor_kind,
+            "" if row.actor_id is None else row.actor_id,
+            row.action,
+            "" if row.appointment_id is None else row.appointment_id,
+            "" if row.subject_id is None else row.subject_id,
+            row.detail,
+            row.prev_hash,
+            row.hash,
+        ]
+    )
+    return out.getvalue()
+
+
+class AuditLog:
+    """Appends usage-log rows; see the module docstring for the two paths."""
+
+    def __init__(
+        self, db: Database, clock: Callable[[], datetime], flush_interval: float = 0.2
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._pending: list[NewAuditEntry] = []
+        self._wake = asyncio.Event()
+        self._flush_interval = flush_interval
+        self._task: asyncio.Task[None] | None = None
+
+    def _entry(
+        self,
+        actor: Actor,
+        action: str,
+        appointment_id: int | None,
+        subject_id: int | None,
+        detail: Detail | None,
+        at: datetime | None,
+    ) -> NewAuditEntry:
+        return NewAuditEntry(
+            at=at or self._clock(),
+            actor_kind=actor.kind.value,
+            actor_id=actor.id,
+            action=str(action),
+            appointment_id=appointment_id,
+            subject_id=subject_id,
+            detail=encode_detail(detail),
+        )
+
+    async def record(
+        self,
+        actor: Actor,
+        action: str,
+        appointment_id: int | None = None,
+        subject_id: int | None = None,
+        detail: Detail | None = None,
+    ) -> None:
+        """Write one row now, after any rows still waiting to be flushed."""
+        entry = self._entry(actor, action, appointment_id, subject_id, detail, None)
+        batch, self._pending = [*self._pending, entry], []
+        await self._db.append_audit_rows(batch, chain_hash, GENESIS)
+
+    def post(
+        self,
+        actor: Actor,
+        action: str,
+        appointment_id: int | None = None,
+        subject_id: int | None = None,
+        detail: Detail | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Queue one row without touching the database; the writer task stores it."""
+        self._pending.append(self._entry(actor, action, appointment_id, subject_id, detail, at))
+        self._wake.set()
+
+    async def flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if batch:
+            try:
+                await self._db.append_audit_rows(batch, chain_hash, GENESIS)
+            except Exception:
+                self._pending[:0] = batch  # keep the rows; try again on the next flush
+                raise
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:
+                logger.exception("audit.flush_failed", extra={"pending": len(self._pending)})
+            await asyncio.sleep(self._flush_interval)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="audit-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()

@@ -1,0 +1,266 @@
+"""The ``kota`` command: run | migrate | demo | staff add | staff password | audit verify."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from server import audit
+from server.app import create_app
+from server.appointments import AppointmentIn, ParticipantIn, Scheduler
+from server.db import Conflict, Database
+from server.join_links import JoinLinks
+from server.join_tokens import SigningKey
+from server.log import configure_logging
+from server.passwords import MIN_LENGTH, hash_password
+from server.records import (
+    AppointmentKind,
+    AppointmentStatus,
+    ParticipantRole,
+    Staff,
+    StaffRole,
+)
+from server.settings import Settings, SettingsError, load_settings
+
+DEMO_ADMIN = ("admin", "Kota Admin", StaffRole.ADMIN)
+DEMO_PROFESSIONAL = ("sanna", "Sanna Aikio", StaffRole.PROFESSIONAL)
+DEMO_FAMILY = ("Family Example", ParticipantRole.GUARDIAN)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(os.environ)
+    except SettingsError as exc:
+        print(f"kota: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    command: str = args.command
+    if command == "run":
+        return _run(settings)
+    if command == "migrate":
+        return asyncio.run(_migrate(settings))
+    if command == "demo":
+        return asyncio.run(_demo(settings))
+    if command == "audit":
+        return asyncio.run(_audit_verify(settings))
+    if command == "staff" and args.staff_command == "add":
+        password = _read_password(args.password_stdin)
+        return asyncio.run(
+            _staff_add(settings, args.username, args.display_name, StaffRole(args.role), password)
+        )
+    if command == "staff" and args.staff_command == "password":
+        password = _read_password(args.password_stdin)
+        return asyncio.run(_staff_password(settings, args.username, password))
+    parser.print_help()
+    return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kota", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="migrate the database and start the server")
+    sub.add_parser("migrate", help="apply pending database migrations")
+    sub.add_parser("demo", help="seed a demo (once) and print a staff login and a family link")
+    audit_p = sub.add_parser("audit", help="usage-log tools")
+    audit_p.add_subparsers(dest="audit_command", required=True).add_parser(
+        "verify", help="walk the hash chain and report the first broken row"
+    )
+    staff = sub.add_parser("staff", help="staff accounts")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    add = staff_sub.add_parser("add", help="create a staff account")
+    add.add_argument("--username", required=True)
+    add.add_argument("--display-name", required=True)
+    add.add_argument("--role", choices=[r.value for r in StaffRole], default="professional")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    password = staff_sub.add_parser("password", help="set a staff member's password")
+    password.add_argument("--username", required=True)
+    password.add_argument("--password-stdin", action="store_true")
+    return parser
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise SystemExit("kota: the passwords differ")
+    if len(password) < MIN_LENGTH:
+        raise SystemExit(f"kota: a password needs at least {MIN_LENGTH} characters")
+    return password
+
+
+def _run(settings: Settings) -> int:
+    print(f"Kota is listening on {settings.public_url} (Ctrl+C stops it)", flush=True)
+    web.run_app(
+        create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None
+    )
+    return 0
+
+
+async def _open(settings: Settings) -> Database:
+    db = Database(settings.db_path)
+    await db.open()
+    await db.migrate()
+    return db
+
+
+async def _migrate(settings: Settings) -> int:
+    db = Database(settings.db_path)
+    await db.open()
+    try:
+        applied = await db.migrate()
+        version = await db.schema_version()
+    finally:
+        await db.close()
+    done = ", ".join(f"{v:04d}" for v in applied) or "nothing to do"
+    print(f"migrated {settings.db_path}: {done}; schema version {version}")
+    return 0
+
+
+async def _staff_add(
+    settings: Settings, username: str, display_name: str, role: StaffRole, password: str
+) -> int:
+    db = await _open(settings)
+    log = audit.AuditLog(db, lambda: datetime.now(UTC))
+    try:
+        staff = await db.create_staff(
+            username, display_name, role, hash_password(password), datetime.now(UTC)
+        )
+        await log.record(audit.SYSTEM, audit.Action.STAFF_CREATED, subject_id=staff.id)
+    except Conflict as exc:
+        print(f"kota: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await db.close()
+    print(f"created {role.value} {username!r} (id {staff.id})")
+    return 0
+
+
+async def _staff_password(settings: Settings, username: str, password: str) -> int:
+    db = await _open(settings)
+    try:
+        found = await db.get_staff_by_username(username)
+        if found is None:
+            print(f"kota: no staff member {username!r}", file=sys.stderr)
+            return 1
+        await db.set_staff_password(found[0].id, hash_password(password))
+        await audit.AuditLog(db, lambda: datetime.now(UTC)).record(
+            audit.SYSTEM, audit.Action.STAFF_PASSWORD_SET, subject_id=found[0].id
+        )
+    finally:
+        await db.close()
+    print(f"password set for {username!r}; their open sessions were ended")
+    return 0
+
+
+async def _audit_verify(settings: Settings) -> int:
+    db = await _open(settings)
+    try:
+        report = await audit.verify_chain(db.iter_audit_rows())
+    finally:
+        await db.close()
+    if report.ok:
+        print(f"usage log intact: {report.rows_checked} rows")
+        return 0
+    print(f"usage log BROKEN at row {report.first_broken_id}: {report.reason}")
+    return 1
+
+
+async def _demo_staff(
+    db: Database, log: audit.AuditLog, spec: tuple[str, str, StaffRole], now: datetime
+) -> tuple[Staff, str]:
+    """The demo account, created once; its password is renewed on every run and printed."""
+    username, display_name, role = spec
+    password = secrets.token_urlsafe(12)
+    found = await db.get_staff_by_username(username)
+    if found is None:
+        staff = await db.create_staff(username, display_name, role, hash_password(password), now)
+        await log.record(audit.SYSTEM, audit.Action.STAFF_CREATED, subject_id=staff.id)
+    else:
+        staff = found[0]
+        await db.set_staff_password(staff.id, hash_password(password))
+        await log.record(audit.SYSTEM, audit.Action.STAFF_PASSWORD_SET, subject_id=staff.id)
+    return staff, password
+
+
+async def _demo(settings: Settings) -> int:
+    db = await _open(settings)
+    now = datetime.now(UTC)
+    try:
+        log = audit.AuditLog(db, lambda: datetime.now(UTC))
+        key = SigningKey.load_or_create(settings.signing_key_path)
+        links = JoinLinks(db, log, key, settings.public_url, settings.join_grace)
+        scheduler = Scheduler(db, log, links)
+        admin, admin_password = await _demo_staff(db, log, DEMO_ADMIN, now)
+        host, host_password = await _demo_staff(db, log, DEMO_PROFESSIONAL, now)
+        url = await _demo_family_link(settings, db, scheduler, links, host, now)
+    finally:
+        await db.close()
+    print(
+        "\n".join(
+            [
+                "",
+                "Kota demo is ready.",
+                f"  Staff login:  {settings.public_url}/staff",
+                f"    professional  username: {host.username}  password: {host_password}",
+                f"    admin         username: {admin.username}  password: {admin_password}",
+                f"  Family link:  {url}",
+                "  (Open the family link in another browser or a private window.)",
+                "",
+            ]
+        ),
+        flush=True,
+    )
+    return 0
+
+
+async def _demo_family_link(
+    settings: Settings,
+    db: Database,
+    scheduler: Scheduler,
+    links: JoinLinks,
+    host: Staff,
+    now: datetime,
+) -> str:
+    """The link of a demo appointment open for joining now; a new one only when none is."""
+    window_opens = settings.join_opens_before
+    for appointment in await db.list_appointments_between(
+        now - timedelta(hours=13), now + window_opens + timedelta(minutes=1), host_id=host.id
+    ):
+        is_open = (
+            appointment.starts_at - window_opens <= now <= appointment.ends_at
+            and appointment.status is AppointmentStatus.SCHEDULED
+        )
+        for participant in appointment.participants if is_open else ():
+            link = participant.link
+            if link is not None and not link.revoked and link.expires_at > now:
+                return links.url(link)
+    lead = min(timedelta(minutes=10), window_opens)
+    starts_at = (now + lead).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    if starts_at - window_opens > now:
+        starts_at = now.replace(microsecond=0)
+    body = AppointmentIn(
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=45),
+        kind=AppointmentKind.CHILD_PROTECTION,
+        participants=[ParticipantIn(display_name=DEMO_FAMILY[0], role=DEMO_FAMILY[1])],
+    )
+    created = await scheduler.create(host, body, now)
+    link = created.participants[0].link
+    assert link is not None
+    return links.url(link)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,638 @@
+"""Database: every SQL statement in Kota.
+
+One write connection serialised by a lock (each write a ``BEGIN IMMEDIATE``
+transaction) and one read connection; WAL lets reads run beside the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from server.records import (
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+    AuditRow,
+    JoinLink,
+    Participant,
+    ParticipantRole,
+    Staff,
+    StaffRole,
+    StaffSession,
+)
+
+logger = logging.getLogger(__name__)
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def db_time(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database")
+    return value.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def parse_db_time(text: str) -> datetime:
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def _maybe_time(text: str | None) -> datetime | None:
+    return None if text is None else parse_db_time(text)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def load_migrations() -> list[Migration]:
+    """The numbered files in ``server/migrations``, in order."""
+    found = []
+    for entry in resources.files("server.migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            number, _, rest = entry.name.partition("_")
+            found.append(Migration(int(number), rest.removesuffix(".sql"), entry.read_text()))
+    found.sort(key=lambda m: m.version)
+    for expected, migration in enumerate(found, start=1):
+        if migration.version != expected:
+            raise RuntimeError(f"migration {expected:04d} is missing")
+    return found
+
+
+@dataclass(frozen=True)
+class NewParticipant:
+    display_name: str
+    role: ParticipantRole
+    contact: str | None
+
+
+@dataclass(frozen=True)
+class NewAuditEntry:
+    at: datetime
+    actor_kind: str
+    actor_id: int | None
+    action: str
+    appointment_id: int | None
+    subject_id: int | None
+    detail: str
+
+
+class Conflict(Exception):
+    """A write broke a uniqueness rule (for example a taken username)."""
+
+
+class Database:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not self.path.exists():
+            # Client data: readable by Kota's own user only (SQLite copies the mode to -wal).
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        try:
+            self._writer = await self._connect()
+            await self._pragma(self._writer, "journal_mode=WAL")
+            self._reader = await self._connect()
+        except BaseException:
+            await self.close()
+            raise
+
+    @staticmethod
+    async def _pragma(conn: aiosqlite.Connection, setting: str) -> None:
+        # The cursor must be drained and closed, or its statement keeps the file locked.
+        async with conn.execute(f"PRAGMA {setting}") as cursor:
+            await cursor.fetchall()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        for setting in ("foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL"):
+            await self._pragma(conn, setting)
+        return conn
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    @property
+    def _w(self) -> aiosqlite.Connection:
+        if self._writer is None:
+            raise RuntimeError("database is not open")
+        return self._writer
+
+    @property
+    def _r(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise RuntimeError("database is not open")
+        return self._reader
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._write_lock:
+            await self._exec(self._w, "BEGIN IMMEDIATE")
+            try:
+                yield self._w
+            except BaseException:
+                await self._exec(self._w, "ROLLBACK")
+                raise
+            await self._exec(self._w, "COMMIT")
+
+    @staticmethod
+    async def _exec(conn: aiosqlite.Connection, sql: str) -> None:
+        async with conn.execute(sql):
+            pass
+
+    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        self._r.row_factory = sqlite3.Row
+        async with self._r.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = await self._fetchall(sql, params)
+        return rows[0] if rows else None
+
+    # -- migrations --------------------------------------------------------
+
+    async def schema_version(self) -> int:
+        async with self._w.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations, one transaction each; return the versions applied."""
+        applied = []
+        async with self._write_lock:
+            current = await self.schema_version()
+            for migration in load_migrations():
+                if migration.version <= current:
+                    continue
+                script = (
+                    f"BEGIN IMMEDIATE;\n{migration.sql}\n"
+                    f"PRAGMA user_version = {migration.version};\nCOMMIT;"
+                )
+                try:
+                    await self._w.executescript(script)
+                except sqlite3.Error:
+                    if self._w.in_transaction:
+                        await self._exec(self._w, "ROLLBACK")
+                    raise
+                logger.info("db.migrated", extra={"version": migration.version})
+                applied.append(migration.version)
+        return applied
+
+    async def ping(self) -> None:
+        await self._fetchone("SELECT 1")
+
+    # -- staff -------------------------------------------------------------
+
+    @staticmethod
+    def _staff(row: sqlite3.Row, prefix: str = "") -> Staff:
+        return Staff(
+            id=row[f"{prefix}id"],
+            username=row[f"{prefix}username"],
+            display_name=row[f"{prefix}display_name"],
+            role=StaffRole(row[f"{prefix}role"]),
+            active=bool(row[f"{prefix}active"]),
+        )
+
+    async def create_staff(
+        self, username: str, display_name: str, role: StaffRole, password_hash: str, now: datetime
+    ) -> Staff:
+        try:
+            async with self._transaction() as w:
+                cursor = await w.execute(
+                    "INSERT INTO staff (username, display_name, role, password_hash, created_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (username, display_name, role.value, password_hash, db_time(now)),
+                )
+                staff_id = cursor.lastrowid
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"username {username!r} is taken") from exc
+        assert staff_id is not None
+        return Staff(staff_id, username, display_name, role, True)
+
+    async def set_staff_password(self, staff_id: int, password_hash: str) -> None:
+        async with self._transaction() as w:
+            await w.execute(
+                "UPDATE staff SET password_hash = ? WHERE id = ?", (password_hash, staff_id)
+            )
+            await w.execute("DELETE FROM staff_sessions WHERE staff_id = ?", (staff_id,))
+
+    async def get_staff(self, staff_id: int) -> Staff | None:
+        row = await self._fetchone("SELECT * FROM staff WHERE id = ?", (staff_id,))
+        return None if row is None else self._staff(row)
+
+    async def get_staff_by_username(self, username: str) -> tuple[Staff, str] | None:
+        """The account and its password hash, for login."""
+        row = await self._fetchone("SELECT * FROM staff WHERE username = ?", (username,))
+        return None if row is None else (self._staff(row), row["password_hash"])
+
+    async def list_staff(self) -> list[Staff]:
+        rows = await self._fetchall("SELECT * FROM staff WHERE active = 1 ORDER BY display_name")
+        return [self._staff(row) for row in rows]
+
+    async def list_staff_by_ids(self, ids: Iterable[int]) -> list[Staff]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        marks = ",".join("?" * len(wanted))
+        rows = await self._fetchall(f"SELECT * FROM staff WHERE id IN ({marks})", wanted)  # noqa: S608
+        return [self._staff(row) for row in rows]
+
+    # -- staff sessions ------------------------------------------------------
+
+    async def create_session(
+        self, id_hash: str, staff_id: int, csrf_token: str, now: datetime, expires_at: datetime
+    ) -> None:
+        async with self._transaction() as w:
+            await w.execute("DELETE FROM staff_sessions WHERE expires_at < ?", (db_time(now),))
+            await w.execute(
+                "INSERT INTO staff_sessions (id_hash, staff_id, csrf_token, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (id_hash, staff_id, csrf_token, db_time(now), db_time(expires_at)),
+            )
+
+    async def get_session(self, id_hash: str, now: datetime) -> StaffSession | None:
+        row = await self._fetchone(
+            "SELECT s.*, x.csrf_token, x.expires_at FROM staff_sessions x"
+            " JOIN staff s ON s.id = x.staff_id"
+            " WHERE x.id_hash = ? AND x.expires_at > ? AND s.active = 1",
+            (id_hash, db_time(now)),
+        )
+        if row is None:
+            return None
+        return StaffSession(self._staff(row), row["csrf_token"], parse_db_time(row["expires_at"]))
+
+    async def extend_session(self, id_hash: str, expires_at: datetime) -> None:
+        async with self._transaction() as w:
+            await w.execute(
+                "UPDATE staff_sessions SET expires_at = ? WHERE id_hash = ?",
+                (db_time(expires_at), id_hash),
+            )
+
+    async def delete_session(self, id_hash: str) -> None:
+        async with self._transaction() as w:
+            await w.execute("DELETE FROM staff_sessions WHERE id_hash = ?", (id_hash,))
+
+    # -- appointments --------------------------------------------------------
+
+    _APPOINTMENT_SELECT = (
+        "SELECT a.*, h.id AS h_id, h.username AS h_username,"
+        " h.display_name AS h_display_name, h.role AS h_role, h.active AS h_active"
+        " FROM appointments a JOIN staff h ON h.id = a.host_id"
+    )
+
+    async def _load_appointments(self, rows: list[sqlite3.Row]) -> list[Appointment]:
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        marks = ",".join("?" * len(ids))
+        staff_rows = await self._fetchall(
+            "SELECT x.appointment_id, s.* FROM appointment_staff x"  # noqa: S608
+            f" JOIN staff s ON s.id = x.staff_id WHERE x.appointment_id IN ({marks})"
+            " ORDER BY s.display_name",
+            ids,
+        )
+        participant_rows = await self._fetchall(
+            f"SELECT * FROM participants WHERE appointment_id IN ({marks})"  # noqa: S608
+            " AND removed_at IS NULL ORDER BY id",
+            ids,
+        )
+        link_rows = await self._fetchall(
+            "SELECT l.* FROM join_links l JOIN ("  # noqa: S608
+            "  SELECT participant_id, MAX(issued_at || jti) AS newest FROM join_links"
+            f"  WHERE appointment_id IN ({marks}) GROUP BY participant_id"
+            ") n ON n.participant_id = l.participant_id AND n.newest = l.issued_at || l.jti",
+            ids,
+        )
+        links = {row["participant_id"]: self._link(row) for row in link_rows}
+        staff_by: dict[int, list[Staff]] = {}
+        for row in staff_rows:
+            staff_by.setdefault(row["appointment_id"], []).append(self._staff(row))
+        people_by: dict[int, list[Participant]] = {}
+        for row in participant_rows:
+            people_by.setdefault(row["appointment_id"], []).append(
+                self._participant(row, links.get(row["id"]))
+            )
+        return [
+            Appointment(
+                id=row["id"],
+                starts_at=parse_db_time(row["starts_at"]),
+                ends_at=parse_db_time(row["ends_at"]),
+                kind=AppointmentKind(row["kind"]),
+                status=AppointmentStatus(row["status"]),
+                host=self._staff(row, "h_"),
+                staff=tuple(staff_by.get(row["id"], [])),
+                participants=tuple(people_by.get(row["id"], [])),
+            )
+            for row in rows
+        ]
+
+    @staticmethod
+    def _participant(row: sqlite3.Row, link: JoinLink | None) -> Participant:
+        return Participant(
+            id=row["id"],
+            appointment_id=row["appointment_id"],
+            display_name=row["display_name"],
+            role=ParticipantRole(row["role"]),
+            contact=row["contact"],
+            removed_at=_maybe_time(row["removed_at"]),
+            link=link,
+        )
+
+    @staticmethod
+    def _link(row: sqlite3.Row) -> JoinLink:
+        return JoinLink(
+            jti=row["jti"],
+            participant_id=row["participant_id"],
+            appointment_id=row["appointment_id"],
+            issued_at=parse_db_time(row["issued_at"]),
+            expires_at=parse_db_time(row["expires_at"]),
+            revoked_at=_maybe_time(row["revoked_at"]),
+        )
+
+    async def get_appointment(self, appointment_id: int) -> Appointment | None:
+        rows = await self._fetchall(f"{self._APPOINTMENT_SELECT} WHERE a.id = ?", (appointment_id,))
+        found = await self._load_appointments(rows)
+        return found[0] if found else None
+
+    async def list_appointments_between(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        visible_to: int | None = None,
+        host_id: int | None = None,
+    ) -> list[Appointment]:
+        """Appointments overlapping [start, end); ``visible_to`` keeps a professional's own."""
+        sql = f"{self._APPOINTMENT_SELECT} WHERE a.starts_at < ? AND a.ends_at > ?"
+        params: list[Any] = [db_time(end), db_time(start)]
+        if visible_to is not None:
+            sql += (
+                " AND (a.host_id = ? OR EXISTS (SELECT 1 FROM appointment_staff x"
+                " WHERE x.appointment_id = a.id AND x.staff_id = ?))"
+            )
+            params += [visible_to, visible_to]
+        if host_id is not None:
+            sql += " AND a.host_id = ?"
+            params.append(host_id)
+        sql += " ORDER BY a.starts_at, a.id"
+        return await self._load_appointments(await self._fetchall(sql, params))
+
+    async def find_overlapping_appointment(
+        self, host_id: int, starts_at: datetime, ends_at: datetime, ignore_id: int | None = None
+    ) -> int | None:
+        row = await self._fetchone(
+            "SELECT id FROM appointments WHERE host_id = ? AND status = 'scheduled'"
+            " AND starts_at < ? AND ends_at > ? AND id != ? LIMIT 1",
+            (host_id, db_time(ends_at), db_time(starts_at), ignore_id or 0),
+        )
+        return None if row is None else int(row["id"])
+
+    async def create_appointment(
+        self,
+        *,
+        starts_at: datetime,
+        ends_at: datetime,
+        kind: AppointmentKind,
+        host_id: int,
+        staff_ids: Iterable[int],
+        participants: Iterable[NewParticipant],
+        created_by: int,
+        now: datetime,
+    ) -> tuple[int, list[int]]:
+        """Insert the appointment and its people; return its id and the participant ids."""
+        async with self._transaction() as w:
+            cursor = await w.execute(
+                "INSERT INTO appointments (starts_at, ends_at, kind, host_id, created_by,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    db_time(starts_at),
+                    db_time(ends_at),
+                    kind.value,
+                    host_id,
+                    created_by,
+                    db_time(now),
+                    db_time(now),
+                ),
+            )
+            appointment_id = cursor.lastrowid
+            assert appointment_id is not None
+            await w.executemany(
+                "INSERT INTO appointment_staff (appointment_id, staff_id) VALUES (?, ?)",
+                [(appointment_id, s) for s in sorted(set(staff_ids) - {host_id})],
+            )
+            participant_ids = [
+                await self._insert_participant(w, appointment_id, p, now) for p in participants
+            ]
+        return appointment_id, participant_ids
+
+    @staticmethod
+    async def _insert_participant(
+        w: aiosqlite.Connection, appointment_id: int, p: NewParticipant, now: datetime
+    ) -> int:
+        cursor = await w.execute(
+            "INSERT INTO participants (appointment_id, display_name, role, contact, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (appointment_id, p.display_name, p.role.value, p.contact, db_time(now)),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    async def update_appointment(
+        self,
+        appointment_id: int,
+        *,
+        starts_at: datetime,
+        ends_at: datetime,
+        kind: AppointmentKind,
+        host_id: int,
+        staff_ids: Iterable[int] | None,
+        now: datetime,
+    ) -> None:
+        async with self._transaction() as w:
+            await w.execute(
+                "UPDATE appointments SET starts_at = ?, ends_at = ?, kind = ?, host_id = ?,"
+                " updated_at = ? WHERE id = ?",
+                (
+                    db_time(starts_at),
+                    db_time(ends_at),
+                    kind.value,
+                    host_id,
+                    db_time(now),
+                    appointment_id,
+                ),
+            )
+            if staff_ids is not None:
+                await w.execute(
+                    "DELETE FROM appointment_staff WHERE appointment_id = ?", (appointment_id,)
+                )
+                await w.executemany(
+                    "INSERT INTO appointment_staff (appointment_id, staff_id) VALUES (?, ?)",
+                    [(appointment_id, s) for s in sorted(set(staff_ids) - {host_id})],
+                )
+            else:
+                await w.execute(
+                    "DELETE FROM appointment_staff WHERE appointment_id = ? AND staff_id = ?",
+                    (appointment_id, host_id),
+                )
+
+    async def cancel_appointment(self, appointment_id: int, now: datetime) -> None:
+        async with self._transaction() as w:
+            await w.execute(
+                "UPDATE appointments SET status = 'cancelled', updated_at = ? WHERE id = ?",
+                (db_time(now), appointment_id),
+            )
+            await w.execute(
+                "UPDATE join_links SET revoked_at = ? WHERE appointment_id = ?"
+                " AND revoked_at IS NULL",
+                (db_time(now), appointment_id),
+            )
+
+    # -- participants and join links -----------------------------------------
+
+    async def add_participant(
+        self, appointment_id: int, participant: NewParticipant, now: datetime
+    ) -> int:
+        async with self._transaction() as w:
+            return await self._insert_participant(w, appointment_id, participant, now)
+
+    async def remove_participant(self, participant_id: int, now: datetime) -> None:
+        async with self._transaction() as w:
+            await w.execute(
+                "UPDATE participants SET removed_at = ? WHERE id = ?",
+                (db_time(now), participant_id),
+            )
+            await w.execute(
+                "UPDATE join_links SET revoked_at = ? WHERE participant_id = ?"
+                " AND revoked_at IS NULL",
+                (db_time(now), participant_id),
+            )
+
+    async def get_participant(self, participant_id: int) -> Participant | None:
+        row = await self._fetchone("SELECT * FROM participants WHERE id = ?", (participant_id,))
+        return None if row is None else self._participant(row, None)
+
+    async def replace_join_link(self, link: JoinLink) -> None:
+        """Store a new link for a participant, revoking any earlier one in the same step."""
+        async with self._transaction() as w:
+            await w.execute(
+                "UPDATE join_links SET revoked_at = ? WHERE participant_id = ?"
+                " AND revoked_at IS NULL",
+                (db_time(link.issued_at), link.participant_id),
+            )
+            await w.execute(
+                "INSERT INTO join_links (jti, participant_id, appointment_id, issued_at,"
+                " expires_at) VALUES (?, ?, ?, ?, ?)",
+                (
+                    link.jti,
+                    link.participant_id,
+                    link.appointment_id,
+                    db_time(link.issued_at),
+                    db_time(link.expires_at),
+                ),
+            )
+
+    async def revoke_join_links(self, participant_id: int, now: datetime) -> int:
+        async with self._transaction() as w:
+            cursor = await w.execute(
+                "UPDATE join_links SET revoked_at = ? WHERE participant_id = ?"
+                " AND revoked_at IS NULL",
+                (db_time(now), participant_id),
+            )
+            return cursor.rowcount
+
+    async def get_join_link(self, jti: str) -> JoinLink | None:
+        row = await self._fetchone("SELECT * FROM join_links WHERE jti = ?", (jti,))
+        return None if row is None else self._link(row)
+
+    # -- usage log -------------------------------------------------------------
+
+    async def append_audit_rows(
+        self,
+        entries: Sequence[NewAuditEntry],
+        chain: Callable[[str, NewAuditEntry], str],
+        genesis: str,
+    ) -> None:
+        """Append rows in one transaction; ``chain(prev_hash, entry)`` gives each row's hash."""
+        if not entries:
+            return
+        async with self._transaction() as w:
+            async with w.execute("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1") as cursor:
+                last = await cursor.fetchone()
+            prev = last[0] if last else genesis
+            rows = []
+            for entry in entries:
+                digest = chain(prev, entry)
+                rows.append(
+                    (
+                        db_time(entry.at),
+                        entry.actor_kind,
+                        entry.actor_id,
+                        entry.action,
+                        entry.appointment_id,
+                        entry.subject_id,
+                        entry.detail,
+                        prev,
+                        digest,
+                    )
+                )
+                prev = digest
+            await w.executemany(
+                "INSERT INTO audit_log (at, actor_kind, actor_id, action, appointment_id,"
+                " subject_id, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    async def iter_audit_rows(
+        self, start: datetime | None = None, end: datetime | None = None, batch: int = 1000
+    ) -> AsyncIterator[AuditRow]:
+        """Rows in id order, optionally only those with ``start <= at < end``."""
+        after = 0
+        while True:
+            sql = "SELECT * FROM audit_log WHERE id > ?"
+            params: list[Any] = [after]
+            if start is not None:
+                sql += " AND at >= ?"
+                params.append(db_time(start))
+            if end is not None:
+                sql += " AND at < ?"
+                params.append(db_time(end))
+            rows = await self._fetchall(sql + " ORDER BY id LIMIT ?", [*params, batch])
+            for row in rows:
+                yield AuditRow(
+                    id=row["id"],
+                    at=parse_db_time(row["at"]),
+                    actor_kind=row["actor_kind"],
+                    actor_id=row["actor_id"],
+                    action=row["action"],
+                    appointment_id=row["appointment_id"],
+                    subject_id=row["subject_id"],
+                    detail=row["detail"],
+                    prev_hash=row["prev_hash"],
+                    hash=row["hash"],
+                )
+            if len(rows) < batch:
+                return
+            after = rows[-1]["id"]

@@ -1,0 +1,102 @@
+"""The API's error family and the middleware that renders every failure the same way.
+
+Clients translate by ``code``, so codes are stable snake_case and messages plain.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from server.request_log import REQUEST_ID, Handler
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    status = 400
+
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, **self.extra}}
+
+
+class BadRequest(ApiError):
+    status = 400
+
+
+class Unauthorized(ApiError):
+    status = 401
+
+
+class Forbidden(ApiError):
+    status = 403
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+class TooLarge(ApiError):
+    status = 413
+
+
+class Unprocessable(ApiError):
+    status = 422
+
+
+class TooManyRequests(ApiError):
+    status = 429
+
+    def __init__(self, code: str, message: str, retry_after: int) -> None:
+        super().__init__(code, message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+def error_response(error: ApiError) -> web.Response:
+    response = web.json_response(error.to_json(), status=error.status)
+    if isinstance(error, TooManyRequests):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+}
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One JSON error shape for the API; never a traceback to the client."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400 or not request.path.startswith("/api/"):
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        message = "The request body is too large." if exc.status == 413 else exc.reason
+        return web.json_response({"error": {"code": code, "message": message}}, status=exc.status)
+    except Exception:
+        logger.exception("http.internal_error", extra={"request_id": request.get(REQUEST_ID)})
+        return web.json_response(
+            {"error": {"code": "internal", "message": "Something went wrong on the server."}},
+            status=500,
+        )

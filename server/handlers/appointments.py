@@ -1,0 +1,124 @@
+"""Appointments and their participants, for staff."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from server.app_keys import CLOCK, SCHEDULER, SETTINGS
+from server.appointments import AppointmentIn, AppointmentPatch, ParticipantIn
+from server.handlers.params import day_bounds, path_id, query_date, query_int
+from server.records import Appointment, JoinLink, Participant, Staff
+from server.request_bodies import decode_body
+from server.staff_auth import require_staff
+
+routes = web.RouteTableDef()
+
+
+def _person(staff: Staff) -> dict[str, Any]:
+    return {"id": staff.id, "display_name": staff.display_name}
+
+
+def link_json(link: JoinLink | None, tz: ZoneInfo) -> dict[str, Any] | None:
+    if link is None:
+        return None
+    return {
+        "status": "revoked" if link.revoked else "active",
+        "issued_at": link.issued_at.astimezone(tz).isoformat(),
+        "expires_at": link.expires_at.astimezone(tz).isoformat(),
+    }
+
+
+def participant_json(participant: Participant, tz: ZoneInfo) -> dict[str, Any]:
+    return {
+        "id": participant.id,
+        "display_name": participant.display_name,
+        "role": participant.role.value,
+        "contact": participant.contact,
+        "link": link_json(participant.link, tz),
+    }
+
+
+def appointment_json(appointment: Appointment, tz: ZoneInfo) -> dict[str, Any]:
+    return {
+        "id": appointment.id,
+        "starts_at": appointment.starts_at.astimezone(tz).isoformat(),
+        "ends_at": appointment.ends_at.astimezone(tz).isoformat(),
+        "kind": appointment.kind.value,
+        "status": appointment.status.value,
+        "host": _person(appointment.host),
+        "staff": [_person(s) for s in appointment.staff],
+        "participants": [participant_json(p, tz) for p in appointment.participants],
+    }
+
+
+@routes.get("/api/appointments")
+async def list_appointments(request: web.Request) -> web.Response:
+    session = require_staff(request)
+    tz = request.app[SETTINGS].timezone
+    today = request.app[CLOCK]().astimezone(tz).date()
+    day = query_date(request, "date", today)
+    start, end = day_bounds(day, tz)
+    found = await request.app[SCHEDULER].list_between(
+        session.staff, start, end, query_int(request, "host_id")
+    )
+    return web.json_response(
+        {"date": day.isoformat(), "appointments": [appointment_json(a, tz) for a in found]}
+    )
+
+
+@routes.post("/api/appointments")
+async def create_appointment(request: web.Request) -> web.Response:
+    session = require_staff(request)
+    body = await decode_body(request, AppointmentIn)
+    created = await request.app[SCHEDULER].create(session.staff, body, request.app[CLOCK]())
+    return web.json_response(appointment_json(created, request.app[SETTINGS].timezone), status=201)
+
+
+@routes.get("/api/appointments/{id}")
+async def get_appointment(request: web.Request) -> web.Response:
+    session = require_staff(request)
+    found = await request.app[SCHEDULER].get(session.staff, path_id(request, "id"))
+    return web.json_response(appointment_json(found, request.app[SETTINGS].timezone))
+
+
+@routes.patch("/api/appointments/{id}")
+async def update_appointment(request: web.Request) -> web.Response:
+    session = require_staff(request)
+    patch = await decode_body(request, AppointmentPatch)
+    updated = await request.app[SCHEDULER].update(
+        session.staff, path_id(request, "id"), patch, request.app[CLOCK]()
+    )
+    return web.json_response(appointment_json(updated, request.app[SETTINGS].timezone))
+
+
+@routes.post("/api/appointments/{id}/cancel")
+async def cancel_appointment(request: web.Request) -> web.Response:
+    session = require_staff(request)
+    cancelled = await request.app[SCHEDULER].cancel(
+        session.staff, path_id(request, "id"), request.app[CLOCK]()
+    )
+    return web.json_response(appointment_json(cancelled, request.app[SETTINGS].timezone))
+
+
+@routes.post("/api/appointments/{id}/participants")
+async def add_participant(request: web.Request) -> web.Response:
+    session = require_staff(request)
+    body = await decode_body(request, ParticipantIn)
+    updated, participant_id = await request.app[SCHEDULER].add_participant(
+        session.staff, path_id(request, "id"), body, request.app[CLOCK]()
+    )
+    added = updated.participant(participant_id)
+    assert added is not None
+    return web.json_response(participant_json(added, request.app[SETTINGS].timezone), status=201)
+
+
+@routes.delete("/api/appointments/{id}/participants/{pid}")
+async def remove_participant(request: web.Request) -> web.Response:
+    session = require_staff(request)
+    await request.app[SCHEDULER].remove_participant(
+        session.staff, path_id(request, "id"), path_id(request, "pid"), request.app[CLOCK]()
+    )
+    return web.Response(status=204)

@@ -1,0 +1,54 @@
+"""The family side of a join link: exchange the token for what the family may see."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from aiohttp import web
+
+from server.app_keys import CLOCK, LINKS, SETTINGS
+from server.join_tokens import MAX_TOKEN_LENGTH
+from server.request_bodies import decode_body
+
+routes = web.RouteTableDef()
+
+
+class JoinIn(msgspec.Struct, forbid_unknown_fields=True):
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TOKEN_LENGTH)]
+
+
+@routes.post("/api/join")
+async def open_join_link(request: web.Request) -> web.Response:
+    """Only what a family needs: time, the host's first name, their own name.
+
+    Never the appointment's kind, other participants or anyone's contact details.
+    """
+    body = await decode_body(request, JoinIn)
+    settings = request.app[SETTINGS]
+    opened = await request.app[LINKS].open(body.token, request.app[CLOCK]())
+    appointment, participant = opened.appointment, opened.participant
+    tz = settings.timezone
+    response = web.json_response(
+        {
+            "participant": {
+                "id": participant.id,
+                "display_name": participant.display_name,
+                "role": participant.role.value,
+            },
+            "appointment": {
+                "starts_at": appointment.starts_at.astimezone(tz).isoformat(),
+                "ends_at": appointment.ends_at.astimezone(tz).isoformat(),
+                "host_first_name": appointment.host.first_name,
+                "timezone": str(tz),
+            },
+            "join_window": {
+                "opens_at": (appointment.starts_at - settings.join_opens_before)
+                .astimezone(tz)
+                .isoformat(),
+                "closes_at": (appointment.ends_at + settings.join_grace).astimezone(tz).isoformat(),
+            },
+        }
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

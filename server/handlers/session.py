@@ -1,0 +1,98 @@
+"""Staff sign-in and sign-out."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import msgspec
+from aiohttp import web
+
+from server import staff_auth
+from server.app_keys import AUDIT, CLOCK, DB, LOGIN_THROTTLE, SETTINGS
+from server.audit import SYSTEM, Action, Actor
+from server.errors import TooManyRequests, Unauthorized
+from server.passwords import verify_password
+from server.records import Staff
+from server.request_bodies import decode_body
+
+routes = web.RouteTableDef()
+
+
+class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+
+
+def staff_json(staff: Staff) -> dict[str, Any]:
+    return {
+        "id": staff.id,
+        "username": staff.username,
+        "display_name": staff.display_name,
+        "role": staff.role.value,
+    }
+
+
+@routes.post("/api/session")
+async def create_session(request: web.Request) -> web.Response:
+    body = await decode_body(request, LoginIn)
+    throttle = request.app[LOGIN_THROTTLE]
+    keys = (f"user:{body.username.lower()}", f"addr:{request.remote}")
+    wait = throttle.retry_after(keys, time.monotonic())
+    if wait > 0:
+        raise TooManyRequests(
+            "too_many_attempts",
+            "Too many failed sign-ins. Wait a moment and try again.",
+            retry_after=int(wait) + 1,
+        )
+    found = await request.app[DB].get_staff_by_username(body.username)
+    staff, password_hash = found if found else (None, None)
+    if staff is None or not staff.active or not verify_password(password_hash, body.password):
+        throttle.failed(keys, time.monotonic())
+        actor = Actor.staff(staff.id) if staff else SYSTEM
+        await request.app[AUDIT].record(actor, Action.STAFF_LOGIN_FAILED)
+        raise Unauthorized("bad_credentials", "The username or password is wrong.")
+    throttle.succeeded(keys)
+    value, session = await staff_auth.start_session(request, staff)
+    await request.app[AUDIT].record(Actor.staff(staff.id), Action.STAFF_LOGIN)
+    response = web.json_response(
+        {"staff": staff_json(staff), "csrf_token": session.csrf_token}, status=201
+    )
+    staff_auth.set_session_cookie(response, value, request.app[SETTINGS])
+    return response
+
+
+@routes.get("/api/session")
+async def get_session(request: web.Request) -> web.Response:
+    session = staff_auth.require_staff(request)
+    return web.json_response(
+        {
+            "staff": staff_json(session.staff),
+            "csrf_token": session.csrf_token,
+            "expires_at": session.expires_at.isoformat(),
+            "now": request.app[CLOCK]().isoformat(),
+        }
+    )
+
+
+@routes.delete("/api/session")
+async def delete_session(request: web.Request) -> web.Response:
+    session = staff_auth.require_staff(request)
+    await staff_auth.end_session(request)
+    await request.app[AUDIT].record(Actor.staff(session.staff.id), Action.STAFF_LOGOUT)
+    response = web.Response(status=204)
+    staff_auth.clear_session_cookie(response, request.app[SETTINGS])
+    return response
+
+
+@routes.get("/api/staff")
+async def list_staff(request: web.Request) -> web.Response:
+    staff_auth.require_staff(request)
+    people = await request.app[DB].list_staff()
+    return web.json_response(
+        {
+            "staff": [
+                {"id": s.id, "display_name": s.display_name, "role": s.role.value} for s in people
+            ]
+        }
+    )

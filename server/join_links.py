@@ -1,0 +1,120 @@
+"""JoinLinks: issuing, copying, revoking and opening a participant's private join link."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from server.audit import SYSTEM, Action, Actor, AuditLog
+from server.db import Database
+from server.errors import ApiError, Forbidden, Unauthorized
+from server.join_tokens import SigningKey, TokenError, decode_token, encode_token, new_link
+from server.records import Appointment, AppointmentStatus, JoinLink, Participant
+
+
+class LinkRefused(Unauthorized):
+    """A join token that was checked and refused; ``code`` comes from TokenError codes."""
+
+
+@dataclass(frozen=True)
+class OpenedLink:
+    appointment: Appointment
+    participant: Participant
+    link: JoinLink
+
+
+class JoinLinks:
+    def __init__(
+        self,
+        db: Database,
+        audit: AuditLog,
+        key: SigningKey,
+        public_url: str,
+        grace: timedelta,
+    ) -> None:
+        self.db = db
+        self.audit = audit
+        self.key = key
+        self.public_url = public_url
+        self.grace = grace
+
+    def url(self, link: JoinLink) -> str:
+        """The token rides in the fragment, which browsers never send to a server."""
+        return f"{self.public_url}/join#{encode_token(self.key, link)}"
+
+    async def issue(
+        self, actor: Actor, appointment: Appointment, participant_id: int, now: datetime
+    ) -> JoinLink:
+        """A new link for the participant; any earlier link stops working in the same step."""
+        link = new_link(participant_id, appointment.id, appointment.ends_at, self.grace, now)
+        await self.db.replace_join_link(link)
+        await self.audit.record(actor, Action.LINK_ISSUED, appointment.id, participant_id)
+        return link
+
+    async def revoke(
+        self, actor: Actor, appointment_id: int, participant_id: int, now: datetime
+    ) -> None:
+        await self.db.revoke_join_links(participant_id, now)
+        await self.audit.record(actor, Action.LINK_REVOKED, appointment_id, participant_id)
+
+    async def renew_short_links(
+        self, actor: Actor, appointment: Appointment, now: datetime
+    ) -> list[int]:
+        """After a reschedule, reissue links that would expire before the new end."""
+        renewed = []
+        for participant in appointment.participants:
+            link = participant.link
+            needed = appointment.ends_at + self.grace
+            if link is not None and not link.revoked and link.expires_at < needed:
+                await self.issue(actor, appointment, participant.id, now)
+                renewed.append(participant.id)
+        return renewed
+
+    async def open(self, token: str, now: datetime) -> OpenedLink:
+        """Check a token from a join link against its signature and the stored state."""
+        try:
+            claims = decode_token(self.key, token, now)
+        except TokenError as exc:
+            await self.audit.record(SYSTEM, Action.LINK_REFUSED, detail={"reason": exc.code})
+            raise LinkRefused(exc.code, exc.message) from None
+        refusal = await self._check(claims.jti, claims.participant_id, claims.appointment_id)
+        if isinstance(refusal, ApiError):
+            await self.audit.record(
+                Actor.participant(claims.participant_id),
+                Action.LINK_REFUSED,
+                claims.appointment_id,
+                claims.participant_id,
+                detail={"reason": refusal.code},
+            )
+            raise refusal
+        await self.audit.record(
+            Actor.participant(claims.participant_id),
+            Action.LINK_OPENED,
+            claims.appointment_id,
+            claims.participant_id,
+        )
+        return refusal
+
+    async def _check(
+        self, jti: str, participant_id: int, appointment_id: int
+    ) -> OpenedLink | ApiError:
+        link = await self.db.get_join_link(jti)
+        if link is None:
+            return LinkRefused("token_invalid", "This link is not valid. Ask for a new link.")
+        if link.participant_id != participant_id or link.appointment_id != appointment_id:
+            return LinkRefused(
+                "token_wrong_appointment", "This link belongs to another appointment."
+            )
+        if link.revoked:
+            return LinkRefused(
+                "token_revoked", "This link is no longer in use. Ask for a new link."
+            )
+        appointment = await self.db.get_appointment(appointment_id)
+        participant = appointment.participant(participant_id) if appointment else None
+        if appointment is None or participant is None:
+            return LinkRefused(
+                "token_revoked", "This link is no longer in use. Ask for a new link."
+            )
+        if appointment.status is AppointmentStatus.CANCELLED:
+            return Forbidden("appointment_cancelled", "This appointment has been cancelled.")
+        return OpenedLink(appointment, participant, link)

@@ -1,0 +1,117 @@
+"""The dataclasses that ``db.py`` returns: Kota's stored facts, never raw rows."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class StaffRole(enum.StrEnum):
+    ADMIN = "admin"
+    PROFESSIONAL = "professional"
+
+
+class AppointmentKind(enum.StrEnum):
+    """Shown to staff only: the kind alone can reveal a child-protection client."""
+
+    CHILD_PROTECTION = "child_protection"
+    SPECIALIST_CONSULTATION = "specialist_consultation"
+    SCHOOL_MEETING = "school_meeting"
+    FAMILY_COUNSELLING = "family_counselling"
+    OTHER = "other"
+
+
+class ParticipantRole(enum.StrEnum):
+    GUARDIAN = "guardian"
+    CHILD = "child"
+    INTERPRETER = "interpreter"
+    SCHOOL_STAFF = "school_staff"
+    OTHER_PROFESSIONAL = "other_professional"
+
+
+class AppointmentStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Staff:
+    id: int
+    username: str
+    display_name: str
+    role: StaffRole
+    active: bool
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is StaffRole.ADMIN
+
+    @property
+    def first_name(self) -> str:
+        return self.display_name.split()[0] if self.display_name.split() else ""
+
+
+@dataclass(frozen=True)
+class StaffSession:
+    staff: Staff
+    csrf_token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class JoinLink:
+    jti: str
+    participant_id: int
+    appointment_id: int
+    issued_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+@dataclass(frozen=True)
+class Participant:
+    id: int
+    appointment_id: int
+    display_name: str
+    role: ParticipantRole
+    contact: str | None
+    removed_at: datetime | None
+    link: JoinLink | None = None
+
+
+@dataclass(frozen=True)
+class Appointment:
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    kind: AppointmentKind
+    status: AppointmentStatus
+    host: Staff
+    staff: tuple[Staff, ...]
+    participants: tuple[Participant, ...] = field(default=())
+
+    @property
+    def staff_ids(self) -> frozenset[int]:
+        return frozenset({self.host.id, *(s.id for s in self.staff)})
+
+    def participant(self, participant_id: int) -> Participant | None:
+        return next((p for p in self.participants if p.id == participant_id), None)
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    at: datetime
+    actor_kind: str
+    actor_id: int | None
+    action: str
+    appointment_id: int | None
+    subject_id: int | None
+    detail: str
+    prev_hash: str
+    hash: str

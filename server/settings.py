@@ -1,0 +1,125 @@
+"""All configuration, read once from ``KOTA_*`` variables.
+
+This is the only module that looks at the environment, so a bad value is
+reported at start, naming the variable, instead of failing later mid-call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A ``KOTA_*`` variable has a value Kota cannot use."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    host: str
+    port: int
+    public_url: str
+    data_dir: Path
+    db_path: Path
+    timezone: ZoneInfo
+    join_opens_minutes: int
+    join_grace_minutes: int
+    session_minutes: int
+    max_body_bytes: int
+    log_level: str
+
+    @property
+    def join_opens_before(self) -> timedelta:
+        return timedelta(minutes=self.join_opens_minutes)
+
+    @property
+    def join_grace(self) -> timedelta:
+        return timedelta(minutes=self.join_grace_minutes)
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        return timedelta(minutes=self.session_minutes)
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Mark cookies Secure whenever people reach Kota over HTTPS."""
+        return self.public_url.startswith("https://")
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.data_dir / "signing.key"
+
+
+def _integer(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"expected an integer, got {raw!r}") from None
+        if not low <= value <= high:
+            raise SettingsError(f"expected an integer from {low} to {high}, got {value}")
+        return value
+
+    return parse
+
+
+def _timezone(raw: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"unknown time zone {raw!r}") from None
+
+
+def _public_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"expected an http(s) URL such as https://kota.example.fi, got {raw!r}")
+    if parts.query or parts.fragment:
+        raise SettingsError("must not contain a query or fragment")
+    return raw.rstrip("/")
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(f"expected DEBUG, INFO, WARNING or ERROR, got {raw!r}")
+    return level
+
+
+def _read(environ: Mapping[str, str], name: str, default: str, parse: Callable[[str], T]) -> T:
+    raw = environ.get(name, default).strip()
+    try:
+        return parse(raw)
+    except SettingsError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
+
+
+def load_settings(environ: Mapping[str, str], **overrides: Any) -> Settings:
+    """Build settings from an environment mapping; tests pass a dict."""
+    host = _read(environ, "KOTA_HOST", "127.0.0.1", str)
+    port = _read(environ, "KOTA_PORT", "8080", _integer(0, 65535))
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    public_url = _read(environ, "KOTA_PUBLIC_URL", f"http://{shown_host}:{port}", _public_url)
+    data_dir = _read(environ, "KOTA_DATA_DIR", "var", lambda raw: Path(raw).resolve())
+    db_path = _read(environ, "KOTA_DB", str(data_dir / "kota.sqlite3"), lambda r: Path(r).resolve())
+    settings = Settings(
+        host=host,
+        port=port,
+        public_url=public_url,
+        data_dir=data_dir,
+        db_path=db_path,
+        timezone=_read(environ, "KOTA_TIMEZONE", "Europe/Helsinki", _timezone),
+        join_opens_minutes=_read(environ, "KOTA_JOIN_OPENS_MINUTES", "15", _integer(0, 24 * 60)),
+        join_grace_minutes=_read(environ, "KOTA_JOIN_GRACE_MINUTES", "30", _integer(0, 24 * 60)),
+        session_minutes=_read(environ, "KOTA_SESSION_MINUTES", "30", _integer(1, 24 * 60)),
+        max_body_bytes=_read(environ, "KOTA_MAX_BODY_BYTES", "65536", _integer(1024, 10**7)),
+        log_level=_read(environ, "KOTA_LOG_LEVEL", "INFO", _log_level),
+    )
+    return dataclasses.replace(settings, **overrides) if overrides else settings

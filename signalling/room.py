@@ -1,0 +1,398 @@
+"""Room: one appointment's call — who holds a seat, who may talk to whom, and for how long.
+
+The Room is what the connection layer drives for an appointment. It sends arrivals to its
+WaitingRoom or, for staff, straight to a seat; relays signalling only between admitted
+participants; caps the mesh; and holds a dropped participant's seat for a grace period so
+they can resume with their secret instead of being admitted again. Every method either
+raises SignallingError before changing anything or returns the effects of its change.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import assert_never
+
+from signalling import messages as wire
+from signalling.effects import (
+    CallAction,
+    CloseReason,
+    Disconnect,
+    Effect,
+    Record,
+    Revoke,
+    Send,
+    send,
+)
+from signalling.errors import SignallingError
+from signalling.waiting_room import JoinWindow, Member, WaitingRoom
+
+logger = logging.getLogger(__name__)
+
+
+class SeatState(Enum):
+    CONNECTED = "connected"
+    HELD = "held"  # socket dropped; the seat waits for a resume until held_until
+    RELEASED = "released"  # the seat is gone
+
+
+class RoomState(Enum):
+    OPEN = "open"
+    ENDED = "ended"  # staff ended the session; nobody may join again
+    CLOSED = "closed"  # the server is shutting down
+
+
+@dataclass(slots=True)
+class _Seat:
+    member: Member
+    number: int
+    secret: str
+    state: SeatState = SeatState.CONNECTED
+    held_until: datetime | None = None
+
+
+def _new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Room:
+    """One appointment's call. Create one per appointment; all times are passed in."""
+
+    def __init__(
+        self, appointment_id: str, window: JoinWindow, staff_ids: Iterable[str], host_id: str,
+        *, reconnect_grace: timedelta, max_participants: int = 6,
+        new_secret: Callable[[], str] = _new_secret,
+    ) -> None:
+        self.appointment_id = appointment_id
+        self.window = window
+        self.staff_ids = frozenset(staff_ids)
+        if host_id not in self.staff_ids:
+            raise ValueError("the host must be one of the staff")
+        if max_participants < 1 or reconnect_grace < timedelta(0):
+            raise ValueError("max_participants must be positive and reconnect_grace not negative")
+        self.host_id = host_id
+        self.max_participants = max_participants
+        self.reconnect_grace = reconnect_grace
+        self.waiting = WaitingRoom(appointment_id)
+        self.state = RoomState.OPEN
+        self._new_secret = new_secret
+        self._seats: dict[str, _Seat] = {}
+        self._revoked: set[str] = set()
+        self._seats_taken = 0
+
+    @property
+    def is_idle(self) -> bool:
+        """Nobody waiting or seated: whoever keeps rooms may drop this one."""
+        return not self._seats and not self.waiting
+
+    def seat_state(self, participant_id: str) -> SeatState | None:
+        seat = self._seats.get(participant_id)
+        return seat.state if seat else None
+
+    def next_deadline(self) -> datetime | None:
+        """When expire() must next run: the earliest end of a reconnect grace period."""
+        return min((s.held_until for s in self._seats.values() if s.held_until is not None),
+                   default=None)
+
+    # --- arrivals and departures ---------------------------------------------------------
+
+    def join(self, member: Member, now: datetime) -> list[Effect]:
+        """A verified hello: staff take a seat at once, everyone else waits to be admitted.
+
+        A second connection of the same identity replaces the first. Someone who is not
+        staff and is replaced while seated goes back to the queue: a forwarded link must
+        not inherit an admitted seat without the resume secret.
+        """
+        self._require_open()
+        if not self.window.contains(now):
+            raise SignallingError("outside_join_window", opens_at=self.window.opens_at,
+                                  closes_at=self.window.closes_at)
+        pid = member.participant_id
+        if member.is_staff != (pid in self.staff_ids):
+            raise SignallingError("not_staff", "This identity is not staff of this appointment.")
+        if pid in self._revoked:
+            raise SignallingError("link_revoked")
+        if pid in self.waiting:
+            position = self.waiting.replace(member)
+            return [Disconnect(pid, CloseReason.REPLACED),
+                    Send((pid,), self._welcome(member, position=position))]
+        if member.is_staff and len(self._seats) - (pid in self._seats) >= self.max_participants:
+            raise SignallingError("room_full")
+        effects: list[Effect] = []
+        if self._is_connected(pid):
+            effects.append(Disconnect(pid, CloseReason.REPLACED))
+        if pid in self._seats:
+            effects += self._release(pid, now, CloseReason.REPLACED)
+        if member.is_staff:
+            seat, seated = self._take_seat(member, now)
+            return [*effects, Send((pid,), self._welcome(member, seat=seat)),
+                    Send((pid,), self.waiting.waiting_list()), *seated]
+        knocked = self.waiting.knock(member, now, self._staff_present())
+        welcome = self._welcome(member, position=self.waiting.position(pid))
+        return [*effects, Send((pid,), welcome), *knocked]
+
+    def resume(self, participant_id: str, secret: str, now: datetime, *,
+               fresh: bool = False) -> list[Effect]:
+        """Gives a seat back to the holder of its resume secret, within the grace period.
+
+        Works while the old socket still looks open (half-open TCP): that one is replaced.
+        The secret is single-use; the welcome carries the next one.
+        """
+        self._require_open()
+        pid, seat = participant_id, self._seats.get(participant_id)
+        if (seat is None or not hmac.compare_digest(seat.secret.encode(), secret.encode())
+                or (seat.held_until is not None and now >= seat.held_until)):
+            raise SignallingError("resume_failed")
+        effects: list[Effect] = []
+        if seat.state is SeatState.CONNECTED:
+            effects += [Disconnect(pid, CloseReason.REPLACED),
+                        Record(CallAction.CALL_DISCONNECTED, pid, now, reason=CloseReason.REPLACED)]
+        seat.secret, seat.held_until = self._new_secret(), None
+        self._set_state(pid, SeatState.CONNECTED)
+        effects.append(Send((pid,), self._welcome(seat.member, seat=seat, resumed=True)))
+        if seat.member.is_staff:
+            effects.append(Send((pid,), self.waiting.waiting_list()))
+        back = wire.PeerReconnected(participant=pid, seat=seat.number, fresh=fresh)
+        return [*effects, *send(self._connected(exclude=pid), back),
+                Record(CallAction.CALL_RECONNECTED, pid, now)]
+
+    def leave(self, participant_id: str, now: datetime) -> list[Effect]:
+        """The participant said ``leave``: out of the queue or the call, socket closed normally."""
+        bye = Disconnect(participant_id, CloseReason.LEFT)
+        if participant_id in self.waiting:
+            staff = self._staff_present()
+            return [*self.waiting.leave(participant_id, now, staff, CloseReason.LEFT), bye]
+        self._require_seated(participant_id)
+        return [bye, *self._release(participant_id, now, CloseReason.LEFT)]
+
+    def disconnected(self, participant_id: str, now: datetime) -> list[Effect]:
+        """The socket closed without ``leave``: waiting people leave, seats are held.
+
+        Returns nothing for someone already gone, so the caller may call it for every
+        closed socket — except a replaced one, which no longer speaks for the participant.
+        """
+        pid, lost = participant_id, CloseReason.CONNECTION_LOST
+        if pid in self.waiting:
+            return self.waiting.leave(pid, now, self._staff_present(), lost)
+        if not self._is_connected(pid):
+            return []
+        seat = self._seats[pid]
+        seat.held_until = now + self.reconnect_grace
+        self._set_state(pid, SeatState.HELD)
+        notice = wire.PeerDisconnected(participant=pid, until=seat.held_until)
+        return [*send(self._connected(), notice),
+                Record(CallAction.CALL_DISCONNECTED, pid, now, reason=lost)]
+
+    def expire(self, now: datetime) -> list[Effect]:
+        """Frees seats whose grace period is over; their holders must knock again."""
+        effects: list[Effect] = []
+        for pid, seat in list(self._seats.items()):
+            if seat.held_until is not None and seat.held_until <= now:
+                effects += self._release(pid, now, CloseReason.RECONNECT_EXPIRED)
+        return effects
+
+    def shutdown(self, now: datetime) -> list[Effect]:
+        """The server is stopping: close everyone and end every open usage-log spell."""
+        effects = self._close_all(now, CloseReason.SERVER_SHUTDOWN)
+        self._set_room_state(RoomState.CLOSED)
+        return effects
+
+    # --- requests of joined participants ----------------------------------------------------
+
+    def handle(self, sender: str, message: wire.ClientMessage, now: datetime) -> list[Effect]:
+        """Routes one decoded request of a joined participant to the method for it."""
+        match message:
+            case wire.Hello():
+                raise SignallingError("already_joined")
+            case wire.Leave():
+                return self.leave(sender, now)
+            case wire.Admit():
+                return self.admit(sender, message.participant, now)
+            case wire.Deny():
+                return self.deny(sender, message.participant, now, revoke=message.revoke)
+            case wire.Remove():
+                return self.remove(sender, message.participant, now, revoke=message.revoke)
+            case wire.EndSession():
+                return self.end(sender, now)
+            case wire.MessageWaiting():
+                return self.message_waiting(sender, message.to, message.text, now)
+            case wire.Signal():
+                return self.relay_signal(sender, message, now)
+            case wire.Chat():
+                return self.chat(sender, message.text, now)
+            case _:
+                assert_never(message)
+
+    def admit(self, by: str, participant_id: str, now: datetime) -> list[Effect]:
+        """Lets one waiting person in; nobody else moves."""
+        self._require_staff(by)
+        if participant_id not in self.waiting:
+            raise SignallingError("unknown_participant", f"{participant_id} is not waiting.")
+        if len(self._seats) >= self.max_participants:
+            raise SignallingError("room_full")
+        member, left_queue = self.waiting.admit(participant_id, by, now, self._staff_present())
+        seat, seated = self._take_seat(member, now)
+        admitted = wire.Admitted(resume_secret=seat.secret, peers=self._peers(participant_id))
+        return [Send((participant_id,), admitted), *left_queue, *seated]
+
+    def deny(self, by: str, participant_id: str, now: datetime, *,
+             revoke: bool = False) -> list[Effect]:
+        """Turns one waiting person away, and with ``revoke`` revokes their link."""
+        self._require_staff(by)
+        staff = self._staff_present()
+        effects = self.waiting.deny(participant_id, by, now, staff, revoke=revoke)
+        if revoke:
+            self._revoked.add(participant_id)
+        return effects
+
+    def remove(self, by: str, participant_id: str, now: datetime, *,
+               revoke: bool = False) -> list[Effect]:
+        """Takes someone out of the call: back to the queue, or out for good with ``revoke``."""
+        self._require_staff(by)
+        pid, seat = participant_id, self._seats.get(participant_id)
+        if seat is None:
+            raise SignallingError("unknown_participant", f"{pid} is not in the call.")
+        if seat.member.is_staff:
+            raise SignallingError("staff_cannot_be_removed")
+        connected = seat.state is SeatState.CONNECTED
+        reason = CloseReason.REVOKED if revoke else CloseReason.REMOVED
+        effects: list[Effect] = [
+            Record(CallAction.PARTICIPANT_REMOVED, pid, now, by=by, reason=reason),
+            *self._release(pid, now, reason),
+        ]
+        told: list[Effect] = [Send((pid,), wire.Removed(revoked=revoke))] if connected else []
+        if revoke:
+            self._revoked.add(pid)
+            told += [Disconnect(pid, reason)] if connected else []
+            return [*told, *effects, Revoke(pid, by)]
+        if not connected:
+            return effects
+        knocked = self.waiting.knock(seat.member, now, self._staff_present())
+        told.append(Send((pid,), wire.Waiting(position=self.waiting.position(pid))))
+        return [*told, *effects, *knocked]
+
+    def end(self, by: str, now: datetime) -> list[Effect]:
+        """Ends the session for everyone; later joins get ``session_ended``."""
+        self._require_staff(by)
+        effects = self._close_all(now, CloseReason.ENDED, wire.SessionEnded())
+        self._set_room_state(RoomState.ENDED)
+        return [*effects, Record(CallAction.SESSION_ENDED, None, now, by=by)]
+
+    def message_waiting(self, by: str, to: str | None, text: str, now: datetime) -> list[Effect]:
+        """Staff text to one or all waiting people; relayed, never kept."""
+        self._require_staff(by)
+        return self.waiting.message(by, to, text, now)
+
+    def relay_signal(self, sender: str, signal: wire.Signal, now: datetime) -> list[Effect]:
+        """Passes SDP or an ICE candidate to one connected peer, stamped with the sender."""
+        if not self._is_connected(sender):
+            refused = Record(CallAction.SIGNAL_REFUSED, sender, now)
+            raise SignallingError("not_admitted", records=[refused])
+        if signal.to == sender or not self._is_connected(signal.to):
+            raise SignallingError("unknown_peer", f"{signal.to} is not a connected peer.")
+        return [Send((signal.to,), wire.SignalRelayed(from_=sender, payload=signal.payload))]
+
+    def chat(self, sender: str, text: str, now: datetime) -> list[Effect]:
+        """Relays chat to the other connected participants; the record keeps no text."""
+        self._require_seated(sender)
+        to = self._connected(exclude=sender)
+        return [*send(to, wire.ChatRelayed(from_=sender, text=text, at=now)),
+                Record(CallAction.CHAT_SENT, sender, now, detail={"recipients": len(to)})]
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _take_seat(self, member: Member, now: datetime) -> tuple[_Seat, list[Effect]]:
+        """Seats ``member``; the peers already in the call are told and offer to them."""
+        self._seats_taken += 1
+        seat = _Seat(member, self._seats_taken, self._new_secret())
+        pid = member.participant_id
+        self._set_state(pid, SeatState.CONNECTED, seat)
+        joined = wire.PeerJoined(peer=self._peer(seat))
+        return seat, [*send(self._connected(exclude=pid), joined),
+                      Record(CallAction.CALL_JOINED, pid, now)]
+
+    def _release(self, participant_id: str, now: datetime, reason: CloseReason) -> list[Effect]:
+        """Frees a seat; the others drop their peer connection to it."""
+        self._set_state(participant_id, SeatState.RELEASED)
+        return [*send(self._connected(), wire.PeerLeft(participant=participant_id)),
+                Record(CallAction.CALL_LEFT, participant_id, now, reason=reason)]
+
+    def _close_all(self, now: datetime, reason: CloseReason,
+                   notice: wire.SessionEnded | None = None) -> list[Effect]:
+        audience = (*self._connected(), *self.waiting.participant_ids)
+        effects: list[Effect] = send(audience, notice) if notice else []
+        effects += [Disconnect(pid, reason) for pid in audience]
+        for pid in list(self._seats):
+            self._set_state(pid, SeatState.RELEASED)
+            effects.append(Record(CallAction.CALL_LEFT, pid, now, reason=reason))
+        return [*effects, *self.waiting.clear(now, reason)]
+
+    def _welcome(self, member: Member, *, position: int | None = None,
+                 seat: _Seat | None = None, resumed: bool = False) -> wire.Welcome:
+        pid = member.participant_id
+        return wire.Welcome(
+            version=wire.PROTOCOL_VERSION, participant=pid,
+            state="waiting" if seat is None else "admitted", staff=member.is_staff,
+            opens_at=self.window.opens_at, closes_at=self.window.closes_at, position=position,
+            resume_secret=seat.secret if seat else None,
+            peers=self._peers(pid) if seat else None, resumed=resumed,
+        )
+
+    def _peer(self, seat: _Seat) -> wire.Peer:
+        m = seat.member
+        return wire.Peer(participant=m.participant_id, display_name=m.display_name, role=m.role,
+                         staff=m.is_staff, host=m.participant_id == self.host_id,
+                         connected=seat.state is SeatState.CONNECTED, seat=seat.number)
+
+    def _peers(self, exclude: str) -> tuple[wire.Peer, ...]:
+        return tuple(self._peer(s) for pid, s in self._seats.items() if pid != exclude)
+
+    def _connected(self, exclude: str | None = None) -> tuple[str, ...]:
+        return tuple(pid for pid, s in self._seats.items()
+                     if s.state is SeatState.CONNECTED and pid != exclude)
+
+    def _staff_present(self) -> tuple[str, ...]:
+        return tuple(pid for pid in self._connected() if self._seats[pid].member.is_staff)
+
+    def _is_connected(self, participant_id: str) -> bool:
+        return self.seat_state(participant_id) is SeatState.CONNECTED
+
+    def _require_open(self) -> None:
+        if self.state is not RoomState.OPEN:
+            raise SignallingError("session_ended")
+
+    def _require_seated(self, participant_id: str) -> None:
+        if self._is_connected(participant_id):
+            return
+        raise SignallingError("not_admitted" if participant_id in self.waiting else "not_joined")
+
+    def _require_staff(self, by: str) -> None:
+        if self._is_connected(by) and self._seats[by].member.is_staff:
+            return
+        raise SignallingError("not_staff" if by in self._seats or by in self.waiting
+                              else "not_joined")
+
+    def _set_state(self, participant_id: str, new: SeatState, seat: _Seat | None = None) -> None:
+        """The one place a seat changes state, so every move is logged."""
+        current = seat or self._seats.get(participant_id)
+        old = self._seats[participant_id].state if participant_id in self._seats else None
+        if new is SeatState.RELEASED:
+            del self._seats[participant_id]
+        else:
+            assert current is not None
+            current.state = new
+            self._seats[participant_id] = current
+        logger.info("room.seat_state", extra={
+            "appointment": self.appointment_id, "participant": participant_id,
+            "old": old.value if old else None, "new": new.value,
+        })
+
+    def _set_room_state(self, new: RoomState) -> None:
+        logger.info("room.state", extra={"appointment": self.appointment_id,
+                                         "old": self.state.value, "new": new.value})
+        self.state = new
