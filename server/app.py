@@ -10,19 +10,33 @@ from aiohttp import web
 
 from server.app_keys import (
     AUDIT,
+    CALL_ACCESS,
     CLOCK,
     DB,
     LINKS,
     LOGIN_THROTTLE,
+    ROOMS,
     SCHEDULER,
     SETTINGS,
     SIGNING_KEY,
 )
 from server.appointments import Scheduler
 from server.audit import AuditLog
+from server.call_access import CallAccess
+from server.call_store import CallStore
 from server.db import Database
 from server.errors import error_middleware
-from server.handlers import appointments, audit_export, health, join, links, pages, session
+from server.handlers import (
+    appointments,
+    attendance,
+    audit_export,
+    health,
+    join,
+    links,
+    pages,
+    session,
+    signalling_ws,
+)
 from server.join_links import JoinLinks
 from server.join_tokens import SigningKey
 from server.request_log import request_log_middleware
@@ -30,6 +44,7 @@ from server.security_headers import security_headers_middleware
 from server.settings import Settings
 from server.staff_auth import session_middleware
 from server.staff_throttle import LoginThrottle
+from signalling.room_registry import RoomRegistry, RoomRules
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +67,8 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
     app[CLOCK] = clock
     app[LOGIN_THROTTLE] = LoginThrottle()
     app.cleanup_ctx.append(_storage)
+    app.cleanup_ctx.append(_calls)
+    app.on_shutdown.append(_close_calls)
     for table in (
         health.routes,
         session.routes,
@@ -59,6 +76,8 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
         links.routes,
         join.routes,
         audit_export.routes,
+        attendance.routes,
+        signalling_ws.routes,
     ):
         app.router.add_routes(table)
     pages.add_page_routes(app)
@@ -86,3 +105,21 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         await audit.stop()
     finally:
         await db.close()
+
+
+async def _calls(app: web.Application) -> AsyncIterator[None]:
+    """The live rooms, after storage: their store writes through the database and audit log."""
+    settings = app[SETTINGS]
+    store = CallStore(app[DB], app[AUDIT], app[LINKS], settings, app[CLOCK])
+    store.start()
+    rules = RoomRules(settings.reconnect_grace, settings.max_participants)
+    app[ROOMS] = RoomRegistry(store, rules, app[CLOCK])
+    app[CALL_ACCESS] = CallAccess(app[DB], app[LINKS], app[AUDIT], app[CLOCK])
+    yield
+    app[ROOMS].shutdown()  # in case on_shutdown did not run
+    await store.stop()  # the held seats are saved for the next start
+
+
+async def _close_calls(app: web.Application) -> None:
+    """Close every call socket with 1001 ``server_shutdown`` before aiohttp stops handlers."""
+    app[ROOMS].shutdown()

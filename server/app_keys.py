@@ -9,11 +9,13 @@ from aiohttp import web
 
 from server.appointments import Scheduler
 from server.audit import AuditLog
+from server.call_access import CallAccess
 from server.db import Database
 from server.join_links import JoinLinks
 from server.join_tokens import SigningKey
 from server.settings import Settings
 from server.staff_throttle import LoginThrottle
+from signalling.room_registry import RoomRegistry
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
@@ -23,3 +25,5 @@ CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 LINKS = web.AppKey("links", JoinLinks)
+ROOMS = web.AppKey("rooms", RoomRegistry)
+CALL_ACCESS = web.AppKey("call_access", CallAccess)

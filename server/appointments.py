@@ -23,10 +23,14 @@ MAX_DURATION = timedelta(hours=12)
 MAX_PARTICIPANTS = 20
 # A form submitted a little after the minute it named is not "in the past".
 PAST_TOLERANCE = timedelta(minutes=5)
+# Further ahead is a typing mistake, and years near 9999 overflow on conversion to UTC.
+MAX_AHEAD = timedelta(days=5 * 366)
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
 Contact = Annotated[str, msgspec.Meta(max_length=200)]
-StaffIds = Annotated[list[int], msgspec.Meta(max_length=20)]
+# Positive and within SQLite's 64-bit INTEGER, so a huge number is a 422, not a crash.
+StaffId = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+StaffIds = Annotated[list[StaffId], msgspec.Meta(max_length=20)]
 
 
 class ParticipantIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -39,7 +43,7 @@ class AppointmentIn(msgspec.Struct, forbid_unknown_fields=True):
     starts_at: datetime
     ends_at: datetime
     kind: AppointmentKind
-    host_id: int | None = None
+    host_id: StaffId | None = None
     staff_ids: StaffIds = msgspec.field(default_factory=list)
     participants: Annotated[list[ParticipantIn], msgspec.Meta(max_length=MAX_PARTICIPANTS)] = (
         msgspec.field(default_factory=list)
@@ -50,7 +54,7 @@ class AppointmentPatch(msgspec.Struct, forbid_unknown_fields=True):
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     kind: AppointmentKind | None = None
-    host_id: int | None = None
+    host_id: StaffId | None = None
     staff_ids: StaffIds | None = None
 
 
@@ -64,6 +68,10 @@ def check_times(starts_at: datetime, ends_at: datetime, now: datetime, *, new: b
             raise Unprocessable(
                 "time_without_zone", "Times need a time zone, e.g. 2026-12-01T10:00:00+02:00."
             )
+    if ends_at > now + MAX_AHEAD:
+        raise Unprocessable(
+            "invalid_field", "starts_at and ends_at must be less than five years from now."
+        )
     if ends_at <= starts_at:
         raise Unprocessable("ends_before_start", "The end must be after the start.")
     if ends_at - starts_at > MAX_DURATION:

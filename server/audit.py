@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from server.db import Database, NewAuditEntry, db_time
+from server.db import CorruptAuditRow, Database, NewAuditEntry, db_time
 from server.records import AuditRow
 
 logger = logging.getLogger(__name__)
@@ -123,16 +123,19 @@ async def verify_chain(rows: AsyncIterator[AuditRow]) -> ChainReport:
     prev = GENESIS
     expected_id: int | None = None
     count = 0
-    async for row in rows:
-        count += 1
-        if expected_id is not None and row.id != expected_id:
-            return ChainReport(count, row.id, f"row {expected_id} is missing")
-        if row.prev_hash != prev:
-            return ChainReport(count, row.id, "does not follow the row before it")
-        if chain_hash(prev, row) != row.hash:
-            return ChainReport(count, row.id, "content does not match its hash")
-        prev = row.hash
-        expected_id = row.id + 1
+    try:
+        async for row in rows:
+            count += 1
+            if expected_id is not None and row.id != expected_id:
+                return ChainReport(count, row.id, f"row {expected_id} is missing")
+            if row.prev_hash != prev:
+                return ChainReport(count, row.id, "does not follow the row before it")
+            if chain_hash(prev, row) != row.hash:
+                return ChainReport(count, row.id, "content does not match its hash")
+            prev = row.hash
+            expected_id = row.id + 1
+    except CorruptAuditRow as exc:
+        return ChainReport(count + 1, exc.row_id, "its time is not in the stored format")
     return ChainReport(count, None, None)
 
 
@@ -187,6 +190,7 @@ class AuditLog:
         self._wake = asyncio.Event()
         self._flush_interval = flush_interval
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
 
     def _entry(
         self,
@@ -243,22 +247,25 @@ class AuditLog:
                 raise
 
     async def _run(self) -> None:
-        while True:
+        while not self._stop.is_set():
             await self._wake.wait()
             self._wake.clear()
             try:
                 await self.flush()
             except Exception:
                 logger.exception("audit.flush_failed", extra={"pending": len(self._pending)})
-            await asyncio.sleep(self._flush_interval)
+            with contextlib.suppress(TimeoutError):  # a pause between batches, cut short by stop
+                await asyncio.wait_for(self._stop.wait(), self._flush_interval)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="audit-writer")
 
     async def stop(self) -> None:
+        """Ends the writer between batches, never mid-write (a cancelled write would lose
+        its rows and could leave the transaction open), then writes what is left."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stop.set()
+            self._wake.set()
+            await self._task
             self._task = None
         await self.flush()

@@ -1,4 +1,4 @@
-"""The ``kota`` command: run | migrate | demo | staff add | staff password | audit verify."""
+"""The ``kota`` command: run | migrate | demo | staff add | staff password | audit verify | bot."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from server.records import (
     StaffRole,
 )
 from server.settings import Settings, SettingsError, load_settings
+from signalling.peers import bot_run
 
 DEMO_ADMIN = ("admin", "Kota Admin", StaffRole.ADMIN)
 DEMO_PROFESSIONAL = ("sanna", "Sanna Aikio", StaffRole.PROFESSIONAL)
@@ -53,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_demo(settings))
     if command == "audit":
         return asyncio.run(_audit_verify(settings))
+    if command == "bot":
+        return bot_run.main(args, settings.public_url, os.environ)
     if command == "staff" and args.staff_command == "add":
         password = _read_password(args.password_stdin)
         return asyncio.run(
@@ -85,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     password = staff_sub.add_parser("password", help="set a staff member's password")
     password.add_argument("--username", required=True)
     password.add_argument("--password-stdin", action="store_true")
+    bot_run.add_arguments(
+        sub.add_parser("bot", help="join a call as a test participant and report what arrives")
+    )
     return parser
 
 

@@ -31,6 +31,8 @@ from server.records import (
     Staff,
     StaffRole,
     StaffSession,
+    StoredCall,
+    StoredSeat,
 )
 
 logger = logging.getLogger(__name__)
@@ -95,6 +97,14 @@ class Conflict(Exception):
     """A write broke a uniqueness rule (for example a taken username)."""
 
 
+class CorruptAuditRow(ValueError):
+    """A usage-log row whose time Kota cannot read: it was changed behind Kota's back."""
+
+    def __init__(self, row_id: int) -> None:
+        super().__init__(f"usage-log row {row_id} has an unreadable time")
+        self.row_id = row_id
+
+
 class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -150,13 +160,15 @@ class Database:
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._write_lock:
-            await self._exec(self._w, "BEGIN IMMEDIATE")
             try:
+                await self._exec(self._w, "BEGIN IMMEDIATE")
                 yield self._w
+                await self._exec(self._w, "COMMIT")
             except BaseException:
-                await self._exec(self._w, "ROLLBACK")
+                # Also after a cancellation that landed while BEGIN or COMMIT ran.
+                if self._w.in_transaction:
+                    await asyncio.shield(self._exec(self._w, "ROLLBACK"))
                 raise
-            await self._exec(self._w, "COMMIT")
 
     @staticmethod
     async def _exec(conn: aiosqlite.Connection, sql: str) -> None:
@@ -319,11 +331,12 @@ class Database:
             " AND removed_at IS NULL ORDER BY id",
             ids,
         )
+        # Each participant's current link: the one still active (there is at most one),
+        # else the newest. Times have whole seconds, so rowid breaks ties in insert order.
         link_rows = await self._fetchall(
-            "SELECT l.* FROM join_links l JOIN ("  # noqa: S608
-            "  SELECT participant_id, MAX(issued_at || jti) AS newest FROM join_links"
-            f"  WHERE appointment_id IN ({marks}) GROUP BY participant_id"
-            ") n ON n.participant_id = l.participant_id AND n.newest = l.issued_at || l.jti",
+            "SELECT * FROM (SELECT l.*, ROW_NUMBER() OVER (PARTITION BY participant_id"  # noqa: S608
+            " ORDER BY revoked_at IS NULL DESC, issued_at DESC, rowid DESC) AS n"
+            f" FROM join_links l WHERE appointment_id IN ({marks})) WHERE n = 1",
             ids,
         )
         links = {row["participant_id"]: self._link(row) for row in link_rows}
@@ -621,9 +634,13 @@ class Database:
                 params.append(db_time(end))
             rows = await self._fetchall(sql + " ORDER BY id LIMIT ?", [*params, batch])
             for row in rows:
+                try:
+                    at = parse_db_time(row["at"])
+                except (TypeError, ValueError):
+                    raise CorruptAuditRow(row["id"]) from None
                 yield AuditRow(
                     id=row["id"],
-                    at=parse_db_time(row["at"]),
+                    at=at,
                     actor_kind=row["actor_kind"],
                     actor_id=row["actor_id"],
                     action=row["action"],
@@ -636,3 +653,82 @@ class Database:
             if len(rows) < batch:
                 return
             after = rows[-1]["id"]
+
+    # -- calls: what lets admitted seats survive a restart ---------------------
+
+    async def save_call(self, call: StoredCall, now: datetime) -> None:
+        """Replace the saved state of one call in a single transaction."""
+        async with self._transaction() as w:
+            await w.execute(
+                "INSERT INTO call_sessions (appointment_id, seats_taken, ended, updated_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (appointment_id) DO UPDATE SET"
+                " seats_taken = excluded.seats_taken, ended = excluded.ended,"
+                " updated_at = excluded.updated_at",
+                (call.appointment_id, call.seats_taken, int(call.ended), db_time(now)),
+            )
+            await w.execute(
+                "DELETE FROM call_seats WHERE appointment_id = ?", (call.appointment_id,)
+            )
+            await w.executemany(
+                "INSERT INTO call_seats (appointment_id, staff_id, participant_id, seat,"
+                " secret_hash, held_until) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        call.appointment_id,
+                        seat.staff_id,
+                        seat.participant_id,
+                        seat.seat,
+                        seat.secret_hash,
+                        None if seat.held_until is None else db_time(seat.held_until),
+                    )
+                    for seat in call.seats
+                ],
+            )
+
+    async def get_call(self, appointment_id: int) -> StoredCall | None:
+        session = await self._fetchone(
+            "SELECT * FROM call_sessions WHERE appointment_id = ?", (appointment_id,)
+        )
+        if session is None:
+            return None
+        rows = await self._fetchall(
+            "SELECT * FROM call_seats WHERE appointment_id = ? ORDER BY seat", (appointment_id,)
+        )
+        seats = tuple(
+            StoredSeat(
+                staff_id=row["staff_id"],
+                participant_id=row["participant_id"],
+                seat=row["seat"],
+                secret_hash=row["secret_hash"],
+                held_until=_maybe_time(row["held_until"]),
+            )
+            for row in rows
+        )
+        return StoredCall(appointment_id, session["seats_taken"], bool(session["ended"]), seats)
+
+    async def list_audit_rows_for_appointment(
+        self, appointment_id: int, actions: Iterable[str]
+    ) -> list[AuditRow]:
+        """The appointment's usage-log rows with one of ``actions``, in order."""
+        wanted = sorted(set(actions))
+        marks = ",".join("?" * len(wanted))
+        rows = await self._fetchall(
+            "SELECT * FROM audit_log WHERE appointment_id = ?"  # noqa: S608
+            f" AND action IN ({marks}) ORDER BY id",
+            [appointment_id, *wanted],
+        )
+        return [
+            AuditRow(
+                id=row["id"],
+                at=parse_db_time(row["at"]),
+                actor_kind=row["actor_kind"],
+                actor_id=row["actor_id"],
+                action=row["action"],
+                appointment_id=row["appointment_id"],
+                subject_id=row["subject_id"],
+                detail=row["detail"],
+                prev_hash=row["prev_hash"],
+                hash=row["hash"],
+            )
+            for row in rows
+        ]

@@ -72,6 +72,18 @@ class JoinLinks:
 
     async def open(self, token: str, now: datetime) -> OpenedLink:
         """Check a token from a join link against its signature and the stored state."""
+        opened = await self.verify(token, now)
+        await self.audit.record(
+            Actor.participant(opened.participant.id),
+            Action.LINK_OPENED,
+            opened.appointment.id,
+            opened.participant.id,
+        )
+        return opened
+
+    async def verify(self, token: str, now: datetime) -> OpenedLink:
+        """Like ``open``, but records refusals only: the call socket checks the token on
+        every hello, and the usage log already has the family entering the waiting room."""
         try:
             claims = decode_token(self.key, token, now)
         except TokenError as exc:
@@ -87,12 +99,6 @@ class JoinLinks:
                 detail={"reason": refusal.code},
             )
             raise refusal
-        await self.audit.record(
-            Actor.participant(claims.participant_id),
-            Action.LINK_OPENED,
-            claims.appointment_id,
-            claims.participant_id,
-        )
         return refusal
 
     async def _check(
@@ -105,16 +111,18 @@ class JoinLinks:
             return LinkRefused(
                 "token_wrong_appointment", "This link belongs to another appointment."
             )
-        if link.revoked:
-            return LinkRefused(
-                "token_revoked", "This link is no longer in use. Ask for a new link."
-            )
         appointment = await self.db.get_appointment(appointment_id)
         participant = appointment.participant(participant_id) if appointment else None
         if appointment is None or participant is None:
             return LinkRefused(
                 "token_revoked", "This link is no longer in use. Ask for a new link."
             )
+        # Before the revoked check: cancelling also revokes every link, and the family
+        # should hear that the appointment was cancelled, not that the link is old.
         if appointment.status is AppointmentStatus.CANCELLED:
             return Forbidden("appointment_cancelled", "This appointment has been cancelled.")
+        if link.revoked:
+            return LinkRefused(
+                "token_revoked", "This link is no longer in use. Ask for a new link."
+            )
         return OpenedLink(appointment, participant, link)

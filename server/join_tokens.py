@@ -44,7 +44,8 @@ class SigningKey:
     @classmethod
     def load_or_create(cls, path: Path) -> SigningKey:
         """Read the key file, creating a random one (mode 0600) on first start."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # The folder also holds the database by default: Kota's own user only, as documented.
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
@@ -125,6 +126,9 @@ def decode_token(key: SigningKey, token: str, now: datetime) -> JoinClaims:
         raise TokenError("token_expired", "This link has expired. Ask for a new link.") from None
     except jwt.InvalidAudienceError:
         raise TokenError("token_wrong_audience", "This link is not a Kota join link.") from None
+    except jwt.InvalidSignatureError:
+        # A subclass of DecodeError, but a forged or altered token is invalid, not incomplete.
+        raise TokenError("token_invalid", "This link is not valid. Ask for a new link.") from None
     except jwt.DecodeError:
         raise TokenError(
             "token_malformed", "This link is not complete. Ask for a new link."

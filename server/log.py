@@ -35,3 +35,6 @@ def configure_logging(level: str) -> None:
     root.setLevel(level)
     # aiohttp's own access log would print raw request lines; Kota writes its own.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # At DEBUG aiosqlite logs every statement with its parameters: names, contacts,
+    # CSRF tokens. Kota's own DEBUG lines stay; that library's never reach the log.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

@@ -115,3 +115,22 @@ class AuditRow:
     detail: str
     prev_hash: str
     hash: str
+
+
+@dataclass(frozen=True)
+class StoredSeat:
+    """An admitted seat as saved for a restart; exactly one of the two ids is set."""
+
+    staff_id: int | None
+    participant_id: int | None
+    seat: int
+    secret_hash: str
+    held_until: datetime | None  # None: the holder's socket was connected
+
+
+@dataclass(frozen=True)
+class StoredCall:
+    appointment_id: int
+    seats_taken: int
+    ended: bool
+    seats: tuple[StoredSeat, ...]

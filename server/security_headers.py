@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
+from functools import cache
+from urllib.parse import urlsplit
+
 from aiohttp import web
 
+from server.app_keys import SETTINGS
 from server.request_log import Handler
 
-CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:",
-        "media-src 'self' blob:",
-        "connect-src 'self'",
-        "font-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+@cache
+def content_security_policy(public_url: str) -> str:
+    """Only Kota's own origin; its WebSocket is named because older Safari does not
+    count ws(s):// as 'self'."""
+    parts = urlsplit(public_url)
+    socket_origin = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data: blob:",
+            "media-src 'self' blob:",
+            f"connect-src 'self' {socket_origin}",
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
 # Camera and microphone only where a call happens.
 CALL_PAGES = ("/join", "/staff/call")
 CALL_PERMISSIONS = "camera=(self), microphone=(self), display-capture=(self), geolocation=()"
@@ -42,7 +55,8 @@ def _apply(request: web.Request, response: web.StreamResponse) -> None:
     if response.prepared:
         return
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
+    csp = content_security_policy(request.app[SETTINGS].public_url)
+    headers.setdefault("Content-Security-Policy", csp)
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")

@@ -34,6 +34,13 @@ class Settings:
     session_minutes: int
     max_body_bytes: int
     log_level: str
+    reconnect_grace_seconds: float
+    max_participants: int
+    hello_timeout_seconds: float
+    ws_heartbeat_seconds: float
+    ws_rate_per_second: float
+    ws_burst: int
+    ws_send_queue: int
 
     @property
     def join_opens_before(self) -> timedelta:
@@ -42,6 +49,10 @@ class Settings:
     @property
     def join_grace(self) -> timedelta:
         return timedelta(minutes=self.join_grace_minutes)
+
+    @property
+    def reconnect_grace(self) -> timedelta:
+        return timedelta(seconds=self.reconnect_grace_seconds)
 
     @property
     def session_lifetime(self) -> timedelta:
@@ -65,6 +76,21 @@ def _integer(low: int, high: int) -> Callable[[str], int]:
             raise SettingsError(f"expected an integer, got {raw!r}") from None
         if not low <= value <= high:
             raise SettingsError(f"expected an integer from {low} to {high}, got {value}")
+        return value
+
+    return parse
+
+
+def _number(low: float, high: float) -> Callable[[str], float]:
+    """Decimals allowed, so tests can shorten protocol timers to a fraction of a second."""
+
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"expected a number, got {raw!r}") from None
+        if not low <= value <= high:  # also refuses nan
+            raise SettingsError(f"expected a number from {low:g} to {high:g}, got {raw}")
         return value
 
     return parse
@@ -121,5 +147,14 @@ def load_settings(environ: Mapping[str, str], **overrides: Any) -> Settings:
         session_minutes=_read(environ, "KOTA_SESSION_MINUTES", "30", _integer(1, 24 * 60)),
         max_body_bytes=_read(environ, "KOTA_MAX_BODY_BYTES", "65536", _integer(1024, 10**7)),
         log_level=_read(environ, "KOTA_LOG_LEVEL", "INFO", _log_level),
+        reconnect_grace_seconds=_read(
+            environ, "KOTA_RECONNECT_GRACE_SECONDS", "60", _number(0, 3600)
+        ),
+        max_participants=_read(environ, "KOTA_MAX_PARTICIPANTS", "6", _integer(2, 12)),
+        hello_timeout_seconds=_read(environ, "KOTA_HELLO_TIMEOUT_SECONDS", "10", _number(0.1, 120)),
+        ws_heartbeat_seconds=_read(environ, "KOTA_WS_HEARTBEAT_SECONDS", "20", _number(1, 300)),
+        ws_rate_per_second=_read(environ, "KOTA_WS_RATE_PER_SECOND", "20", _number(1, 10_000)),
+        ws_burst=_read(environ, "KOTA_WS_BURST", "200", _integer(10, 100_000)),
+        ws_send_queue=_read(environ, "KOTA_WS_SEND_QUEUE", "256", _integer(8, 100_000)),
     )
     return dataclasses.replace(settings, **overrides) if overrides else settings

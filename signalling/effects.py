@@ -39,6 +39,7 @@ class CallAction(StrEnum):
     CALL_RECONNECTED = "call.reconnected"
     CHAT_SENT = "chat.sent"
     SIGNAL_REFUSED = "signal.refused"
+    REQUEST_REFUSED = "request.refused"
     SESSION_ENDED = "session.ended"
 
 
@@ -101,7 +102,7 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """Append one usage-log row. ``detail`` holds counts only, never text or names."""
+    """Append one usage-log row. ``detail`` holds counts and protocol codes, never text or names."""
 
     action: CallAction
     participant_id: str | None
@@ -109,7 +110,7 @@ class Record:
     _: KW_ONLY
     by: str | None = None
     reason: CloseReason | None = None
-    detail: Mapping[str, int] = field(default_factory=dict)
+    detail: Mapping[str, int | str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

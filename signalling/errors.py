@@ -42,6 +42,9 @@ ERROR_CODES: Mapping[str, ErrorCode] = MappingProxyType(
         "rate_limited": ErrorCode(CloseReason.FLOODING, "Too many messages."),
         "unsupported_version": ErrorCode(CloseReason.POLICY, "No common protocol version."),
         "unauthenticated": ErrorCode(CloseReason.POLICY, "No join token and no staff session."),
+        "unknown_appointment": ErrorCode(
+            CloseReason.POLICY, "No such appointment to join, or it has been cancelled."
+        ),
         "token_invalid": ErrorCode(CloseReason.POLICY, "The join link is not valid."),
         "token_expired": ErrorCode(CloseReason.POLICY, "The join link has expired."),
         "link_revoked": ErrorCode(CloseReason.REVOKED, "The join link has been revoked."),

@@ -9,14 +9,10 @@ raises SignallingError before changing anything or returns the effects of its ch
 
 from __future__ import annotations
 
-import hmac
 import logging
-import secrets
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import assert_never
 
 from signalling import messages as wire
 from signalling.effects import (
@@ -30,15 +26,18 @@ from signalling.effects import (
     send,
 )
 from signalling.errors import SignallingError
+from signalling.seat import (
+    CallSnapshot,
+    Seat,
+    SeatSnapshot,
+    SeatState,
+    hash_secret,
+    new_secret,
+    restore_seats,
+)
 from signalling.waiting_room import JoinWindow, Member, WaitingRoom
 
 logger = logging.getLogger(__name__)
-
-
-class SeatState(Enum):
-    CONNECTED = "connected"
-    HELD = "held"  # socket dropped; the seat waits for a resume until held_until
-    RELEASED = "released"  # the seat is gone
 
 
 class RoomState(Enum):
@@ -47,26 +46,13 @@ class RoomState(Enum):
     CLOSED = "closed"  # the server is shutting down
 
 
-@dataclass(slots=True)
-class _Seat:
-    member: Member
-    number: int
-    secret: str
-    state: SeatState = SeatState.CONNECTED
-    held_until: datetime | None = None
-
-
-def _new_secret() -> str:
-    return secrets.token_urlsafe(32)
-
-
 class Room:
     """One appointment's call. Create one per appointment; all times are passed in."""
 
     def __init__(
         self, appointment_id: str, window: JoinWindow, staff_ids: Iterable[str], host_id: str,
         *, reconnect_grace: timedelta, max_participants: int = 6,
-        new_secret: Callable[[], str] = _new_secret,
+        new_secret: Callable[[], str] = new_secret,
     ) -> None:
         self.appointment_id = appointment_id
         self.window = window
@@ -81,9 +67,10 @@ class Room:
         self.waiting = WaitingRoom(appointment_id)
         self.state = RoomState.OPEN
         self._new_secret = new_secret
-        self._seats: dict[str, _Seat] = {}
+        self._seats: dict[str, Seat] = {}
         self._revoked: set[str] = set()
         self._seats_taken = 0
+        self.revision = 0  # bumped on every seat or room change: time to save a snapshot
 
     @property
     def is_idle(self) -> bool:
@@ -129,8 +116,8 @@ class Room:
         if pid in self._seats:
             effects += self._release(pid, now, CloseReason.REPLACED)
         if member.is_staff:
-            seat, seated = self._take_seat(member, now)
-            return [*effects, Send((pid,), self._welcome(member, seat=seat)),
+            seat, secret, seated = self._take_seat(member, now)
+            return [*effects, Send((pid,), self._welcome(member, seat=seat, secret=secret)),
                     Send((pid,), self.waiting.waiting_list()), *seated]
         knocked = self.waiting.knock(member, now, self._staff_present())
         welcome = self._welcome(member, position=self.waiting.position(pid))
@@ -145,16 +132,18 @@ class Room:
         """
         self._require_open()
         pid, seat = participant_id, self._seats.get(participant_id)
-        if (seat is None or not hmac.compare_digest(seat.secret.encode(), secret.encode())
+        if (seat is None or not seat.opens_with(secret)
                 or (seat.held_until is not None and now >= seat.held_until)):
             raise SignallingError("resume_failed")
         effects: list[Effect] = []
         if seat.state is SeatState.CONNECTED:
             effects += [Disconnect(pid, CloseReason.REPLACED),
                         Record(CallAction.CALL_DISCONNECTED, pid, now, reason=CloseReason.REPLACED)]
-        seat.secret, seat.held_until = self._new_secret(), None
+        secret = self._new_secret()
+        seat.secret_hash, seat.held_until = hash_secret(secret), None
         self._set_state(pid, SeatState.CONNECTED)
-        effects.append(Send((pid,), self._welcome(seat.member, seat=seat, resumed=True)))
+        welcome = self._welcome(seat.member, seat=seat, secret=secret, resumed=True)
+        effects.append(Send((pid,), welcome))
         if seat.member.is_staff:
             effects.append(Send((pid,), self.waiting.waiting_list()))
         back = wire.PeerReconnected(participant=pid, seat=seat.number, fresh=fresh)
@@ -170,13 +159,15 @@ class Room:
         self._require_seated(participant_id)
         return [bye, *self._release(participant_id, now, CloseReason.LEFT)]
 
-    def disconnected(self, participant_id: str, now: datetime) -> list[Effect]:
+    def disconnected(self, participant_id: str, now: datetime,
+                     lost: CloseReason = CloseReason.CONNECTION_LOST) -> list[Effect]:
         """The socket closed without ``leave``: waiting people leave, seats are held.
 
         Returns nothing for someone already gone, so the caller may call it for every
         closed socket — except a replaced one, which no longer speaks for the participant.
+        ``lost`` says why the socket ended (dropped, too slow, flooding…) for the log.
         """
-        pid, lost = participant_id, CloseReason.CONNECTION_LOST
+        pid = participant_id
         if pid in self.waiting:
             return self.waiting.leave(pid, now, self._staff_present(), lost)
         if not self._is_connected(pid):
@@ -197,36 +188,46 @@ class Room:
         return effects
 
     def shutdown(self, now: datetime) -> list[Effect]:
-        """The server is stopping: close everyone and end every open usage-log spell."""
-        effects = self._close_all(now, CloseReason.SERVER_SHUTDOWN)
+        """The server is stopping: close every socket, but hold the seats for a resume.
+
+        A restart must not end the call: the next server restores the held seats from
+        ``snapshot()`` and their holders resume. Waiting people must knock again.
+        """
+        if self.state is not RoomState.OPEN:
+            return []
+        reason = CloseReason.SERVER_SHUTDOWN
+        effects: list[Effect] = [Disconnect(pid, reason)
+                                 for pid in (*self._connected(), *self.waiting.participant_ids)]
+        for pid in self._connected():
+            self._seats[pid].held_until = now + self.reconnect_grace
+            self._set_state(pid, SeatState.HELD)
+            effects.append(Record(CallAction.CALL_DISCONNECTED, pid, now, reason=reason))
+        effects += self.waiting.clear(now, reason)
         self._set_room_state(RoomState.CLOSED)
         return effects
 
-    # --- requests of joined participants ----------------------------------------------------
+    def snapshot(self) -> CallSnapshot:
+        """The seats and session state to save so that a restart keeps the call."""
+        seats = tuple(SeatSnapshot(pid, s.number, s.secret_hash, s.held_until)
+                      for pid, s in self._seats.items())
+        return CallSnapshot(self.appointment_id, self.state is RoomState.ENDED,
+                            self._seats_taken, seats)
 
-    def handle(self, sender: str, message: wire.ClientMessage, now: datetime) -> list[Effect]:
-        """Routes one decoded request of a joined participant to the method for it."""
-        match message:
-            case wire.Hello():
-                raise SignallingError("already_joined")
-            case wire.Leave():
-                return self.leave(sender, now)
-            case wire.Admit():
-                return self.admit(sender, message.participant, now)
-            case wire.Deny():
-                return self.deny(sender, message.participant, now, revoke=message.revoke)
-            case wire.Remove():
-                return self.remove(sender, message.participant, now, revoke=message.revoke)
-            case wire.EndSession():
-                return self.end(sender, now)
-            case wire.MessageWaiting():
-                return self.message_waiting(sender, message.to, message.text, now)
-            case wire.Signal():
-                return self.relay_signal(sender, message, now)
-            case wire.Chat():
-                return self.chat(sender, message.text, now)
-            case _:
-                assert_never(message)
+    def restore(self, saved: CallSnapshot, members: Mapping[str, Member],
+                now: datetime) -> list[Effect]:
+        """Loads a saved call into this new room: every seat is held, awaiting its resume."""
+        if self._seats or self.waiting or self.state is not RoomState.OPEN:
+            raise ValueError("restore() needs a new room")
+        if saved.ended:
+            self._set_room_state(RoomState.ENDED)
+            return []
+        seats, records = restore_seats(saved, members, self.staff_ids, now, self.reconnect_grace)
+        self._seats_taken = max([saved.seats_taken, *(s.number for s in saved.seats)])
+        for seat in seats:
+            self._set_state(seat.member.participant_id, SeatState.HELD, seat)
+        return list(records)
+
+    # --- requests of joined participants ----------------------------------------------------
 
     def admit(self, by: str, participant_id: str, now: datetime) -> list[Effect]:
         """Lets one waiting person in; nobody else moves."""
@@ -236,8 +237,8 @@ class Room:
         if len(self._seats) >= self.max_participants:
             raise SignallingError("room_full")
         member, left_queue = self.waiting.admit(participant_id, by, now, self._staff_present())
-        seat, seated = self._take_seat(member, now)
-        admitted = wire.Admitted(resume_secret=seat.secret, peers=self._peers(participant_id))
+        _, secret, seated = self._take_seat(member, now)
+        admitted = wire.Admitted(resume_secret=secret, peers=self._peers(participant_id))
         return [Send((participant_id,), admitted), *left_queue, *seated]
 
     def deny(self, by: str, participant_id: str, now: datetime, *,
@@ -306,15 +307,19 @@ class Room:
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _take_seat(self, member: Member, now: datetime) -> tuple[_Seat, list[Effect]]:
-        """Seats ``member``; the peers already in the call are told and offer to them."""
+    def _take_seat(self, member: Member, now: datetime) -> tuple[Seat, str, list[Effect]]:
+        """Seats ``member``; the peers already in the call are told and offer to them.
+
+        Returns the seat's resume secret too: only its hash stays in the room.
+        """
         self._seats_taken += 1
-        seat = _Seat(member, self._seats_taken, self._new_secret())
+        secret = self._new_secret()
+        seat = Seat(member, self._seats_taken, hash_secret(secret))
         pid = member.participant_id
         self._set_state(pid, SeatState.CONNECTED, seat)
         joined = wire.PeerJoined(peer=self._peer(seat))
-        return seat, [*send(self._connected(exclude=pid), joined),
-                      Record(CallAction.CALL_JOINED, pid, now)]
+        return seat, secret, [*send(self._connected(exclude=pid), joined),
+                              Record(CallAction.CALL_JOINED, pid, now)]
 
     def _release(self, participant_id: str, now: datetime, reason: CloseReason) -> list[Effect]:
         """Frees a seat; the others drop their peer connection to it."""
@@ -332,18 +337,18 @@ class Room:
             effects.append(Record(CallAction.CALL_LEFT, pid, now, reason=reason))
         return [*effects, *self.waiting.clear(now, reason)]
 
-    def _welcome(self, member: Member, *, position: int | None = None,
-                 seat: _Seat | None = None, resumed: bool = False) -> wire.Welcome:
+    def _welcome(self, member: Member, *, position: int | None = None, seat: Seat | None = None,
+                 secret: str | None = None, resumed: bool = False) -> wire.Welcome:
         pid = member.participant_id
         return wire.Welcome(
             version=wire.PROTOCOL_VERSION, participant=pid,
             state="waiting" if seat is None else "admitted", staff=member.is_staff,
             opens_at=self.window.opens_at, closes_at=self.window.closes_at, position=position,
-            resume_secret=seat.secret if seat else None,
+            resume_secret=secret,
             peers=self._peers(pid) if seat else None, resumed=resumed,
         )
 
-    def _peer(self, seat: _Seat) -> wire.Peer:
+    def _peer(self, seat: Seat) -> wire.Peer:
         m = seat.member
         return wire.Peer(participant=m.participant_id, display_name=m.display_name, role=m.role,
                          staff=m.is_staff, host=m.participant_id == self.host_id,
@@ -377,8 +382,9 @@ class Room:
         raise SignallingError("not_staff" if by in self._seats or by in self.waiting
                               else "not_joined")
 
-    def _set_state(self, participant_id: str, new: SeatState, seat: _Seat | None = None) -> None:
-        """The one place a seat changes state, so every move is logged."""
+    def _set_state(self, participant_id: str, new: SeatState, seat: Seat | None = None) -> None:
+        """The one place a seat changes state, so every move is logged (and saved)."""
+        self.revision += 1
         current = seat or self._seats.get(participant_id)
         old = self._seats[participant_id].state if participant_id in self._seats else None
         if new is SeatState.RELEASED:
@@ -396,3 +402,4 @@ class Room:
         logger.info("room.state", extra={"appointment": self.appointment_id,
                                          "old": self.state.value, "new": new.value})
         self.state = new
+        self.revision += 1

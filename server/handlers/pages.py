@@ -14,6 +14,7 @@ PAGES = {
     "/": "staff.html",
     "/join": "join.html",
     "/staff": "staff.html",
+    "/staff/call": "staff-call.html",
 }
 
 

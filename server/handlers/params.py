@@ -9,21 +9,33 @@ from aiohttp import web
 
 from server.errors import BadRequest, NotFound
 
+# Days far enough from date.min/date.max that local midnights convert to UTC and back.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+
+
+def _whole_number(raw: str) -> int | None:
+    """ASCII digits only: ``str.isdigit`` also accepts '²', which ``int`` refuses."""
+    if raw.isascii() and raw.isdigit() and len(raw) <= 12:
+        return int(raw)
+    return None
+
 
 def path_id(request: web.Request, name: str) -> int:
-    raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 12:
+    value = _whole_number(request.match_info[name])
+    if value is None:
         raise NotFound("not_found", "Nothing is here.")
-    return int(raw)
+    return value
 
 
 def query_int(request: web.Request, name: str) -> int | None:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    value = _whole_number(raw)
+    if value is None:
         raise BadRequest("bad_query", f"{name} must be a whole number.")
-    return int(raw)
+    return value
 
 
 def query_date(request: web.Request, name: str, default: date | None = None) -> date:
@@ -33,9 +45,12 @@ def query_date(request: web.Request, name: str, default: date | None = None) -> 
             raise BadRequest("bad_query", f"{name} is required (YYYY-MM-DD).")
         return default
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise BadRequest("bad_query", f"{name} must be a date like 2026-12-01.") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadRequest("bad_query", f"{name} must be between {FIRST_DAY} and {LAST_DAY}.")
+    return day
 
 
 def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:

@@ -11,9 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from signalling import messages as wire
+from signalling.dispatch import handle
 from signalling.effects import CallAction, CloseReason, Disconnect, Effect, Record, Revoke, Send
 from signalling.errors import SignallingError
-from signalling.room import Room, RoomState, SeatState
+from signalling.room import Room, RoomState
+from signalling.seat import SeatState
 from signalling.waiting_room import JoinWindow, Member
 
 T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
@@ -150,7 +152,7 @@ def test_a_held_seat_counts_against_the_cap() -> None:
 
 def test_signal_is_relayed_to_one_peer_with_from() -> None:
     room = in_call(GUARDIAN, CHILD)
-    effects = room.handle("l:g", wire.Signal(to="l:c", payload=OFFER), at(9))
+    effects = handle(room, "l:g", wire.Signal(to="l:c", payload=OFFER), at(9))
     assert effects == [Send(("l:c",), wire.SignalRelayed(from_="l:g", payload=OFFER))]
 
 
@@ -158,7 +160,7 @@ def test_signal_from_a_waiting_person_is_refused_and_recorded() -> None:
     room = in_call(GUARDIAN)
     room.join(CHILD, at(5))
     with pytest.raises(SignallingError) as caught:
-        room.handle("l:c", wire.Signal(to="s:1", payload=OFFER), at(6))
+        handle(room, "l:c", wire.Signal(to="s:1", payload=OFFER), at(6))
     assert caught.value.code == "not_admitted" and not caught.value.fatal
     assert caught.value.records == (Record(CallAction.SIGNAL_REFUSED, "l:c", at(6)),)
 
@@ -168,21 +170,21 @@ def test_signal_to_anyone_but_a_connected_peer_is_unknown_peer(target: str) -> N
     room = in_call(GUARDIAN, CHILD)  # l:g sends; l:c drops, s:2 never came
     room.disconnected("l:c", at(5))
     with refused("unknown_peer"):
-        room.handle("l:g", wire.Signal(to=target, payload=OFFER), at(6))
+        handle(room, "l:g", wire.Signal(to=target, payload=OFFER), at(6))
 
 
 def test_signal_to_a_waiting_person_is_unknown_peer() -> None:
     room = in_call(GUARDIAN)
     room.join(CHILD, at(5))
     with refused("unknown_peer"):
-        room.handle("l:g", wire.Signal(to="l:c", payload=OFFER), at(6))
+        handle(room, "l:g", wire.Signal(to="l:c", payload=OFFER), at(6))
 
 
 def test_chat_reaches_connected_participants_and_records_no_text() -> None:
     room = in_call(GUARDIAN, CHILD)
     room.disconnected("l:c", at(5))
     room.join(Member("l:x", "Teacher", "school_staff", is_staff=False), at(6))
-    effects = room.handle("l:g", wire.Chat(text="Kuuluuko?"), at(7))
+    effects = handle(room, "l:g", wire.Chat(text="Kuuluuko?"), at(7))
     assert effects == [
         Send(("s:1",), wire.ChatRelayed(from_="l:g", text="Kuuluuko?", at=at(7))),
         Record(CallAction.CHAT_SENT, "l:g", at(7), detail={"recipients": 1}),
@@ -193,17 +195,17 @@ def test_chat_from_a_waiting_person_is_not_admitted() -> None:
     room = in_call()
     room.join(GUARDIAN, at(1))
     with refused("not_admitted"):
-        room.handle("l:g", wire.Chat(text="hei"), at(2))
+        handle(room, "l:g", wire.Chat(text="hei"), at(2))
 
 
 def test_requests_from_strangers_are_not_joined() -> None:
     with refused("not_joined"):
-        in_call().handle("l:zz", wire.Chat(text="hei"), at(2))
+        handle(in_call(), "l:zz", wire.Chat(text="hei"), at(2))
 
 
 def test_second_hello_on_a_joined_socket_is_refused() -> None:
     with refused("already_joined"):
-        in_call().handle("s:1", wire.Hello(version=("1",)), at(2))
+        handle(in_call(), "s:1", wire.Hello(version=("1",)), at(2))
 
 
 # --- replacing a connection -------------------------------------------------------------------
@@ -331,7 +333,7 @@ def test_grace_expiry_frees_the_seat_and_they_must_knock_again() -> None:
 
 def test_remove_back_to_the_waiting_room() -> None:
     room = in_call(GUARDIAN, CHILD)
-    effects = room.handle("s:1", wire.Remove(participant="l:g"), at(10))
+    effects = handle(room, "s:1", wire.Remove(participant="l:g"), at(10))
     assert sent_to(effects, "l:g") == [wire.Removed(revoked=False), wire.Waiting(position=1)]
     assert sent_to(effects, "l:c") == [wire.PeerLeft(participant="l:g")]
     assert records(effects) == [(CallAction.PARTICIPANT_REMOVED, "l:g"),
@@ -371,7 +373,7 @@ def test_end_closes_everyone_and_bars_the_door() -> None:
     room = in_call(GUARDIAN, CHILD)
     room.disconnected("l:c", at(5))
     room.join(Member("l:x", "Teacher", "school_staff", is_staff=False), at(6))
-    effects = room.handle("s:1", wire.EndSession(), at(10))
+    effects = handle(room, "s:1", wire.EndSession(), at(10))
     assert effects[0] == Send(("s:1", "l:g", "l:x"), wire.SessionEnded())
     assert [e for e in effects if isinstance(e, Disconnect)] == [
         Disconnect(pid, CloseReason.ENDED) for pid in ("s:1", "l:g", "l:x")]
@@ -433,8 +435,8 @@ def test_records_are_enough_for_attendance() -> None:
     secret = secret_of(log, "l:g")
     log += room.disconnected("l:g", at(600))
     log += room.resume("l:g", secret, at(610))
-    log += room.handle("l:g", wire.Chat(text="salainen"), at(700))
-    log += room.handle("l:g", wire.Leave(), at(1200))
+    log += handle(room, "l:g", wire.Chat(text="salainen"), at(700))
+    log += handle(room, "l:g", wire.Leave(), at(1200))
     log += room.end("s:1", at(1800))
     rows = [e for e in log if isinstance(e, Record)]
     guardian = attendance(rows)["l:g"]

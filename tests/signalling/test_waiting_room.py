@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from signalling import messages as wire
+from signalling.dispatch import handle
 from signalling.effects import CallAction, CloseReason, Disconnect, Effect, Record, Revoke, Send
 from signalling.errors import SignallingError
 from signalling.room import Room
@@ -224,7 +225,7 @@ def test_staff_actions_by_a_family_member_are_fatal(request_: wire.ClientMessage
     room.join(CHILD, at(3))
     for sender in ("l:g", "l:c"):  # admitted and waiting alike
         with pytest.raises(SignallingError) as caught:
-            room.handle(sender, request_, at(4))
+            handle(room, sender, request_, at(4))
         assert caught.value.code == "not_staff"
         assert caught.value.close_reason is CloseReason.POLICY
     assert "l:c" in room.waiting
@@ -257,7 +258,7 @@ def test_waiting_socket_drop_leaves_the_queue() -> None:
 def test_waiting_person_can_leave() -> None:
     room = make_room()
     room.join(GUARDIAN, at(1))
-    effects = room.handle("l:g", wire.Leave(), at(2))
+    effects = handle(room, "l:g", wire.Leave(), at(2))
     assert effects == [Record(CallAction.WAITING_LEFT, "l:g", at(2), reason=CloseReason.LEFT),
                        Disconnect("l:g", CloseReason.LEFT)]
 

@@ -1,0 +1,85 @@
+"""CallAccess: who a call socket's ``hello`` speaks for, and which appointment's call it is.
+
+The Room decides what an identity may do; this only proves the identity. A family's
+hello carries a join token, checked like ``POST /api/join`` checks it (signature and
+stored state, revocation included); staff are known by the session cookie loaded for
+``/ws``. A resume ticket is checked by the Room itself, against the seat's secret hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Final
+
+from server.appointments import can_see
+from server.audit import Action, Actor, AuditLog
+from server.call_members import link_member, parse_call_id, staff_member
+from server.db import Database
+from server.errors import ApiError
+from server.join_links import JoinLinks
+from server.records import AppointmentStatus, StaffSession
+from signalling import messages as wire
+from signalling.connection import Entry
+from signalling.errors import SignallingError
+
+# Refusals of POST /api/join, in the call protocol's words (docs/protocol.md).
+_LINK_REFUSALS: Final = {
+    "token_expired": "token_expired",
+    "token_revoked": "link_revoked",
+    "appointment_cancelled": "link_revoked",
+}
+
+
+class CallAccess:
+    def __init__(self, db: Database, links: JoinLinks, audit: AuditLog,
+                 clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._links = links
+        self._audit = audit
+        self._clock = clock
+
+    async def identify(self, hello: wire.Hello, staff: StaffSession | None,
+                       appointment_id: int | None) -> Entry:
+        """The verified entry, or SignallingError. ``appointment_id`` is the URL's, if any."""
+        if hello.token is not None:
+            return await self._family(hello.token, appointment_id)
+        if hello.resume is not None:
+            return await self._resume(hello.resume, appointment_id)
+        if staff is None:
+            raise SignallingError("unauthenticated")
+        if appointment_id is None:
+            raise SignallingError("unknown_appointment", "Name the appointment in the URL.")
+        appointment = await self._db.get_appointment(appointment_id)
+        if (appointment is None or not can_see(staff.staff, appointment)
+                or appointment.status is AppointmentStatus.CANCELLED):
+            raise SignallingError("unknown_appointment")
+        return Entry(str(appointment.id), staff_member(staff.staff))
+
+    async def _family(self, token: str, appointment_id: int | None) -> Entry:
+        try:
+            opened = await self._links.verify(token, self._clock())
+        except ApiError as exc:
+            raise SignallingError(_LINK_REFUSALS.get(exc.code, "token_invalid")) from None
+        participant = opened.participant
+        if appointment_id is not None and appointment_id != opened.appointment.id:
+            await self._audit.record(Actor.participant(participant.id), Action.LINK_REFUSED,
+                                     appointment_id, participant.id,
+                                     detail={"reason": "token_wrong_appointment"})
+            raise SignallingError("token_invalid", "This link is for another appointment.")
+        return Entry(str(opened.appointment.id), link_member(participant))
+
+    async def _resume(self, ticket: wire.ResumeTicket, appointment_id: int | None) -> Entry:
+        """The call a resume ticket is for: the URL's, or a link participant's own."""
+        if appointment_id is None:
+            holder = parse_call_id(ticket.participant)
+            found = None
+            if holder is not None and not holder.is_staff:
+                found = await self._db.get_participant(holder.id)
+            if found is None:
+                raise SignallingError("resume_failed")
+            appointment_id = found.appointment_id
+        appointment = await self._db.get_appointment(appointment_id)
+        if appointment is None or appointment.status is AppointmentStatus.CANCELLED:
+            raise SignallingError("resume_failed")  # every failed resume looks the same
+        return Entry(str(appointment_id), None)

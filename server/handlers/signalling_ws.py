@@ -1,0 +1,68 @@
+"""The call WebSocket, ``GET /ws``: upgrade, and hand the socket to a Connection.
+
+The first message (``hello``) says who is calling: a family's join token, a resume
+ticket, or nothing, for staff known by their session cookie. ``?appointment=<id>``
+names the call; staff must give it, a family's token names it already. See
+docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from server.app_keys import CALL_ACCESS, ROOMS, SETTINGS
+from server.errors import BadRequest, Forbidden
+from server.handlers.params import query_int
+from server.settings import Settings
+from server.staff_auth import current_staff
+from signalling.connection import Connection, ConnectionLimits, Entry
+from signalling.messages import MAX_MESSAGE_BYTES, Hello
+
+routes = web.RouteTableDef()
+
+CLOSE_TIMEOUT = 2.0
+# Frames up to twice the limit are read and refused with an `error`; larger ones are
+# cut off by aiohttp with 1009 before they are buffered.
+READ_LIMIT = 2 * MAX_MESSAGE_BYTES
+
+
+def connection_limits(settings: Settings) -> ConnectionLimits:
+    return ConnectionLimits(
+        hello_timeout=settings.hello_timeout_seconds,
+        rate=settings.ws_rate_per_second,
+        burst=settings.ws_burst,
+        send_queue=settings.ws_send_queue,
+        close_timeout=CLOSE_TIMEOUT,
+    )
+
+
+@routes.get("/ws")
+async def open_call_socket(request: web.Request) -> web.WebSocketResponse:
+    settings = request.app[SETTINGS]
+    appointment_id = query_int(request, "appointment")
+    _check_origin(request, settings)
+    ws = web.WebSocketResponse(max_msg_size=READ_LIMIT, heartbeat=settings.ws_heartbeat_seconds,
+                               timeout=CLOSE_TIMEOUT, compress=False)
+    if not ws.can_prepare(request).ok:
+        raise BadRequest("websocket_expected", "Open this address as a WebSocket.")
+    await ws.prepare(request)
+    staff, access = current_staff(request), request.app[CALL_ACCESS]
+
+    async def identify(hello: Hello) -> Entry:
+        return await access.identify(hello, staff, appointment_id)
+
+    await Connection(ws, request.app[ROOMS], identify, connection_limits(settings)).run()
+    return ws
+
+
+def _check_origin(request: web.Request, settings: Settings) -> None:
+    """Browsers send Origin on every WebSocket; another site's page must not ride the cookie."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return  # not a browser (a bot or a test client): it has no staff cookie to abuse
+    parts = urlsplit(origin)
+    if f"{parts.scheme}://{parts.netloc}" not in {f"{request.scheme}://{request.host}",
+                                                  settings.public_url}:
+        raise Forbidden("cross_origin", "This request came from another site and was refused.")
