@@ -41,6 +41,7 @@ class Settings:
     ws_rate_per_second: float
     ws_burst: int
     ws_send_queue: int
+    trusted_proxy: bool
 
     @property
     def join_opens_before(self) -> timedelta:
@@ -119,6 +120,15 @@ def _log_level(raw: str) -> str:
     return level
 
 
+def _boolean(raw: str) -> bool:
+    value = raw.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"expected true or false, got {raw!r}")
+
+
 def _read(environ: Mapping[str, str], name: str, default: str, parse: Callable[[str], T]) -> T:
     raw = environ.get(name, default).strip()
     try:
@@ -156,5 +166,6 @@ def load_settings(environ: Mapping[str, str], **overrides: Any) -> Settings:
         ws_rate_per_second=_read(environ, "KOTA_WS_RATE_PER_SECOND", "20", _number(1, 10_000)),
         ws_burst=_read(environ, "KOTA_WS_BURST", "200", _integer(10, 100_000)),
         ws_send_queue=_read(environ, "KOTA_WS_SEND_QUEUE", "256", _integer(8, 100_000)),
+        trusted_proxy=_read(environ, "KOTA_TRUSTED_PROXY", "false", _boolean),
     )
     return dataclasses.replace(settings, **overrides) if overrides else settings

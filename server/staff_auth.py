@@ -75,6 +75,16 @@ async def load_session(request: web.Request, now: datetime) -> StaffSession | No
     return session
 
 
+def client_address(request: web.Request) -> str:
+    """The caller's address; behind Kota's own proxy, the one the proxy saw."""
+    if request.app[SETTINGS].trusted_proxy:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last
+    return request.remote or "unknown"
+
+
 def _same_origin(request: web.Request) -> bool:
     """Browsers send Origin on cross-site writes; it must be Kota's own."""
     origin = request.headers.get("Origin")

@@ -37,7 +37,7 @@ def staff_json(staff: Staff) -> dict[str, Any]:
 async def create_session(request: web.Request) -> web.Response:
     body = await decode_body(request, LoginIn)
     throttle = request.app[LOGIN_THROTTLE]
-    keys = (f"user:{body.username.lower()}", f"addr:{request.remote}")
+    keys = (f"user:{body.username.lower()}", f"addr:{staff_auth.client_address(request)}")
     wait = throttle.retry_after(keys, time.monotonic())
     if wait > 0:
         raise TooManyRequests(
