@@ -1,0 +1,344 @@
+// The family's page: link → language → camera and microphone → name → waiting room
+// → call → end. The join token arrives in the URL fragment, leaves the address bar at
+// once, and is kept only in this tab (sessionStorage) for the call socket's hello.
+
+import { post } from "../api.js";
+import { Call } from "../call.js";
+import { announce, clear, h, setText, showView } from "../dom.js";
+import { savedLocale, setLocale, t } from "../i18n.js";
+import { icon } from "../icons.js";
+import { LocalMedia } from "../media.js";
+import { socketUrl } from "../protocol.js";
+import { CallView } from "../views/call_view.js";
+import { deviceCheck } from "../views/device_check.js";
+import { languageButtons, languageSelect } from "../views/language_picker.js";
+import { attachStream } from "../views/video.js";
+
+const TOKEN_KEY = "kota.join.token";
+const RESUME_KEY = "kota.join.resume";
+
+/** Take the token out of the address bar before anything else can read or keep it. */
+function takeToken() {
+  const fragment = window.location.hash.slice(1);
+  if (fragment) {
+    history.replaceState(null, "", window.location.pathname);
+    try {
+      sessionStorage.setItem(TOKEN_KEY, fragment);
+    } catch {
+      // Memory only: a reload will need the link again.
+    }
+    return fragment;
+  }
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+const token = takeToken();
+const main = document.getElementById("main");
+const media = new LocalMedia();
+let joinInfo = null;
+let call = null;
+let callView = null;
+let retryTimer = null;
+
+function tz() {
+  return joinInfo ? joinInfo.appointment.timezone : undefined;
+}
+
+function setTitle(key) {
+  const title = document.querySelector("title");
+  title.dataset.i18n = key;
+  document.title = t(key);
+}
+
+// --- problems with the link ------------------------------------------------------
+
+const LINK_PROBLEMS = {
+  token_revoked: "revoked",
+  link_revoked: "revoked",
+  token_expired: "expired",
+  appointment_cancelled: "cancelled",
+  network: "network",
+  no_token: "no_token",
+};
+
+function linkProblemView(code) {
+  const kind = LINK_PROBLEMS[code] || "invalid";
+  setTitle("link.page_title");
+  const actions =
+    kind === "network"
+      ? h("div", { class: "actions" },
+          h("button", { type: "button", class: "button primary", i18n: "common.try_again",
+            on: { click: () => boot() } }))
+      : null;
+  return h("section", { class: "card center", dataset: { problem: kind } },
+    h("h1", { i18n: `link.${kind}.title` }),
+    h("p", { class: "lead", i18n: `link.${kind}.text` }),
+    h("p", { i18n: "link.what_to_do" }),
+    actions);
+}
+
+// --- step 1: welcome and language ------------------------------------------------
+
+function welcomeView() {
+  const { appointment } = joinInfo;
+  setTitle("join.page_title");
+  return h("section", { class: "card welcome", attrs: { "aria-labelledby": "welcome-title" } },
+    h("p", { class: "step", i18n: "common.step", vars: { n: 1, of: 3 } }),
+    h("h1", { id: "welcome-title", i18n: "join.welcome.title" }),
+    h("p", { class: "lead", i18n: "join.welcome.meeting", vars: {
+      host: appointment.host_first_name,
+      date: { date: appointment.starts_at, tz: tz() },
+      time: { time: appointment.starts_at, tz: tz() },
+    } }),
+    h("h2", { class: "label", i18n: "join.welcome.choose_language" }),
+    languageButtons(),
+    h("p", { i18n: "join.welcome.what_next", vars: { host: appointment.host_first_name } }),
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "button primary wide", i18n: "common.continue",
+        dataset: { action: "welcome-continue" }, on: { click: () => showDevices() } })));
+}
+
+// --- step 2: camera and microphone ----------------------------------------------
+
+let devices = null;
+
+function showDevices() {
+  setTitle("devices.page_title");
+  if (!devices) {
+    devices = deviceCheck({
+      media,
+      titleKey: "devices.title",
+      continueKey: "common.continue",
+      step: { n: 2, of: 3 },
+      action: "devices-continue",
+      onContinue: () => showView(main, nameView()),
+    });
+    showView(main, devices.view);
+    devices.start();
+  } else {
+    showView(main, devices.view);
+  }
+}
+
+// --- step 3: the name others will see -------------------------------------------
+
+function nameView() {
+  setTitle("name.page_title");
+  return h("section", { class: "card", attrs: { "aria-labelledby": "name-title" } },
+    h("p", { class: "step", i18n: "common.step", vars: { n: 3, of: 3 } }),
+    h("h1", { id: "name-title", i18n: "name.title" }),
+    h("p", { class: "display-name" }, joinInfo.participant.display_name),
+    h("p", { i18n: "name.wrong_name" }),
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "button secondary", i18n: "common.back",
+        on: { click: () => showDevices() } }),
+      h("button", { type: "button", class: "button primary wide", i18n: "name.confirm",
+        dataset: { action: "enter-waiting-room" }, on: { click: () => enterWaitingRoom() } })));
+}
+
+// --- the waiting room ------------------------------------------------------------
+
+const waiting = {
+  view: null,
+  position: null,
+  message: null,
+  messageBox: null,
+  heading: null,
+  preview: null,
+};
+
+function waitingView() {
+  waiting.heading = h("h1", { id: "waiting-title", i18n: "waiting.title" });
+  waiting.position = h("p", { class: "position", attrs: { role: "status" } });
+  waiting.message = h("p", { class: "staff-message-text" });
+  waiting.messageBox = h("div", { class: "notice staff-message", hidden: true,
+    attrs: { role: "status", "aria-live": "polite" } },
+    h("h2", { class: "label", i18n: "waiting.message_from_staff" }), waiting.message);
+  waiting.preview = h("video", {
+    class: "mirrored", muted: true, autoplay: true, playsInline: true,
+    attrs: { playsinline: true, muted: true },
+    i18nAttrs: { "aria-label": "devices.preview_label" },
+  });
+  waiting.moved = h("p", { class: "notice", hidden: true, i18n: "waiting.moved_back" });
+  waiting.view = h("section", { class: "card waiting", attrs: { "aria-labelledby": "waiting-title" } },
+    h("div", { class: "waiting-pulse", attrs: { "aria-hidden": "true" } }),
+    waiting.heading,
+    h("p", { class: "lead", i18n: "waiting.lead", vars: { host: joinInfo.appointment.host_first_name } }),
+    waiting.position,
+    waiting.moved,
+    waiting.messageBox,
+    h("div", { class: "waiting-layout" },
+      h("div", { class: "waiting-next" },
+        h("h2", { class: "label", i18n: "waiting.next_title" }),
+        h("ul", { class: "plain-list" },
+          h("li", { i18n: "waiting.next_1" }),
+          h("li", { i18n: "waiting.next_2" }),
+          h("li", { i18n: "waiting.next_3" }))),
+      h("figure", { class: "waiting-preview" }, waiting.preview,
+        h("figcaption", { i18n: "call.you" }))),
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "button secondary", dataset: { action: "leave-waiting" },
+        on: { click: () => call.leave() } },
+        icon("leave"), h("span", { i18n: "waiting.leave" }))));
+  return waiting.view;
+}
+
+function showWaiting(position) {
+  setTitle("waiting.page_title");
+  if (!waiting.view) waitingView();
+  if (position) setText(waiting.position, "waiting.position", { n: position });
+  if (media.videoTrack) attachStream(waiting.preview, media.preview);
+  waiting.preview.hidden = !media.videoTrack;
+  if (waiting.view.hidden || !waiting.view.isConnected) showView(main, waiting.view);
+}
+
+function connectingView() {
+  setTitle("waiting.page_title");
+  return h("section", { class: "card center" },
+    h("h1", { i18n: "waiting.connecting" }),
+    h("div", { class: "waiting-pulse", attrs: { "aria-hidden": "true" } }));
+}
+
+// --- too early ----------------------------------------------------------------------
+
+function tooEarlyView(opensAt) {
+  setTitle("waiting.page_title");
+  clearTimeout(retryTimer);
+  const delay = new Date(opensAt).getTime() - Date.now();
+  // The camera stays off until the room opens; then the page tries again by itself.
+  media.stop();
+  retryTimer = setTimeout(() => rejoin(), Math.max(1000, Math.min(delay + 500, 2 ** 31 - 1)));
+  return h("section", { class: "card center early" },
+    h("h1", { i18n: "early.title" }),
+    h("p", { class: "lead", i18n: "early.text", vars: { time: { time: opensAt, tz: tz() } } }),
+    h("p", { i18n: "early.keep_open" }));
+}
+
+// --- the call ---------------------------------------------------------------------
+
+function ensureCall() {
+  if (call) return call;
+  call = new Call({
+    url: socketUrl(joinInfo.ws_url || "/ws"),
+    token,
+    media,
+    resumeKey: RESUME_KEY,
+  });
+  call.addEventListener("state", (e) => onState(e.detail));
+  call.addEventListener("staff-message", (e) => {
+    waiting.message.textContent = e.detail.text;
+    waiting.messageBox.hidden = false;
+    announce(`${t("waiting.message_from_staff")}: ${e.detail.text}`);
+  });
+  return call;
+}
+
+function enterWaitingRoom() {
+  clearTimeout(retryTimer);
+  showView(main, connectingView());
+  ensureCall().start();
+}
+
+function onState({ state, position, reason, detail }) {
+  if (state === "waiting") {
+    const wasInCall = callView && !callView.element.hidden && callView.element.isConnected;
+    showWaiting(position);
+    waiting.moved.hidden = !wasInCall;
+    if (wasInCall) announce(t("waiting.moved_back"));
+  } else if (state === "admitted") {
+    setTitle("call.page_title");
+    if (!callView) {
+      callView = new CallView({
+        call,
+        media,
+        titleKey: "call.title_family",
+        titleVars: { host: joinInfo.appointment.host_first_name },
+        onLeave: () => call.leave(),
+      });
+    }
+    showView(main, callView.element);
+    announce(t("call.admitted"));
+  } else if (state === "ended") {
+    if (reason === "outside_window" && detail && detail.opensAt) {
+      showView(main, tooEarlyView(detail.opensAt));
+    } else {
+      showView(main, endView(reason, detail));
+    }
+  }
+}
+
+// --- the end ---------------------------------------------------------------------
+
+const END_ACTIONS = {
+  left: "end.join_again",
+  denied: "end.knock_again",
+  connection_lost: "common.try_again",
+  replaced: "end.use_this_window",
+};
+
+function endView(reason, detail) {
+  setTitle("end.page_title");
+  const kind = `end.${reason}`;
+  const actionKey = END_ACTIONS[reason];
+  const code = detail && detail.code;
+  media.stop(); // The camera light goes out as soon as the call is over.
+  return h("section", { class: "card center end", dataset: { reason } },
+    h("h1", { i18n: `${kind}.title` }),
+    h("p", { class: "lead", i18n: code ? `error.${code}` : `${kind}.text` }),
+    actionKey
+      ? h("div", { class: "actions" },
+          h("button", { type: "button", class: "button primary", i18n: actionKey,
+            dataset: { action: "rejoin" }, on: { click: () => rejoin() } }))
+      : h("p", { i18n: "end.close_page" }));
+}
+
+async function rejoin() {
+  if (!media.audioTrack && !media.cameraTrack) await media.start();
+  enterWaitingRoom();
+}
+
+// --- start ------------------------------------------------------------------------
+
+function hasResume() {
+  try {
+    return Boolean(sessionStorage.getItem(RESUME_KEY));
+  } catch {
+    return false;
+  }
+}
+
+async function boot(opening = token ? post("/api/join", { token }) : null) {
+  if (!opening) {
+    showView(main, linkProblemView("no_token"));
+    return;
+  }
+  try {
+    joinInfo = await opening;
+  } catch (error) {
+    showView(main, linkProblemView(error.code));
+    return;
+  }
+  if (hasResume()) {
+    // The page was reloaded during the call: take the seat back.
+    await media.start();
+    enterWaitingRoom();
+    return;
+  }
+  showView(main, welcomeView());
+}
+
+async function init() {
+  // The link is checked while the texts load.
+  const opening = token ? post("/api/join", { token }) : null;
+  if (opening) opening.catch(() => {}); // handled in boot()
+  await setLocale(savedLocale());
+  const header = document.getElementById("header-tools");
+  clear(header).append(languageSelect());
+  await boot(opening);
+}
+
+init();

@@ -1,0 +1,107 @@
+// The professional's pages at /staff: sign in, a day's appointments, one appointment
+// (people and links), the appointment form, and for administrators the usage log.
+// Routes live in the fragment (#/day/2026-03-03, #/appointment/7, #/new, ...).
+
+import { del, get, setCsrfToken } from "../api.js";
+import { clear, h, showView } from "../dom.js";
+import { savedLocale, setLocale, t } from "../i18n.js";
+import { appointmentForm } from "../views/appointment_form.js";
+import { appointmentView } from "../views/appointment_view.js";
+import { dayView } from "../views/day_view.js";
+import { languageSelect } from "../views/language_picker.js";
+import { loginView } from "../views/login_view.js";
+import { localDate } from "../views/staff_format.js";
+import { usageLogView } from "../views/usage_log_view.js";
+
+const main = document.getElementById("main");
+const tools = document.getElementById("header-tools");
+let me = null;
+
+function setTitle(key) {
+  const title = document.querySelector("title");
+  title.dataset.i18n = key;
+  document.title = t(key);
+}
+
+function navigate(hash) {
+  if (window.location.hash === hash) route();
+  else window.location.hash = hash;
+}
+
+function renderHeader() {
+  clear(tools).append(languageSelect());
+  if (!me) return;
+  tools.append(
+    h("nav", { class: "staff-nav", i18nAttrs: { "aria-label": "staff.nav_label" } },
+      h("a", { href: `#/day/${localDate()}`, i18n: "staff.today" }),
+      me.role === "admin" ? h("a", { href: "#/usage-log", i18n: "usage.title" }) : null),
+    h("span", { class: "signed-in-as" }, me.display_name),
+    h("button", { type: "button", class: "button secondary small", i18n: "staff.sign_out",
+      on: { click: signOut } }));
+}
+
+async function signOut() {
+  try {
+    await del("/api/session");
+  } finally {
+    me = null;
+    setCsrfToken(null);
+    renderHeader();
+    route();
+  }
+}
+
+function route() {
+  if (!me) {
+    setTitle("login.page_title");
+    showView(main, loginView({ onSignedIn: signedIn }));
+    return;
+  }
+  const hash = window.location.hash.slice(1) || `/day/${localDate()}`;
+  const [path, query] = hash.split("?");
+  const params = new URLSearchParams(query || "");
+  const parts = path.split("/").filter(Boolean);
+  let view;
+  if (parts[0] === "appointment" && /^\d+$/.test(parts[1] || "")) {
+    if (parts[2] === "edit") {
+      setTitle("form.edit_title");
+      view = appointmentForm({ id: Number(parts[1]), me, navigate });
+    } else {
+      setTitle("appointment.title");
+      view = appointmentView({ id: Number(parts[1]) });
+    }
+  } else if (parts[0] === "new") {
+    setTitle("form.new_title");
+    view = appointmentForm({ day: params.get("date"), me, navigate });
+  } else if (parts[0] === "usage-log" && me.role === "admin") {
+    setTitle("usage.title");
+    view = usageLogView();
+  } else {
+    const day = /^\d{4}-\d{2}-\d{2}$/.test(parts[1] || "") ? parts[1] : localDate();
+    setTitle("day.page_title");
+    view = dayView({ day, navigate });
+  }
+  clear(main);
+  showView(main, view);
+}
+
+function signedIn(body) {
+  me = body.staff;
+  setCsrfToken(body.csrf_token);
+  renderHeader();
+  route();
+}
+
+async function boot() {
+  await setLocale(savedLocale());
+  try {
+    signedIn(await get("/api/session"));
+  } catch {
+    me = null;
+    renderHeader();
+    route();
+  }
+  window.addEventListener("hashchange", route);
+}
+
+boot();

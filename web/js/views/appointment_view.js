@@ -1,0 +1,211 @@
+// One appointment for staff: its people and their join links (copy, renew, revoke),
+// adding and removing people, cancelling, the meeting room, and attendance afterwards.
+
+import { del, get, post } from "../api.js";
+import { announce, clear, h, setText } from "../dom.js";
+import { errorText, t } from "../i18n.js";
+import { icon } from "../icons.js";
+import { attendanceSection } from "./attendance.js";
+import { confirmDialog } from "./confirm.js";
+import { longDate, localDate, timeRange } from "./staff_format.js";
+
+export const ROLES = ["guardian", "child", "interpreter", "school_staff", "other_professional"];
+
+export function appointmentView({ id }) {
+  const body = h("div", {}, h("p", { class: "hint", i18n: "common.loading" }));
+  const status = h("p", { class: "notice", hidden: true, attrs: { role: "status" } });
+  const view = h("section", { class: "card wide", attrs: { "aria-labelledby": "appointment-title" } },
+    h("h1", { id: "appointment-title", i18n: "appointment.title" }), status, body);
+  let appointment = null;
+
+  function say(key, vars, isError = false) {
+    setText(status, key, vars);
+    status.classList.toggle("error", isError);
+    status.hidden = false;
+    announce(status.textContent);
+  }
+
+  function sayError(error) {
+    status.textContent = errorText(error.code);
+    status.classList.add("error");
+    status.hidden = false;
+  }
+
+  async function load() {
+    try {
+      appointment = await get(`/api/appointments/${id}`);
+    } catch (error) {
+      clear(body).append(h("p", { class: "notice error" }, errorText(error.code)));
+      return;
+    }
+    render();
+  }
+
+  function render() {
+    const a = appointment;
+    const day = localDate(new Date(a.starts_at));
+    const cancelled = a.status === "cancelled";
+    clear(body).append(
+      h("dl", { class: "facts" },
+        h("dt", { i18n: "appointment.when" }),
+        h("dd", {}, `${longDate(day)} ${timeRange(a.starts_at, a.ends_at)}`),
+        h("dt", { i18n: "appointment.kind" }), h("dd", { i18n: `kind.${a.kind}` }),
+        h("dt", { i18n: "appointment.host" }), h("dd", {}, a.host.display_name),
+        a.staff.length ? h("dt", { i18n: "appointment.staff" }) : null,
+        a.staff.length ? h("dd", {}, a.staff.map((s) => s.display_name).join(", ")) : null,
+        cancelled ? h("dt", { i18n: "appointment.status" }) : null,
+        cancelled ? h("dd", { i18n: "appointment.cancelled" }) : null),
+      cancelled ? null : h("div", { class: "actions start" },
+        h("a", { href: `/staff/call?appointment=${a.id}`, class: "button primary",
+          i18n: "appointment.open_room" }),
+        h("a", { href: `#/appointment/${a.id}/edit`, class: "button secondary",
+          i18n: "appointment.edit" }),
+        h("button", { type: "button", class: "button danger", i18n: "appointment.cancel",
+          on: { click: cancel } })),
+      h("h2", { i18n: "appointment.participants" }),
+      h("p", { class: "hint", i18n: "appointment.links_hint" }),
+      participantList(a, cancelled),
+      cancelled ? null : addParticipantForm(),
+      attendanceSection(a.id),
+      h("p", {}, h("a", { href: `#/day/${day}`, i18n: "staff.back_to_list" })),
+    );
+  }
+
+  function participantList(a, cancelled) {
+    if (!a.participants.length) return h("p", { i18n: "appointment.no_participants" });
+    return h("ul", { class: "people-list participants" }, a.participants.map((p) => {
+      const link = p.link;
+      const linkState = !link ? "none" : link.status;
+      const actions = cancelled ? null : h("div", { class: "person-actions" },
+        linkState === "active"
+          ? h("button", { type: "button", class: "button primary small copy-link",
+              on: { click: () => copyLink(p) } }, icon("copy"), h("span", { i18n: "link.copy" }))
+          : null,
+        h("button", { type: "button", class: "button secondary small renew-link",
+          i18n: linkState === "active" ? "link.renew" : "link.create",
+          on: { click: () => renewLink(p) } }),
+        linkState === "active"
+          ? h("button", { type: "button", class: "button secondary small revoke-link",
+              i18n: "link.revoke", on: { click: () => revokeLink(p) } })
+          : null,
+        h("button", { type: "button", class: "button danger small remove-participant",
+          i18n: "appointment.remove_participant", on: { click: () => removeParticipant(p) } }));
+      return h("li", { class: "person", dataset: { participant: String(p.id), link: linkState } },
+        h("div", { class: "person-info" },
+          h("span", { class: "person-name" }, p.display_name),
+          h("span", { class: "person-meta" },
+            `${t(`role.${p.role}`)}${p.contact ? ` · ${p.contact}` : ""}`),
+          h("span", { class: `link-state ${linkState}`, i18n: `link.state.${linkState}` })),
+        actions);
+    }));
+  }
+
+  async function copyLink(p) {
+    try {
+      const link = await get(`/api/appointments/${id}/participants/${p.id}/link`);
+      await copyText(link.url, p);
+    } catch (error) {
+      if (error.code) sayError(error);
+    }
+  }
+
+  async function copyText(url, p) {
+    try {
+      await navigator.clipboard.writeText(url);
+      say("link.copied", { name: p.display_name });
+    } catch {
+      // No clipboard access: show the link selected, ready to copy by hand.
+      const field = h("input", { type: "text", readOnly: true, value: url, class: "link-field",
+        i18nAttrs: { "aria-label": "link.manual_copy" } });
+      const item = view.querySelector(`[data-participant="${p.id}"]`);
+      item.append(field);
+      field.select();
+      say("link.manual_copy");
+    }
+  }
+
+  async function renewLink(p) {
+    if (p.link && p.link.status === "active") {
+      const ok = await confirmDialog({ titleKey: "link.renew_title", textKey: "link.renew_text",
+        vars: { name: p.display_name }, confirmKey: "link.renew" });
+      if (!ok) return;
+    }
+    try {
+      const link = await post(`/api/appointments/${id}/participants/${p.id}/link`);
+      await load();
+      await copyText(link.url, p);
+    } catch (error) {
+      sayError(error);
+    }
+  }
+
+  async function revokeLink(p) {
+    const ok = await confirmDialog({ titleKey: "link.revoke_title", textKey: "link.revoke_text",
+      vars: { name: p.display_name }, confirmKey: "link.revoke", danger: true });
+    if (!ok) return;
+    try {
+      await del(`/api/appointments/${id}/participants/${p.id}/link`);
+      await load();
+      say("link.revoked", { name: p.display_name });
+    } catch (error) {
+      sayError(error);
+    }
+  }
+
+  async function removeParticipant(p) {
+    const ok = await confirmDialog({ titleKey: "appointment.remove_participant_title",
+      textKey: "appointment.remove_participant_text", vars: { name: p.display_name },
+      confirmKey: "appointment.remove_participant", danger: true });
+    if (!ok) return;
+    try {
+      await del(`/api/appointments/${id}/participants/${p.id}`);
+      await load();
+    } catch (error) {
+      sayError(error);
+    }
+  }
+
+  async function cancel() {
+    const ok = await confirmDialog({ titleKey: "appointment.cancel_title",
+      textKey: "appointment.cancel_text", confirmKey: "appointment.cancel", danger: true });
+    if (!ok) return;
+    try {
+      appointment = await post(`/api/appointments/${id}/cancel`);
+      render();
+    } catch (error) {
+      sayError(error);
+    }
+  }
+
+  function addParticipantForm() {
+    const name = h("input", { id: "new-name", type: "text", required: true, maxLength: 80,
+      attrs: { autocomplete: "off" } });
+    const role = h("select", { id: "new-role" },
+      ROLES.map((r) => h("option", { value: r, i18n: `role.${r}` })));
+    const contact = h("input", { id: "new-contact", type: "text", maxLength: 200,
+      attrs: { autocomplete: "off" } });
+    const form = h("form", { class: "form add-participant", on: { submit: async (e) => {
+      e.preventDefault();
+      try {
+        await post(`/api/appointments/${id}/participants`, {
+          display_name: name.value.trim(), role: role.value, contact: contact.value.trim() || null,
+        });
+        await load();
+        say("appointment.participant_added");
+      } catch (error) {
+        sayError(error);
+      }
+    } } },
+      h("h3", { i18n: "appointment.add_participant" }),
+      h("div", { class: "field-row" },
+        h("div", { class: "field" }, h("label", { htmlFor: "new-name", i18n: "form.name" }), name),
+        h("div", { class: "field" }, h("label", { htmlFor: "new-role", i18n: "form.role" }), role),
+        h("div", { class: "field" },
+          h("label", { htmlFor: "new-contact", i18n: "form.contact" }), contact)),
+      h("button", { type: "submit", class: "button secondary", i18n: "appointment.add_participant" }));
+    return form;
+  }
+
+  load();
+  return view;
+}

@@ -1,0 +1,62 @@
+// Today's appointments (or another day's) for the signed-in professional.
+
+import { get } from "../api.js";
+import { clear, h } from "../dom.js";
+import { errorText } from "../i18n.js";
+import { addDays, localDate, longDate, timeRange } from "./staff_format.js";
+
+export function dayView({ day, navigate }) {
+  const list = h("ul", { class: "appointment-list", attrs: { "aria-busy": "true" } });
+  const heading = h("h1", { id: "day-title" }, longDate(day));
+  const picker = h("input", { id: "day-picker", type: "date", value: day });
+  picker.addEventListener("change", () => picker.value && navigate(`#/day/${picker.value}`));
+  const today = localDate();
+
+  const view = h("section", { class: "card wide", attrs: { "aria-labelledby": "day-title" } },
+    h("div", { class: "day-head" },
+      heading,
+      h("a", { href: `#/new?date=${day}`, class: "button primary", i18n: "day.new" })),
+    h("nav", { class: "day-nav", i18nAttrs: { "aria-label": "day.nav_label" } },
+      h("a", { href: `#/day/${addDays(day, -1)}`, class: "button secondary", i18n: "day.previous" }),
+      day === today ? null :
+        h("a", { href: `#/day/${today}`, class: "button secondary", i18n: "day.today" }),
+      h("a", { href: `#/day/${addDays(day, 1)}`, class: "button secondary", i18n: "day.next" }),
+      h("div", { class: "field inline" },
+        h("label", { htmlFor: "day-picker", i18n: "day.pick" }), picker)),
+    list);
+
+  load();
+  async function load() {
+    let data;
+    try {
+      data = await get(`/api/appointments?date=${encodeURIComponent(day)}`);
+    } catch (error) {
+      list.replaceWith(h("p", { class: "notice error" }, errorText(error.code)));
+      return;
+    }
+    list.removeAttribute("aria-busy");
+    clear(list);
+    if (!data.appointments.length) {
+      list.append(h("li", { class: "empty", i18n: "day.none" }));
+      return;
+    }
+    for (const a of data.appointments) list.append(appointmentItem(a));
+  }
+  return view;
+}
+
+function appointmentItem(a) {
+  const cancelled = a.status === "cancelled";
+  const names = a.participants.map((p) => p.display_name).join(", ");
+  return h("li", { class: cancelled ? "appointment cancelled" : "appointment",
+    dataset: { appointment: String(a.id) } },
+    h("div", { class: "appointment-time" }, timeRange(a.starts_at, a.ends_at)),
+    h("div", { class: "appointment-info" },
+      h("a", { href: `#/appointment/${a.id}`, class: "appointment-link",
+        i18n: `kind.${a.kind}` }),
+      h("span", { class: "appointment-people" }, names),
+      cancelled ? h("span", { class: "tag", i18n: "appointment.cancelled" }) : null),
+    cancelled ? null :
+      h("a", { href: `/staff/call?appointment=${a.id}`, class: "button primary small",
+        i18n: "appointment.open_room" }));
+}
