@@ -12,7 +12,9 @@ from server.app_keys import (
     AUDIT,
     CALL_ACCESS,
     CLOCK,
+    CONNECTION_TESTS,
     DB,
+    ICE_SERVERS,
     LINKS,
     LOGIN_THROTTLE,
     ROOMS,
@@ -24,12 +26,14 @@ from server.appointments import Scheduler
 from server.audit import AuditLog
 from server.call_access import CallAccess
 from server.call_store import CallStore
+from server.connection_tests import ConnectionTests
 from server.db import Database
 from server.errors import error_middleware
 from server.handlers import (
     appointments,
     attendance,
     audit_export,
+    connection_test,
     health,
     join,
     links,
@@ -37,6 +41,7 @@ from server.handlers import (
     session,
     signalling_ws,
 )
+from server.ice_servers import IceServers
 from server.join_links import JoinLinks
 from server.join_tokens import SigningKey
 from server.request_log import request_log_middleware
@@ -66,8 +71,10 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[LOGIN_THROTTLE] = LoginThrottle()
+    app[ICE_SERVERS] = IceServers.from_settings(settings)
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_calls)
+    app.cleanup_ctx.append(_connection_tests)
     app.on_shutdown.append(_close_calls)
     for table in (
         health.routes,
@@ -78,6 +85,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
         audit_export.routes,
         attendance.routes,
         signalling_ws.routes,
+        connection_test.routes,
     ):
         app.router.add_routes(table)
     pages.add_page_routes(app)
@@ -112,12 +120,24 @@ async def _calls(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     store = CallStore(app[DB], app[AUDIT], app[LINKS], settings, app[CLOCK])
     store.start()
-    rules = RoomRules(settings.reconnect_grace, settings.max_participants)
+    ice = app[ICE_SERVERS]
+    ice.log_state()
+    rules = RoomRules(settings.reconnect_grace, settings.max_participants, ice.for_participant)
     app[ROOMS] = RoomRegistry(store, rules, app[CLOCK])
     app[CALL_ACCESS] = CallAccess(app[DB], app[LINKS], app[AUDIT], app[CLOCK])
     yield
     app[ROOMS].shutdown()  # in case on_shutdown did not run
     await store.stop()  # the held seats are saved for the next start
+
+
+async def _connection_tests(app: web.Application) -> AsyncIterator[None]:
+    """Echo peers for the pre-call test; all closed at shutdown."""
+    settings = app[SETTINGS]
+    tests = ConnectionTests(app[ICE_SERVERS], app[AUDIT], settings.echo_max_concurrent,
+                            settings.echo_max_seconds, app[CLOCK])
+    app[CONNECTION_TESTS] = tests
+    yield
+    await tests.close()
 
 
 async def _close_calls(app: web.Application) -> None:

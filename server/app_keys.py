@@ -10,7 +10,9 @@ from aiohttp import web
 from server.appointments import Scheduler
 from server.audit import AuditLog
 from server.call_access import CallAccess
+from server.connection_tests import ConnectionTests
 from server.db import Database
+from server.ice_servers import IceServers
 from server.join_links import JoinLinks
 from server.join_tokens import SigningKey
 from server.settings import Settings
@@ -27,3 +29,5 @@ SCHEDULER = web.AppKey("scheduler", Scheduler)
 LINKS = web.AppKey("links", JoinLinks)
 ROOMS = web.AppKey("rooms", RoomRegistry)
 CALL_ACCESS = web.AppKey("call_access", CallAccess)
+ICE_SERVERS = web.AppKey("ice_servers", IceServers)
+CONNECTION_TESTS = web.AppKey("connection_tests", ConnectionTests)

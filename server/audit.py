@@ -54,6 +54,7 @@ class Action(enum.StrEnum):
     LINK_REFUSED = "link.refused"
     LINK_REVOKED = "link.revoked"
     AUDIT_EXPORTED = "audit.exported"
+    CONNECTION_TEST_COMPLETED = "connection_test.completed"
 
 
 class ActorKind(enum.StrEnum):

@@ -17,6 +17,7 @@ from server import audit
 from server.app import create_app
 from server.appointments import AppointmentIn, ParticipantIn, Scheduler
 from server.db import Conflict, Database
+from server.ice_servers import IceServers
 from server.join_links import JoinLinks
 from server.join_tokens import SigningKey
 from server.log import configure_logging
@@ -107,6 +108,7 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _run(settings: Settings) -> int:
+    print(IceServers.from_settings(settings).describe(), flush=True)
     print(f"Kota is listening on {settings.public_url} (Ctrl+C stops it)", flush=True)
     web.run_app(
         create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None

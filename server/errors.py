@@ -64,9 +64,19 @@ class TooManyRequests(ApiError):
         self.retry_after = retry_after
 
 
+class Unavailable(ApiError):
+    """Busy for now: the client may try again after ``retry_after`` seconds."""
+
+    status = 503
+
+    def __init__(self, code: str, message: str, retry_after: int) -> None:
+        super().__init__(code, message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 def error_response(error: ApiError) -> web.Response:
     response = web.json_response(error.to_json(), status=error.status)
-    if isinstance(error, TooManyRequests):
+    if isinstance(error, TooManyRequests | Unavailable):
         response.headers["Retry-After"] = str(error.retry_after)
     return response
 

@@ -7,6 +7,9 @@ reported at start, naming the variable, instead of failing later mid-call.
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
+import stat
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -16,9 +19,25 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 T = TypeVar("T")
 
+# What aiortc and browsers accept: scheme:host[:port], TURN with an optional ?transport=.
+_ICE_URL = {
+    "turn": re.compile(r"^turns?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?"
+                       r"(\?transport=(udp|tcp))?\Z"),
+    "stun": re.compile(r"^stuns?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?\Z"),
+}
+MIN_TURN_SECRET_BYTES = 16
+
 
 class SettingsError(ValueError):
     """A ``KOTA_*`` variable has a value Kota cannot use."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SecretFile:
+    """A secret read once at start from a file; its repr shows the path, never the value."""
+
+    path: Path
+    value: bytes = dataclasses.field(repr=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +61,12 @@ class Settings:
     ws_burst: int
     ws_send_queue: int
     trusted_proxy: bool
+    turn_urls: tuple[str, ...] = ()
+    turn_secret_file: SecretFile | None = None
+    turn_ttl_seconds: int = 3 * 3600
+    stun_urls: tuple[str, ...] = ()
+    echo_max_concurrent: int = 4
+    echo_max_seconds: float = 30.0
 
     @property
     def join_opens_before(self) -> timedelta:
@@ -67,6 +92,14 @@ class Settings:
     @property
     def signing_key_path(self) -> Path:
         return self.data_dir / "signing.key"
+
+    @property
+    def turn_ttl(self) -> timedelta:
+        return timedelta(seconds=self.turn_ttl_seconds)
+
+    @property
+    def turn_enabled(self) -> bool:
+        return bool(self.turn_urls) and self.turn_secret_file is not None
 
 
 def _integer(low: int, high: int) -> Callable[[str], int]:
@@ -129,6 +162,45 @@ def _boolean(raw: str) -> bool:
     raise SettingsError(f"expected true or false, got {raw!r}")
 
 
+def _ice_urls(kind: str) -> Callable[[str], tuple[str, ...]]:
+    """Comma-separated ``turn:``/``turns:`` (or ``stun:``/``stuns:``) URLs; empty means none."""
+
+    def parse(raw: str) -> tuple[str, ...]:
+        urls = tuple(part.strip() for part in raw.split(",") if part.strip())
+        for url in urls:
+            if not _ICE_URL[kind].match(url):
+                raise SettingsError(
+                    f"expected {kind}: URLs such as {kind}:turn.example.fi:3478, got {url!r}"
+                )
+        return urls
+
+    return parse
+
+
+def _secret_file(raw: str) -> SecretFile | None:
+    """Read the file now, so a missing or unreadable secret stops the start, not a call."""
+    if not raw:
+        return None
+    path = Path(raw).resolve()
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        value = path.read_bytes().strip()
+    except OSError as exc:
+        raise SettingsError(f"cannot read {raw!r}: {exc.strerror or exc}") from None
+    if mode & stat.S_IROTH:
+        raise SettingsError(f"{raw!r} is readable by everyone (mode {mode:o}); chmod o-r it")
+    if len(value) < MIN_TURN_SECRET_BYTES:
+        raise SettingsError(f"the secret in {raw!r} is shorter than "
+                            f"{MIN_TURN_SECRET_BYTES} characters")
+    return SecretFile(path, value)
+
+
+def _default_echo_max_concurrent() -> int:
+    """Two connection tests per core: a core holds ~8 at 12 fps, but calls need room too
+    (docs/performance.md, *Connection-test capacity*)."""
+    return 2 * (os.cpu_count() or 1)
+
+
 def _read(environ: Mapping[str, str], name: str, default: str, parse: Callable[[str], T]) -> T:
     raw = environ.get(name, default).strip()
     try:
@@ -167,5 +239,15 @@ def load_settings(environ: Mapping[str, str], **overrides: Any) -> Settings:
         ws_burst=_read(environ, "KOTA_WS_BURST", "200", _integer(10, 100_000)),
         ws_send_queue=_read(environ, "KOTA_WS_SEND_QUEUE", "256", _integer(8, 100_000)),
         trusted_proxy=_read(environ, "KOTA_TRUSTED_PROXY", "false", _boolean),
+        turn_urls=_read(environ, "KOTA_TURN_URLS", "", _ice_urls("turn")),
+        turn_secret_file=_read(environ, "KOTA_TURN_SECRET_FILE", "", _secret_file),
+        turn_ttl_seconds=_read(environ, "KOTA_TURN_TTL_SECONDS", "10800", _integer(60, 86400)),
+        stun_urls=_read(environ, "KOTA_STUN_URLS", "", _ice_urls("stun")),
+        echo_max_concurrent=_read(environ, "KOTA_ECHO_MAX_CONCURRENT",
+                                  str(_default_echo_max_concurrent()), _integer(0, 1000)),
+        echo_max_seconds=_read(environ, "KOTA_ECHO_MAX_SECONDS", "30", _number(1, 300)),
     )
+    if settings.turn_urls and settings.turn_secret_file is None:
+        raise SettingsError("KOTA_TURN_SECRET_FILE: required when KOTA_TURN_URLS is set "
+                            "(a file holding coturn's static-auth-secret)")
     return dataclasses.replace(settings, **overrides) if overrides else settings

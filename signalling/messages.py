@@ -161,6 +161,18 @@ class Peer(msgspec.Struct, frozen=True, kw_only=True):
     seat: int
 
 
+class IceServer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One entry of a browser's ``RTCConfiguration.iceServers``, same field names.
+
+    TURN entries carry short-lived credentials made for one participant (coturn's REST
+    format: ``username`` is ``<expiry>:<participant>``); STUN entries carry none.
+    """
+
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+
 class WaitingPerson(msgspec.Struct, frozen=True, kw_only=True):
     participant: str
     display_name: str
@@ -180,6 +192,7 @@ class Welcome(_Fact, tag="welcome", frozen=True):
     resume_secret: str | None = None
     peers: tuple[Peer, ...] | None = None
     resumed: bool = False
+    ice_servers: tuple[IceServer, ...] | None = None
 
 
 class Error(_Fact, tag="error", frozen=True):
@@ -198,6 +211,7 @@ class Waiting(_Fact, tag="waiting", frozen=True):
 class Admitted(_Fact, tag="admitted", frozen=True):
     resume_secret: str
     peers: tuple[Peer, ...]
+    ice_servers: tuple[IceServer, ...] | None = None
 
 
 class Denied(_Fact, tag="denied", frozen=True):

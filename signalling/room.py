@@ -40,6 +40,15 @@ from signalling.waiting_room import JoinWindow, Member, WaitingRoom
 logger = logging.getLogger(__name__)
 
 
+# The ICE servers a seated participant gets, TURN credentials made for it at ``now``;
+# none (omitted on the wire) means host candidates only.
+IceServerSource = Callable[[str, datetime], tuple[wire.IceServer, ...]]
+
+
+def no_ice_servers(participant_id: str, now: datetime) -> tuple[wire.IceServer, ...]:
+    return ()
+
+
 class RoomState(Enum):
     OPEN = "open"
     ENDED = "ended"  # staff ended the session; nobody may join again
@@ -53,6 +62,7 @@ class Room:
         self, appointment_id: str, window: JoinWindow, staff_ids: Iterable[str], host_id: str,
         *, reconnect_grace: timedelta, max_participants: int = 6,
         new_secret: Callable[[], str] = new_secret,
+        ice_servers: IceServerSource = no_ice_servers,
     ) -> None:
         self.appointment_id = appointment_id
         self.window = window
@@ -67,6 +77,7 @@ class Room:
         self.waiting = WaitingRoom(appointment_id)
         self.state = RoomState.OPEN
         self._new_secret = new_secret
+        self._ice_servers = ice_servers
         self._seats: dict[str, Seat] = {}
         self._revoked: set[str] = set()
         self._seats_taken = 0
@@ -107,7 +118,7 @@ class Room:
         if pid in self.waiting:
             position = self.waiting.replace(member)
             return [Disconnect(pid, CloseReason.REPLACED),
-                    Send((pid,), self._welcome(member, position=position))]
+                    Send((pid,), self._welcome(member, now, position=position))]
         if member.is_staff and len(self._seats) - (pid in self._seats) >= self.max_participants:
             raise SignallingError("room_full")
         effects: list[Effect] = []
@@ -117,10 +128,10 @@ class Room:
             effects += self._release(pid, now, CloseReason.REPLACED)
         if member.is_staff:
             seat, secret, seated = self._take_seat(member, now)
-            return [*effects, Send((pid,), self._welcome(member, seat=seat, secret=secret)),
+            return [*effects, Send((pid,), self._welcome(member, now, seat=seat, secret=secret)),
                     Send((pid,), self.waiting.waiting_list()), *seated]
         knocked = self.waiting.knock(member, now, self._staff_present())
-        welcome = self._welcome(member, position=self.waiting.position(pid))
+        welcome = self._welcome(member, now, position=self.waiting.position(pid))
         return [*effects, Send((pid,), welcome), *knocked]
 
     def resume(self, participant_id: str, secret: str, now: datetime, *,
@@ -142,7 +153,7 @@ class Room:
         secret = self._new_secret()
         seat.secret_hash, seat.held_until = hash_secret(secret), None
         self._set_state(pid, SeatState.CONNECTED)
-        welcome = self._welcome(seat.member, seat=seat, secret=secret, resumed=True)
+        welcome = self._welcome(seat.member, now, seat=seat, secret=secret, resumed=True)
         effects.append(Send((pid,), welcome))
         if seat.member.is_staff:
             effects.append(Send((pid,), self.waiting.waiting_list()))
@@ -238,7 +249,8 @@ class Room:
             raise SignallingError("room_full")
         member, left_queue = self.waiting.admit(participant_id, by, now, self._staff_present())
         _, secret, seated = self._take_seat(member, now)
-        admitted = wire.Admitted(resume_secret=secret, peers=self._peers(participant_id))
+        admitted = wire.Admitted(resume_secret=secret, peers=self._peers(participant_id),
+                                 ice_servers=self._ice_servers(participant_id, now) or None)
         return [Send((participant_id,), admitted), *left_queue, *seated]
 
     def deny(self, by: str, participant_id: str, now: datetime, *,
@@ -337,15 +349,18 @@ class Room:
             effects.append(Record(CallAction.CALL_LEFT, pid, now, reason=reason))
         return [*effects, *self.waiting.clear(now, reason)]
 
-    def _welcome(self, member: Member, *, position: int | None = None, seat: Seat | None = None,
-                 secret: str | None = None, resumed: bool = False) -> wire.Welcome:
+    def _welcome(self, member: Member, now: datetime, *, position: int | None = None,
+                 seat: Seat | None = None, secret: str | None = None,
+                 resumed: bool = False) -> wire.Welcome:
+        """A seated participant also gets its ICE servers (TURN credentials from ``now``)."""
         pid = member.participant_id
+        ice = (self._ice_servers(pid, now) or None) if seat is not None else None
         return wire.Welcome(
             version=wire.PROTOCOL_VERSION, participant=pid,
             state="waiting" if seat is None else "admitted", staff=member.is_staff,
             opens_at=self.window.opens_at, closes_at=self.window.closes_at, position=position,
             resume_secret=secret,
-            peers=self._peers(pid) if seat else None, resumed=resumed,
+            peers=self._peers(pid) if seat else None, resumed=resumed, ice_servers=ice,
         )
 
     def _peer(self, seat: Seat) -> wire.Peer:

@@ -20,7 +20,7 @@ from signalling import messages as wire
 from signalling.dispatch import handle
 from signalling.effects import CloseReason, Disconnect, Effect, Record, Revoke, Send
 from signalling.errors import SignallingError
-from signalling.room import Room
+from signalling.room import IceServerSource, Room, no_ice_servers
 from signalling.seat import CallSnapshot, SeatState
 from signalling.waiting_room import JoinWindow, Member
 
@@ -56,6 +56,7 @@ class RoomFacts:
 class RoomRules:
     reconnect_grace: timedelta
     max_participants: int
+    ice_servers: IceServerSource = no_ice_servers  # the server's STUN/TURN, per participant
 
 
 class RoomStore(Protocol):
@@ -254,7 +255,8 @@ class RoomRegistry:
                 raise RegistryClosed
             room = Room(appointment_id, facts.window, facts.staff_ids, facts.host_id,
                         reconnect_grace=self.rules.reconnect_grace,
-                        max_participants=self.rules.max_participants)
+                        max_participants=self.rules.max_participants,
+                        ice_servers=self.rules.ice_servers)
             live = LiveRoom(room, self)
             self._rooms[appointment_id] = live
             if facts.saved is not None:

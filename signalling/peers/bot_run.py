@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a STUN or TURN server (repeatable); none by default")
     parser.add_argument("--ice-username")
     parser.add_argument("--ice-credential")
+    parser.add_argument("--relay-only", action="store_true",
+                        help="connect through TURN only (the servers Kota hands out, or "
+                             "--ice-server): checks that the relay works")
 
 
 def main(args: argparse.Namespace, public_url: str, environ: Mapping[str, str]) -> int:
@@ -86,10 +89,11 @@ async def run(args: argparse.Namespace, base_url: str, password: str | None,
     if args.staff:
         assert password is not None
         bot = await BotParticipant.staff(base_url, args.staff, password, args.appointment,
-                                         ice_servers=ice_servers, tint=TINTS[0])
+                                         ice_servers=ice_servers, tint=TINTS[0],
+                                         relay_only=args.relay_only)
     else:
         bot = BotParticipant.family(args.link, name="family", ice_servers=ice_servers,
-                                    tint=TINTS[1], tone_hz=660)
+                                    tint=TINTS[1], tone_hz=660, relay_only=args.relay_only)
     loop = asyncio.get_running_loop()
     started = loop.time()
     asked: set[str] = set()

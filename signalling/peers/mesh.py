@@ -11,20 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import msgspec
-from aiortc import RTCIceServer
 
 from signalling import messages as wire
+from signalling.peers.ice_policy import IcePolicy
 from signalling.peers.peer_link import PeerLink, ReceivedMedia, SendSignal, TrackFactory
 
 
 class Mesh:
-    def __init__(self, *, ice_servers: Sequence[RTCIceServer], make_tracks: TrackFactory,
+    def __init__(self, *, ice: IcePolicy, make_tracks: TrackFactory,
                  send_signal: SendSignal, on_change: Callable[[], None]) -> None:
         self.me: str | None = None  # our participant id, known from welcome
         self.peers: dict[str, wire.Peer] = {}  # everyone else seated, as last told
         self.links: dict[str, PeerLink] = {}  # the live connections, by peer
         self.received: dict[str, list[ReceivedMedia]] = {}  # every connection ever, by peer
-        self._ice_servers = list(ice_servers)
+        self.ice = ice  # connections made later use the servers the latest welcome gave
         self._make_tracks = make_tracks
         self._send_signal = send_signal
         self._on_change = on_change
@@ -92,7 +92,7 @@ class Mesh:
         link = PeerLink(
             peer_id, seat,
             polite=self.me < peer_id,  # code point order, as the protocol says
-            ice_servers=self._ice_servers,
+            ice=self.ice,
             send_signal=self._send_signal,
             make_tracks=self._make_tracks,
             on_change=self._on_change,

@@ -27,6 +27,7 @@ from aiortc import RTCIceServer
 from aiortc.mediastreams import MediaStreamTrack
 
 from signalling import messages as wire
+from signalling.peers.ice_policy import DEFAULT_GATHER_TIMEOUT, IcePolicy, rtc_ice_servers
 from signalling.peers.mesh import Mesh
 from signalling.peers.peer_link import PeerLink, ReceivedMedia
 from signalling.peers.synthetic_media import TINTS, TestPatternTrack, ToneTrack
@@ -84,6 +85,9 @@ class BotParticipant:
         session: aiohttp.ClientSession | None = None,
         name: str = "bot",
         ice_servers: Sequence[RTCIceServer] = (),
+        use_server_ice: bool = True,
+        relay_only: bool = False,
+        gather_timeout: float = DEFAULT_GATHER_TIMEOUT,
         tint: tuple[int, int] = TINTS[0],
         tone_hz: int = 440,
         video_size: tuple[int, int] = (320, 240),
@@ -93,7 +97,11 @@ class BotParticipant:
         self.url = socket_url(self.base_url, appointment_id)
         self.name = name
         self.token = token
+        # Our own servers come before the ones the server hands out in welcome/admitted
+        # (unless ``use_server_ice`` is off); aiortc takes the first STUN and first TURN.
         self.ice_servers = list(ice_servers)  # never aiortc's public STUN default
+        self.use_server_ice = use_server_ice
+        self.server_ice_servers: tuple[wire.IceServer, ...] = ()  # as the server last gave
         self.tint, self.tone_hz, self.video_size, self.fps = tint, tone_hz, video_size, fps
         self.http = session or aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
         self.state = BotState.NEW
@@ -106,7 +114,8 @@ class BotParticipant:
         self.messages: deque[wire.ServerMessage] = deque(maxlen=1000)  # all but signals
         self.errors: list[str] = []
         self.waiting: dict[str, wire.WaitingPerson] = {}  # staff: the live waiting list
-        self.mesh = Mesh(ice_servers=self.ice_servers, make_tracks=self._make_tracks,
+        ice = IcePolicy(tuple(self.ice_servers), relay_only, gather_timeout)
+        self.mesh = Mesh(ice=ice, make_tracks=self._make_tracks,
                          send_signal=self._send_signal, on_change=self._notify)
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -384,8 +393,9 @@ class BotParticipant:
             case wire.Waiting(position=position):
                 self.position = position
                 self._set_state(BotState.WAITING)
-            case wire.Admitted(resume_secret=secret, peers=peers):
+            case wire.Admitted(resume_secret=secret, peers=peers, ice_servers=ice):
                 self.resume_secret = secret
+                self._take_ice_servers(ice)
                 assert self.participant_id is not None
                 await self.mesh.seat(self.participant_id, peers, resumed=False)
                 self._set_state(BotState.ADMITTED)
@@ -419,6 +429,7 @@ class BotParticipant:
             self._set_state(BotState.WAITING)
             return
         self.resume_secret = welcome.resume_secret
+        self._take_ice_servers(welcome.ice_servers)
         await self.mesh.seat(welcome.participant, welcome.peers or (), resumed=welcome.resumed)
         self._set_state(BotState.ADMITTED)
 
@@ -433,6 +444,12 @@ class BotParticipant:
             self._set_state(BotState.REFUSED)
 
     # --- bookkeeping ---------------------------------------------------------------------
+
+    def _take_ice_servers(self, given: tuple[wire.IceServer, ...] | None) -> None:
+        """Fresh TURN credentials on every seat; connections made from now on use them."""
+        self.server_ice_servers = given or ()
+        servers = rtc_ice_servers(self.server_ice_servers) if self.use_server_ice else []
+        self.mesh.ice = self.mesh.ice.with_given(servers)
 
     def _make_tracks(self) -> list[MediaStreamTrack]:
         width, height = self.video_size

@@ -24,16 +24,12 @@ from dataclasses import dataclass, field
 from typing import Final
 
 import av
-from aiortc import (
-    RTCConfiguration,
-    RTCIceServer,
-    RTCPeerConnection,
-    RTCSessionDescription,
-)
+from aiortc import RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
 from signalling import messages as wire
+from signalling.peers.ice_policy import IcePolicy, NoCandidates, selected_pair
 from signalling.peers.synthetic_media import audio_level, estimate_frequency, read_tint
 
 logger = logging.getLogger(__name__)
@@ -90,7 +86,8 @@ class PeerLink:
         seat: int,
         *,
         polite: bool,
-        ice_servers: Sequence[RTCIceServer],
+        ice_servers: Sequence[RTCIceServer] = (),
+        ice: IcePolicy | None = None,
         send_signal: SendSignal,
         make_tracks: TrackFactory,
         on_change: Callable[[], None],
@@ -101,7 +98,7 @@ class PeerLink:
         self.polite = polite
         # Every connection made to this peer; the caller may share one list across links.
         self.connections: list[ReceivedMedia] = [] if history is None else history
-        self._ice_servers = list(ice_servers)
+        self._ice = ice or IcePolicy(servers=tuple(ice_servers))  # explicit, even if empty
         self._send_signal = send_signal
         self._make_tracks = make_tracks
         self._on_change = on_change
@@ -117,6 +114,10 @@ class PeerLink:
     def media(self) -> ReceivedMedia:
         """What the current connection has received."""
         return self.connections[-1]
+
+    def route(self) -> tuple[str, str] | None:
+        """Candidate types (local, remote) of the current connection's selected pair."""
+        return selected_pair(self.pc)
 
     # --- requests from the participant; each is queued for the worker --------------------
 
@@ -157,6 +158,10 @@ class PeerLink:
                 await self._handle(item)
             except asyncio.CancelledError:
                 raise
+            except NoCandidates as exc:  # no route can exist: say so now, not never
+                logger.warning("peer_link.no_candidates", extra={"peer": self.peer_id})
+                self.media.errors.append(f"NoCandidates: {exc}"[:200])
+                self._on_change()
             except Exception as exc:  # one bad description must not stop the link
                 logger.exception("peer_link.negotiation_failed", extra={"peer": self.peer_id})
                 self.media.errors.append(f"{type(exc).__name__}: {exc}"[:200])
@@ -182,9 +187,9 @@ class PeerLink:
     async def _make_offer(self) -> None:
         if self.pc.signalingState == "closed":
             await self._replace_pc()
-        await self.pc.setLocalDescription(await self.pc.createOffer())
         # aiortc gathers every candidate before this returns, so the SDP carries them all.
-        await self._send_signal(self.peer_id, wire.SdpOffer(sdp=self.pc.localDescription.sdp))
+        sdp = await self._ice.describe_local(self.pc, await self.pc.createOffer())
+        await self._send_signal(self.peer_id, wire.SdpOffer(sdp=sdp))
 
     async def _take_offer(self, sdp: str) -> None:
         state = self.pc.signalingState
@@ -197,8 +202,8 @@ class PeerLink:
             await self._replace_pc()  # the other side restarted: a new connection
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
         await self._apply_early_candidates()
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
-        await self._send_signal(self.peer_id, wire.SdpAnswer(sdp=self.pc.localDescription.sdp))
+        sdp = await self._ice.describe_local(self.pc, await self.pc.createAnswer())
+        await self._send_signal(self.peer_id, wire.SdpAnswer(sdp=sdp))
 
     async def _take_answer(self, sdp: str) -> None:
         state = self.pc.signalingState
@@ -244,7 +249,7 @@ class PeerLink:
         loop = asyncio.get_running_loop()
         media = ReceivedMedia(created_at=loop.time())
         self.connections.append(media)
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self._ice_servers)))
+        pc = RTCPeerConnection(self._ice.configuration())
         self._tracks = list(self._make_tracks())
         for track in self._tracks:
             pc.addTrack(track)
@@ -256,7 +261,7 @@ class PeerLink:
 
         @pc.on("track")
         def _track(track: MediaStreamTrack) -> None:
-            task = asyncio.create_task(self._consume(track, media))
+            task = asyncio.create_task(receive_media(track, media, self._on_change))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -276,26 +281,28 @@ class PeerLink:
         await self.pc.close()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _consume(self, track: MediaStreamTrack, media: ReceivedMedia) -> None:
-        """Decode-and-count loop for one received track, until it ends."""
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            if isinstance(frame, av.VideoFrame):
-                media.video_frames += 1
-                if media.first_video_at is None:
-                    media.first_video_at = loop.time()
-                if media.video_frames % _SAMPLE_VIDEO_EVERY == 1:
-                    media.frame_size = (frame.width, frame.height)
-                    media.tint = read_tint(frame)
-            elif isinstance(frame, av.AudioFrame):
-                media.audio_frames += 1
-                if media.first_audio_at is None:
-                    media.first_audio_at = loop.time()
-                if media.audio_frames % _SAMPLE_AUDIO_EVERY == 5:  # past the decoder's start
-                    media.audio_level = max(media.audio_level, audio_level(frame))
-                    media.audio_hz = estimate_frequency(frame)
-            self._on_change()
+
+async def receive_media(track: MediaStreamTrack, media: ReceivedMedia,
+                        on_change: Callable[[], None]) -> None:
+    """Decode-and-count loop for one received track, until it ends."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            frame = await track.recv()
+        except MediaStreamError:
+            return
+        if isinstance(frame, av.VideoFrame):
+            media.video_frames += 1
+            if media.first_video_at is None:
+                media.first_video_at = loop.time()
+            if media.video_frames % _SAMPLE_VIDEO_EVERY == 1:
+                media.frame_size = (frame.width, frame.height)
+                media.tint = read_tint(frame)
+        elif isinstance(frame, av.AudioFrame):
+            media.audio_frames += 1
+            if media.first_audio_at is None:
+                media.first_audio_at = loop.time()
+            if media.audio_frames % _SAMPLE_AUDIO_EVERY == 5:  # past the decoder's start
+                media.audio_level = max(media.audio_level, audio_level(frame))
+                media.audio_hz = estimate_frequency(frame)
+        on_change()

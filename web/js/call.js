@@ -233,6 +233,7 @@ export class Call extends EventTarget {
   }
 
   _onAdmitted(m) {
+    if (Array.isArray(m.ice_servers)) this.iceServers = m.ice_servers;
     this._saveResume(m.resume_secret);
     this._syncPeers(m.peers || []);
     this._setState("admitted", { resumed: false });
