@@ -23,6 +23,7 @@ from server.settings import Settings, load_settings
 from server.staff_auth import CSRF_HEADER
 
 PASSWORD = "correct horse battery"
+POLL_INTERVAL = 0.02  # wait_until re-checks its condition this often
 
 
 def free_port() -> int:
@@ -47,7 +48,7 @@ async def wait_until(
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(POLL_INTERVAL)
 
 
 async def assert_error(resp: aiohttp.ClientResponse, status: int, code: str) -> dict[str, Any]:
