@@ -73,6 +73,12 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """One argon2id hash of PASSWORD for the whole run: each hash costs 0.1-0.3 s."""
+    return hash_password(PASSWORD)
+
+
 @dataclass
 class Accounts:
     admin: Staff
@@ -82,16 +88,15 @@ class Accounts:
 
 
 @pytest.fixture
-async def accounts(settings: Settings) -> Accounts:
+async def accounts(settings: Settings, password_hash: str) -> Accounts:
     """Staff created in the database file before the server opens it."""
     db = Database(settings.db_path)
     await db.open()
     await db.migrate()
     now = datetime.now(UTC)
-    hashed = hash_password(PASSWORD)
     try:
         made = [
-            await db.create_staff(username, name, role, hashed, now)
+            await db.create_staff(username, name, role, password_hash, now)
             for username, name, role in [
                 ("admin", "Aino Admin", StaffRole.ADMIN),
                 ("sanna", "Sanna Aikio", StaffRole.PROFESSIONAL),

@@ -17,11 +17,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from server.app import create_app
-from server.db import Database
-from server.passwords import hash_password
-from server.records import StaffRole
 from server.settings import Settings
-from tests.conftest import PASSWORD, Accounts, StaffClient
+from tests.conftest import Accounts, StaffClient
 
 KOTA_COMMAND = Path(sys.executable).with_name("kota")
 MAIJA = "Maija Virtanen"
@@ -50,34 +47,6 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-@pytest.fixture(scope="session")
-def password_hash() -> str:
-    """One argon2id hash of PASSWORD for the whole run: each hash costs 0.1-0.3 s."""
-    return hash_password(PASSWORD)
-
-
-@pytest.fixture
-async def accounts(settings: Settings, password_hash: str) -> Accounts:
-    """The root ``accounts`` (same people, same password), without re-hashing per test."""
-    db = Database(settings.db_path)
-    await db.open()
-    await db.migrate()
-    now = datetime.now(UTC)
-    try:
-        made = [
-            await db.create_staff(username, name, role, password_hash, now)
-            for username, name, role in [
-                ("admin", "Aino Admin", StaffRole.ADMIN),
-                ("sanna", "Sanna Aikio", StaffRole.PROFESSIONAL),
-                ("pekka", "Pekka Lehto", StaffRole.PROFESSIONAL),
-                ("olli", "Olli Outsider", StaffRole.PROFESSIONAL),
-            ]
-        ]
-    finally:
-        await db.close()
-    return Accounts(*made)
 
 
 @pytest.fixture
