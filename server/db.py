@@ -634,22 +634,7 @@ class Database:
                 params.append(db_time(end))
             rows = await self._fetchall(sql + " ORDER BY id LIMIT ?", [*params, batch])
             for row in rows:
-                try:
-                    at = parse_db_time(row["at"])
-                except (TypeError, ValueError):
-                    raise CorruptAuditRow(row["id"]) from None
-                yield AuditRow(
-                    id=row["id"],
-                    at=at,
-                    actor_kind=row["actor_kind"],
-                    actor_id=row["actor_id"],
-                    action=row["action"],
-                    appointment_id=row["appointment_id"],
-                    subject_id=row["subject_id"],
-                    detail=row["detail"],
-                    prev_hash=row["prev_hash"],
-                    hash=row["hash"],
-                )
+                yield self._audit_row(row)
             if len(rows) < batch:
                 return
             after = rows[-1]["id"]
@@ -717,18 +702,24 @@ class Database:
             f" AND action IN ({marks}) ORDER BY id",
             [appointment_id, *wanted],
         )
-        return [
-            AuditRow(
-                id=row["id"],
-                at=parse_db_time(row["at"]),
-                actor_kind=row["actor_kind"],
-                actor_id=row["actor_id"],
-                action=row["action"],
-                appointment_id=row["appointment_id"],
-                subject_id=row["subject_id"],
-                detail=row["detail"],
-                prev_hash=row["prev_hash"],
-                hash=row["hash"],
-            )
-            for row in rows
-        ]
+        return [self._audit_row(row) for row in rows]
+
+    @staticmethod
+    def _audit_row(row: sqlite3.Row) -> AuditRow:
+        """A stored row; one whose time cannot be read is reported, not crashed on."""
+        try:
+            at = parse_db_time(row["at"])
+        except (TypeError, ValueError):
+            raise CorruptAuditRow(row["id"]) from None
+        return AuditRow(
+            id=row["id"],
+            at=at,
+            actor_kind=row["actor_kind"],
+            actor_id=row["actor_id"],
+            action=row["action"],
+            appointment_id=row["appointment_id"],
+            subject_id=row["subject_id"],
+            detail=row["detail"],
+            prev_hash=row["prev_hash"],
+            hash=row["hash"],
+        )
