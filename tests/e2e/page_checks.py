@@ -92,9 +92,17 @@ async def assert_remote_videos_play(page: Page, count: int, timeout_ms: float = 
         }}""",
         timeout=timeout_ms,
     )
-    before = await frames_decoded(page)
-    assert len(before) >= count, f"expected {count} inbound videos, stats show {before}"
+    # Chromium caches a connection's stats for a moment, and a new connection has no
+    # inbound-rtp until its first packet, so wait for the stats rather than read once.
     await page.evaluate(_WATCH_FRAMES)
+    await page.wait_for_function(
+        f"""() => {{
+          const now = window.__kotaTestFrames;
+          return now.length >= {count} && now.every((n) => n > 0);
+        }}""",
+        timeout=timeout_ms,
+    )
+    before = await page.evaluate("() => window.__kotaTestFrames")
     await page.wait_for_function(
         """(before) => {
           const now = window.__kotaTestFrames;
