@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Kota's tests need (Chromium for the browser tests,
-# coturn for the TURN tests) when they are missing. Needs root or sudo.
+# coturn for the TURN tests, nftables for the weak-link test) when they are missing.
+# Needs root or sudo.
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)  # the weak-link test (tests/network)
+command -v tc >/dev/null 2>&1 || missing+=(iproute2)  # ip and tc, the same test
 [ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -122,7 +122,8 @@ async def _calls(app: web.Application) -> AsyncIterator[None]:
     store.start()
     ice = app[ICE_SERVERS]
     ice.log_state()
-    rules = RoomRules(settings.reconnect_grace, settings.max_participants, ice.for_participant)
+    rules = RoomRules(settings.reconnect_grace, settings.max_participants, ice.for_participant,
+                      settings.ice_transport_policy)
     app[ROOMS] = RoomRegistry(store, rules, app[CLOCK])
     app[CALL_ACCESS] = CallAccess(app[DB], app[LINKS], app[AUDIT], app[CLOCK])
     yield

@@ -13,7 +13,7 @@ import stat
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,6 +26,9 @@ _ICE_URL = {
     "stun": re.compile(r"^stuns?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?\Z"),
 }
 MIN_TURN_SECRET_BYTES = 16
+# "relay": browsers and bots use TURN-relayed routes only, so no participant learns
+# another's IP address.
+IceTransportPolicy = Literal["all", "relay"]
 
 
 class SettingsError(ValueError):
@@ -67,6 +70,7 @@ class Settings:
     stun_urls: tuple[str, ...] = ()
     echo_max_concurrent: int = 4
     echo_max_seconds: float = 30.0
+    ice_transport_policy: IceTransportPolicy = "all"
 
     @property
     def join_opens_before(self) -> timedelta:
@@ -177,6 +181,15 @@ def _ice_urls(kind: str) -> Callable[[str], tuple[str, ...]]:
     return parse
 
 
+def _ice_transport_policy(raw: str) -> IceTransportPolicy:
+    value = raw.lower()
+    if value == "all":
+        return "all"
+    if value == "relay":
+        return "relay"
+    raise SettingsError(f"expected all or relay, got {raw!r}")
+
+
 def _secret_file(raw: str) -> SecretFile | None:
     """Read the file now, so a missing or unreadable secret stops the start, not a call."""
     if not raw:
@@ -246,8 +259,13 @@ def load_settings(environ: Mapping[str, str], **overrides: Any) -> Settings:
         echo_max_concurrent=_read(environ, "KOTA_ECHO_MAX_CONCURRENT",
                                   str(_default_echo_max_concurrent()), _integer(0, 1000)),
         echo_max_seconds=_read(environ, "KOTA_ECHO_MAX_SECONDS", "30", _number(1, 300)),
+        ice_transport_policy=_read(environ, "KOTA_ICE_TRANSPORT_POLICY", "all",
+                                   _ice_transport_policy),
     )
     if settings.turn_urls and settings.turn_secret_file is None:
         raise SettingsError("KOTA_TURN_SECRET_FILE: required when KOTA_TURN_URLS is set "
                             "(a file holding coturn's static-auth-secret)")
+    if settings.ice_transport_policy == "relay" and not settings.turn_urls:
+        raise SettingsError("KOTA_ICE_TRANSPORT_POLICY: relay needs a TURN server; set "
+                            "KOTA_TURN_URLS and KOTA_TURN_SECRET_FILE, or use all")
     return dataclasses.replace(settings, **overrides) if overrides else settings

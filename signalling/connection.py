@@ -1,10 +1,13 @@
 """Connection: the only code that touches a call WebSocket.
 
-It reads only in the handler's task (aiohttp's rule) and writes from one writer task
-that drains a bounded queue. A room hands it messages through ``send``, which never
-waits: when the queue is full the client is not keeping up, and the socket is closed
-with ``too_slow`` rather than let it slow the room. Every frame passes a token bucket
-first; every refusal is an ``error`` message, and a fatal one closes with its reason.
+It reads only in the handler's task (aiohttp's rule). A room hands it messages through
+``send``, which never waits: a frame goes straight into the transport's buffer while the
+client keeps up; once aiohttp's writer says that buffer is full, frames wait in a
+bounded backlog that a writer task drains, and when the backlog is full the client is
+not keeping up and the socket is closed with ``too_slow`` rather than let it slow the
+room. Every frame passes a token bucket first; every refusal is an ``error`` message,
+and a fatal one closes with its reason. An idle connection holds no task and no queue:
+docs/performance.md says what each of these costs.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from signalling import messages as wire
 from signalling.effects import CloseReason
@@ -28,6 +33,10 @@ from signalling.waiting_room import Member
 logger = logging.getLogger(__name__)
 
 _READABLE: Final = frozenset({WSMsgType.TEXT, WSMsgType.BINARY})
+_TEXT: Final = 0x81  # FIN + text opcode (RFC 6455, 5.2); a server's frames are not masked
+_SHORT: Final = struct.Struct("!BB").pack
+_MEDIUM: Final = struct.Struct("!BBH").pack
+_LONG: Final = struct.Struct("!BBQ").pack
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,9 @@ Identify = Callable[[wire.Hello], Awaitable[Entry]]
 class Connection:
     """One participant's socket; an Outbox for its room."""
 
+    __slots__ = ("_backlog", "_closing", "_handler", "_identify", "_limiter", "_limits", "_live",
+                 "_pid", "_receiving", "_registry", "_woken", "_writer", "_ws")
+
     def __init__(self, ws: web.WebSocketResponse, registry: RoomRegistry, identify: Identify,
                  limits: ConnectionLimits) -> None:
         self._ws = ws
@@ -61,33 +73,60 @@ class Connection:
         self._identify = identify
         self._limits = limits
         self._limiter = RateLimiter(limits.rate, limits.burst)
-        # None, queued after the last message, means "close now"; it has a place of its own.
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(limits.send_queue + 1)
         self._closing: CloseReason | None = None
+        # Made only while the socket pushes back, so an idle connection holds neither.
+        self._backlog: deque[bytes] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._live: LiveRoom | None = None
         self._pid: str | None = None
+        self._handler: asyncio.Task[Any] | None = None
+        self._receiving = False  # the handler's task is parked in ws.receive()
+        self._woken = False  # ... and was cancelled out of it because closing began
 
     # --- Outbox: called by rooms, from any task -----------------------------------------------
 
     def send(self, data: bytes) -> None:
+        """Writes at once when nothing is waiting, else queues behind what is.
+
+        Writing to the transport never waits (a frame goes whole into its buffer), so
+        order holds as long as nothing is written past a non-empty backlog.
+        """
         if self._closing is not None:
             return
-        if self._queue.qsize() >= self._limits.send_queue:
+        backlog = self._backlog
+        if backlog is None:
+            frames = self._ws._writer  # aiohttp keeps the socket's transport only here
+            assert frames is not None
+            if not frames.protocol.writing_paused:
+                if not frames.transport.is_closing():  # else the client is gone: the read ends
+                    frames.transport.write(_text_frame(data))
+                return
+            backlog = self._backlog = deque()
+            self._writer = asyncio.get_running_loop().create_task(self._write(backlog))
+        elif len(backlog) >= self._limits.send_queue:
             self._abort(CloseReason.TOO_SLOW)
             return
-        self._queue.put_nowait(data)
+        backlog.append(data)
 
     def close(self, reason: CloseReason) -> None:
+        """Closes after what is queued: the handler's task waits for the writer, then closes."""
         if self._closing is None:
             self._closing = reason
-            self._queue.put_nowait(None)
+            self._wake()
 
     def _abort(self, reason: CloseReason) -> None:
         """Closes without draining: the writer may be stuck on a socket nobody reads."""
         self._closing = reason
+        self._backlog = None
         if self._writer is not None:
             self._writer.cancel()
+        self._wake()
+
+    def _wake(self) -> None:
+        """Ends the handler's pending read, so closing starts now, not at the next frame."""
+        if self._receiving and not self._woken and self._handler is not None:
+            self._woken = True
+            self._handler.cancel()
 
     # --- the handler's task -------------------------------------------------------------------
 
@@ -95,7 +134,7 @@ class Connection:
         """Serves the socket until it closes; the closing handshake happens here too."""
         loop = asyncio.get_running_loop()
         started = loop.time()
-        self._writer = asyncio.create_task(self._write(), name="ws-writer")
+        self._handler = asyncio.current_task()
         self._registry.track(self)
         try:
             await self._read()
@@ -116,50 +155,50 @@ class Connection:
     async def _read(self) -> None:
         """Reads frames until the client goes or we are closing.
 
-        Each read races the writer task, which ends once a room closed this socket; then
-        closing is done from this task, after the writer's last frame, with a full close
+        A room that closes this socket cancels the pending read (``_wake``); closing is
+        then done from this task, after the writer's last frame, with a full close
         handshake. Nothing is read, let alone acted on, once closing has begun.
         """
         loop = asyncio.get_running_loop()
         hello_by = loop.time() + self._limits.hello_timeout
-        assert self._writer is not None
         while self._closing is None:
             timeout = None if self._pid is not None else hello_by - loop.time()
             if timeout is not None and timeout <= 0:
                 self.close(CloseReason.TIMEOUT)
                 return
-            receive = asyncio.ensure_future(self._ws.receive(timeout=timeout))
-            await asyncio.wait({receive, self._writer}, return_when=asyncio.FIRST_COMPLETED)
-            if not receive.done():
-                receive.cancel()
-                await asyncio.wait({receive})
-                return
+            self._receiving = True
             try:
-                msg = receive.result()
+                msg = await self._ws.receive(timeout=timeout)
             except TimeoutError:
                 self.close(CloseReason.TIMEOUT)
                 return
+            except asyncio.CancelledError:
+                handler = self._handler
+                if not self._woken or handler is None or handler.uncancel() > 0:
+                    raise  # not ours: the server is stopping the handler
+                return
+            finally:
+                self._receiving = False
             if msg.type not in _READABLE:
                 return  # closed, closing or broken: the client is gone
             if not self._limiter.allow(loop.time()):
                 self._refuse(SignallingError("rate_limited"))
                 return
             try:
-                if msg.type is WSMsgType.BINARY:
-                    raise SignallingError("bad_message", "Send JSON in text frames.")
-                await self._on_message(wire.decode_client(msg.data))
+                if self._live is not None and self._pid is not None:
+                    self._live.handle(self._pid, self, _decode(msg))
+                else:
+                    await self._before_joining(_decode(msg))
             except SignallingError as exc:
                 self._refuse(exc)
                 if self._pid is None and not exc.fatal:
                     hello_by = loop.time() + self._limits.hello_timeout
+            del msg  # an idle socket keeps no copy of its last frame while it waits
 
-    async def _on_message(self, message: wire.ClientMessage) -> None:
-        if self._live is not None and self._pid is not None:
-            self._live.handle(self._pid, self, message)
-        elif isinstance(message, wire.Hello):
-            await self._hello(message)
-        else:
+    async def _before_joining(self, message: wire.ClientMessage) -> None:
+        if not isinstance(message, wire.Hello):
             raise SignallingError("not_joined")
+        await self._hello(message)
 
     async def _hello(self, hello: wire.Hello) -> None:
         """Verifies the hello, then takes a seat or a place in the queue (or refuses)."""
@@ -189,20 +228,30 @@ class Connection:
             self.close(exc.close_reason)
         logger.info("ws.refused", extra={**self._ids(), "code": exc.code})
 
-    # --- the writer task ----------------------------------------------------------------------
+    # --- the writer task, while the socket pushes back -----------------------------------------
 
-    async def _write(self) -> None:
-        """Sends queued frames until the close marker; closing is left to the handler's task."""
-        with contextlib.suppress(ConnectionError):  # the client is gone
-            while (data := await self._queue.get()) is not None:
-                await self._ws.send_frame(data, WSMsgType.TEXT)
+    async def _write(self, backlog: deque[bytes]) -> None:
+        """Sends the backlog, waiting for the client when aiohttp says its buffer is full.
+
+        Ends when the backlog is empty, so later sends write at once again.
+        """
+        try:
+            while backlog:
+                await self._ws.send_frame(backlog.popleft(), WSMsgType.TEXT)
+        except ConnectionError:  # the client is gone: the read ends too
+            backlog.clear()
+        finally:
+            if self._backlog is backlog:
+                self._backlog, self._writer = None, None
 
     async def _finish_writer(self) -> None:
-        assert self._writer is not None
-        await asyncio.wait({self._writer}, timeout=self._limits.close_timeout)
-        if not self._writer.done():  # the client stopped reading: drop what is left
-            self._writer.cancel()
-            await asyncio.wait({self._writer})
+        writer = self._writer
+        if writer is None:
+            return
+        await asyncio.wait({writer}, timeout=self._limits.close_timeout)
+        if not writer.done():  # the client stopped reading: drop what is left
+            writer.cancel()
+            await asyncio.wait({writer})
 
     async def _close_socket(self, reason: CloseReason) -> None:
         """Close frame with the reason's code, then wait for the client's (bounded)."""
@@ -213,3 +262,19 @@ class Connection:
     def _ids(self) -> dict[str, str | None]:
         room = self._live.appointment_id if self._live else None
         return {"appointment": room, "participant": self._pid}
+
+
+def _decode(msg: WSMessage) -> wire.ClientMessage:
+    if msg.type is WSMsgType.BINARY:
+        raise SignallingError("bad_message", "Send JSON in text frames.")
+    return wire.decode_client(msg.data)
+
+
+def _text_frame(data: bytes) -> bytes:
+    """One unmasked, uncompressed text frame, as aiohttp's writer makes it."""
+    size = len(data)
+    if size < 126:
+        return _SHORT(_TEXT, size) + data
+    if size < 65536:
+        return _MEDIUM(_TEXT, 126, size) + data
+    return _LONG(_TEXT, 127, size) + data

@@ -30,6 +30,8 @@ ChatText = Annotated[str, Meta(min_length=1, max_length=2000)]
 NoticeText = Annotated[str, Meta(min_length=1, max_length=500)]
 Sdp = Annotated[str, Meta(min_length=1, max_length=32 * 1024)]
 CandidateLine = Annotated[str, Meta(max_length=1024)]
+# RTCConfiguration.iceTransportPolicy; "all" (the default) is omitted on the wire.
+IceTransportPolicy = Literal["all", "relay"]
 
 
 class _Request(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, frozen=True,
@@ -193,6 +195,7 @@ class Welcome(_Fact, tag="welcome", frozen=True):
     peers: tuple[Peer, ...] | None = None
     resumed: bool = False
     ice_servers: tuple[IceServer, ...] | None = None
+    ice_transport_policy: IceTransportPolicy = "all"
 
 
 class Error(_Fact, tag="error", frozen=True):
@@ -212,6 +215,7 @@ class Admitted(_Fact, tag="admitted", frozen=True):
     resume_secret: str
     peers: tuple[Peer, ...]
     ice_servers: tuple[IceServer, ...] | None = None
+    ice_transport_policy: IceTransportPolicy = "all"
 
 
 class Denied(_Fact, tag="denied", frozen=True):

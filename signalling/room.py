@@ -63,6 +63,7 @@ class Room:
         *, reconnect_grace: timedelta, max_participants: int = 6,
         new_secret: Callable[[], str] = new_secret,
         ice_servers: IceServerSource = no_ice_servers,
+        ice_transport_policy: wire.IceTransportPolicy = "all",
     ) -> None:
         self.appointment_id = appointment_id
         self.window = window
@@ -78,6 +79,7 @@ class Room:
         self.state = RoomState.OPEN
         self._new_secret = new_secret
         self._ice_servers = ice_servers
+        self._ice_policy = ice_transport_policy  # told to everyone seated, with the servers
         self._seats: dict[str, Seat] = {}
         self._revoked: set[str] = set()
         self._seats_taken = 0
@@ -250,7 +252,8 @@ class Room:
         member, left_queue = self.waiting.admit(participant_id, by, now, self._staff_present())
         _, secret, seated = self._take_seat(member, now)
         admitted = wire.Admitted(resume_secret=secret, peers=self._peers(participant_id),
-                                 ice_servers=self._ice_servers(participant_id, now) or None)
+                                 ice_servers=self._ice_servers(participant_id, now) or None,
+                                 ice_transport_policy=self._ice_policy)
         return [Send((participant_id,), admitted), *left_queue, *seated]
 
     def deny(self, by: str, participant_id: str, now: datetime, *,
@@ -361,6 +364,7 @@ class Room:
             opens_at=self.window.opens_at, closes_at=self.window.closes_at, position=position,
             resume_secret=secret,
             peers=self._peers(pid) if seat else None, resumed=resumed, ice_servers=ice,
+            ice_transport_policy=self._ice_policy if seat is not None else "all",
         )
 
     def _peer(self, seat: Seat) -> wire.Peer:

@@ -57,6 +57,7 @@ class RoomRules:
     reconnect_grace: timedelta
     max_participants: int
     ice_servers: IceServerSource = no_ice_servers  # the server's STUN/TURN, per participant
+    ice_transport_policy: wire.IceTransportPolicy = "all"  # "relay": TURN routes only
 
 
 class RoomStore(Protocol):
@@ -256,7 +257,8 @@ class RoomRegistry:
             room = Room(appointment_id, facts.window, facts.staff_ids, facts.host_id,
                         reconnect_grace=self.rules.reconnect_grace,
                         max_participants=self.rules.max_participants,
-                        ice_servers=self.rules.ice_servers)
+                        ice_servers=self.rules.ice_servers,
+                        ice_transport_policy=self.rules.ice_transport_policy)
             live = LiveRoom(room, self)
             self._rooms[appointment_id] = live
             if facts.saved is not None:

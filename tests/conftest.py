@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import hypothesis
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -21,6 +22,11 @@ from server.passwords import hash_password
 from server.records import Staff, StaffRole
 from server.settings import Settings, load_settings
 from server.staff_auth import CSRF_HEADER
+
+# Property tests check behaviour, not speed (that is measured in bench/): on a loaded
+# 2-core machine hypothesis's per-example deadline only makes them flaky.
+hypothesis.settings.register_profile("kota", deadline=None)
+hypothesis.settings.load_profile("kota")
 
 PASSWORD = "correct horse battery"
 POLL_INTERVAL = 0.02  # wait_until re-checks its condition this often

@@ -24,7 +24,7 @@ LOCALES = ("fi", "sv", "en", "se")
 DEFAULT = "fi"
 
 # Keys the code builds at run time (`kind.${a.kind}`), with every value it can build.
-CONNECTION_STATES = ("connected", "connecting", "reconnecting", "lost")
+CONNECTION_STATES = ("connected", "connecting", "reconnecting", "lost", "unreachable")
 DEVICE_PROBLEMS = (
     "denied", "not_found", "no_devices", "no_camera", "in_use", "camera_in_use", "failed",
     "insecure", "unsupported",

@@ -12,7 +12,7 @@ import msgspec
 from aiohttp import web
 from msgspec import Meta
 
-from server.app_keys import CLOCK, CONNECTION_TESTS, LINKS
+from server.app_keys import CLOCK, CONNECTION_TESTS, LINKS, SETTINGS
 from server.audit import Actor
 from server.connection_tests import Caller, Measurements
 from server.connection_verdict import Verdict, thresholds_json
@@ -66,6 +66,8 @@ async def start_connection_test(request: web.Request) -> web.Response:
     response = web.json_response({
         "id": test.id,
         "ice_servers": msgspec.to_builtins(tests.ice_servers(test)),
+        # The call's policy too, so the test tries the route the call will take.
+        "ice_transport_policy": request.app[SETTINGS].ice_transport_policy,
         "max_seconds": tests.max_seconds,
         "thresholds": thresholds_json(),
     }, status=201)

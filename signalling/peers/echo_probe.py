@@ -135,7 +135,10 @@ class EchoProbe:
             if stat.type == "inbound-rtp":
                 lost += max(0, stat.packetsLost)
                 received += stat.packetsReceived
-                jitters.append(stat.jitter / _CLOCK_RATES.get(stat.kind, 90_000) * 1000)
+                # Audio packets leave evenly spaced, so their jitter is the network's;
+                # video jitter also holds frame pacing and the echo's re-encoding.
+                if stat.kind == "audio":
+                    jitters.append(stat.jitter / _CLOCK_RATES.get(stat.kind, 90_000) * 1000)
             elif stat.type == "transport":
                 received_bytes += stat.bytesReceived
         started = self.media.first_video_at

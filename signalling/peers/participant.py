@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import socket
 from collections import deque
@@ -114,6 +115,7 @@ class BotParticipant:
         self.messages: deque[wire.ServerMessage] = deque(maxlen=1000)  # all but signals
         self.errors: list[str] = []
         self.waiting: dict[str, wire.WaitingPerson] = {}  # staff: the live waiting list
+        self.relay_only = relay_only  # ours; the server's policy may add relay-only
         ice = IcePolicy(tuple(self.ice_servers), relay_only, gather_timeout)
         self.mesh = Mesh(ice=ice, make_tracks=self._make_tracks,
                          send_signal=self._send_signal, on_change=self._notify)
@@ -395,7 +397,7 @@ class BotParticipant:
                 self._set_state(BotState.WAITING)
             case wire.Admitted(resume_secret=secret, peers=peers, ice_servers=ice):
                 self.resume_secret = secret
-                self._take_ice_servers(ice)
+                self._take_ice_servers(ice, message.ice_transport_policy)
                 assert self.participant_id is not None
                 await self.mesh.seat(self.participant_id, peers, resumed=False)
                 self._set_state(BotState.ADMITTED)
@@ -429,7 +431,7 @@ class BotParticipant:
             self._set_state(BotState.WAITING)
             return
         self.resume_secret = welcome.resume_secret
-        self._take_ice_servers(welcome.ice_servers)
+        self._take_ice_servers(welcome.ice_servers, welcome.ice_transport_policy)
         await self.mesh.seat(welcome.participant, welcome.peers or (), resumed=welcome.resumed)
         self._set_state(BotState.ADMITTED)
 
@@ -445,11 +447,18 @@ class BotParticipant:
 
     # --- bookkeeping ---------------------------------------------------------------------
 
-    def _take_ice_servers(self, given: tuple[wire.IceServer, ...] | None) -> None:
-        """Fresh TURN credentials on every seat; connections made from now on use them."""
+    def _take_ice_servers(self, given: tuple[wire.IceServer, ...] | None,
+                          policy: wire.IceTransportPolicy = "all") -> None:
+        """Fresh TURN credentials on every seat; connections made from now on use them.
+
+        The server's relay-only policy binds us too (unless we ignore its servers), so a
+        bot never shows its address to the other participants either.
+        """
         self.server_ice_servers = given or ()
         servers = rtc_ice_servers(self.server_ice_servers) if self.use_server_ice else []
-        self.mesh.ice = self.mesh.ice.with_given(servers)
+        relay_only = self.relay_only or (self.use_server_ice and policy == "relay")
+        self.mesh.ice = dataclasses.replace(self.mesh.ice.with_given(servers),
+                                            relay_only=relay_only)
 
     def _make_tracks(self) -> list[MediaStreamTrack]:
         width, height = self.video_size

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from playwright.async_api import Page
 
@@ -12,6 +13,8 @@ from tests.e2e.kota_server import Appointment, KotaProcess, StaffApi
 from tests.e2e.page_checks import TABLET_LANDSCAPE, TABLET_PORTRAIT, assert_remote_videos_play
 
 OpenPage = Callable[..., Awaitable[Page]]
+# For a ``KotaProcess(env=...)`` whose aiortc peers must gather on 127.0.0.1 only.
+LOOPBACK_ICE_ENV = {"PYTHONPATH": str(Path(__file__).parent / "loopback_ice")}
 
 
 async def family_to_waiting_room(page: Page, link: str) -> None:
@@ -21,6 +24,15 @@ async def family_to_waiting_room(page: Page, link: str) -> None:
     await page.locator("[data-action=devices-continue]").click()
     await page.locator("[data-action=enter-waiting-room]").click()
     await page.locator(".waiting .position").filter(has_text=re.compile(r"\d")).wait_for()
+
+
+async def family_to_connection_check(page: Page, link: str) -> None:
+    """Open the link and go through language and camera check to the last step, where
+    the optional connection test is (views/connection_check.js)."""
+    await page.goto(link)
+    await page.locator("[data-action=welcome-continue]").click()
+    await page.locator("[data-action=devices-continue]").click()
+    await page.locator("[data-action=connection-test]").wait_for()
 
 
 async def staff_into_room(page: Page, appointment: Appointment) -> None:

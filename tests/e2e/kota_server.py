@@ -44,10 +44,14 @@ async def seed_staff(db_path: Path) -> None:
 
 @dataclass
 class KotaProcess:
-    """``kota run`` on a free loopback port; its output goes to ``log_path``."""
+    """``kota run`` on a free loopback port; its output goes to ``log_path``.
+
+    ``env`` adds or overrides environment variables (e.g. TURN settings) for every start.
+    """
 
     data_dir: Path
     port: int = field(default_factory=free_port)
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     _slots: Iterator[int] = field(default_factory=lambda: itertools.count())
 
@@ -84,6 +88,7 @@ class KotaProcess:
             # Appointments a few hours ahead can be joined now, so tests need no clock tricks.
             "KOTA_JOIN_OPENS_MINUTES": "1440",
             "KOTA_TIMEZONE": "Europe/Helsinki",
+            **self.env,
         }
         kota = Path(sys.executable).parent / "kota"
         with self.log_path.open("ab") as log:
@@ -122,6 +127,16 @@ class KotaProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no close frames, nothing flushed.
+
+        ``restart()`` then starts it again on the same port and data directory.
+        """
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.kill()
+        self.process.wait()
 
     def next_start(self) -> datetime:
         """A start time no other test uses, so one host never has overlapping appointments."""

@@ -94,15 +94,12 @@ def _ensure_turnserver() -> None:
     assert shutil.which("turnserver"), "coturn is not installed"
 
 
-@pytest.fixture
-def turn(tmp_path: Path) -> Iterator[TurnServer]:
-    """Debian's turnserver on 127.0.0.1 with Kota's REST-secret setup and a random secret."""
+def start_turnserver(folder: Path, port: int, secret: str) -> subprocess.Popen[bytes]:
+    """Debian's turnserver on 127.0.0.1:``port`` with Kota's REST-secret setup, answering
+    STUN before this returns; it runs in the calling thread's network namespace."""
     _ensure_turnserver()
-    folder = tmp_path / "coturn"
-    folder.mkdir()
-    port = _free_udp_and_tcp_port()
+    folder.mkdir(parents=True, exist_ok=True)
     relay_low = random.randrange(20000, 29000, 100)  # below Linux's ephemeral port range
-    secret = secrets.token_hex(24)
     log = folder / "turn.log"
     process = subprocess.Popen(
         [TURNSERVER, "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
@@ -113,20 +110,39 @@ def turn(tmp_path: Path) -> Iterator[TurnServer]:
          f"--log-file={log}", "--simple-log", "--no-stdout-log"],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )
-    server = TurnServer(port, secret, log, process.pid)
+    deadline = time.monotonic() + 10
+    while not _answers_stun(port):  # each try waits up to 0.2 s for the answer
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_process(process)
+            text = log.read_text(errors="replace") if log.exists() else ""
+            raise RuntimeError(f"turnserver did not start:\n{text[-4000:]}")
+    return process
+
+
+def stop_process(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM by PID (never by name), then SIGKILL if it lingers."""
+    if process is None or process.poll() is not None:
+        return
+    os.kill(process.pid, signal.SIGTERM)
     try:
-        deadline = time.monotonic() + 10
-        while not _answers_stun(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"turnserver did not start:\n{server.log_text()}")
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.fixture
+def turn(tmp_path: Path) -> Iterator[TurnServer]:
+    """coturn on loopback with a random secret, for one test."""
+    port = _free_udp_and_tcp_port()
+    secret = secrets.token_hex(24)
+    folder = tmp_path / "coturn"
+    process = start_turnserver(folder, port, secret)
+    server = TurnServer(port, secret, folder / "turn.log", process.pid)
+    try:
         yield server
     finally:
-        os.kill(server.pid, signal.SIGTERM)  # by PID, never by name
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.kill(server.pid, signal.SIGKILL)
-            process.wait()
+        stop_process(process)
         # pytest shows this only for a failed test.
         print(f"--- turnserver log (port {port}) ---\n{server.log_text()[-6000:]}")
 

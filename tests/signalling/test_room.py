@@ -454,7 +454,7 @@ MEMBERS = [HOST, COLLEAGUE, GUARDIAN, CHILD, Member("l:i", "Interpreter", "inter
 OPS = ["join", "admit", "deny", "remove", "leave", "drop", "resume", "expire", "chat", "signal"]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 4), st.integers(0, 4),
                           st.integers(0, 40)), max_size=40))
 def test_random_sequences_keep_the_invariants(steps: list[tuple[str, int, int, int]]) -> None:

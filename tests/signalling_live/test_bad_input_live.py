@@ -145,6 +145,9 @@ async def test_a_client_that_does_not_read_is_closed_as_too_slow(
     await host.until("peer-disconnected", participant=guest.participant)
     assert await guest.closed() == 4006
     await wait_for_row(settings, call.id, "call.disconnected", reason="too_slow")
+    # Only the slow client is closed: the host, which reads, is still served.
+    await host.ws.send_str('{"type":"probe"}')
+    await host.until("error", code="bad_message")
 
 
 # --- random input to a live socket ------------------------------------------------------------

@@ -37,6 +37,22 @@ async def test_a_burst_of_ice_candidates_is_not_flooding(call: Call) -> None:
     await host.probe()
 
 
+@pytest.mark.call_settings(ws_rate_per_second=10_000, ws_burst=100_000)
+async def test_a_client_that_reads_late_gets_every_signal_in_order(call: Call) -> None:
+    """Far more than the socket buffers at once: the rest waits in the send queue, in order."""
+    host = await call.staff()
+    guest = await call.admitted_guest(host, 0)
+    sdp = "a" * (32 * 1024 - 4)  # the largest SDP, numbered in its first four characters
+    for n in range(200):  # 6.5 MB while the guest reads nothing
+        await host.send("signal", to=guest.participant, payload={"kind": "offer",
+                                                                 "sdp": f"{n:04d}{sdp}"})
+    await host.probe()  # every signal was taken, none refused
+    assert (await guest.until("signal"))["payload"]["sdp"][:4] == "0000"
+    for n in range(1, 200):
+        assert (await guest.expect("signal"))["payload"]["sdp"][:4] == f"{n:04d}"
+    await guest.probe()
+
+
 async def test_chat_reaches_the_others_and_only_a_count_is_kept(
     call: Call, settings: Settings
 ) -> None:

@@ -24,7 +24,8 @@ const END_BY_CLOSE = {
  * Events: ``state`` {state, reason?, detail?}; ``position`` {position};
  * ``peers``; ``media`` {peer}; ``chat`` {from, name, text, at, own};
  * ``staff-message`` {text, toAll}; ``knocked`` {person}; ``waiting-list`` {waiting};
- * ``problem`` {code} for recoverable errors.
+ * ``problem`` {code} for recoverable errors; ``quality`` {peer} when a link's sending
+ * level or ``weakLink`` changes.
  * States: connecting, waiting, admitted, reconnecting, ended.
  */
 export class Call extends EventTarget {
@@ -35,6 +36,8 @@ export class Call extends EventTarget {
     this.media = media;
     this.resumeKey = resumeKey;
     this.iceServers = iceServers;
+    // "relay": TURN routes only, so no one learns another's IP address (docs/protocol.md).
+    this.iceTransportPolicy = "all";
     this.state = "idle";
     this.self = null;
     this.staff = false;
@@ -184,6 +187,7 @@ export class Call extends EventTarget {
     this.staff = !!m.staff;
     this.window = { opensAt: m.opens_at, closesAt: m.closes_at };
     if (Array.isArray(m.ice_servers)) this.iceServers = m.ice_servers;
+    this.iceTransportPolicy = m.ice_transport_policy || "all";
     if (!m.resumed) this._closeAllPeers();
     if (m.state === "waiting") {
       this._clearResume();
@@ -234,6 +238,7 @@ export class Call extends EventTarget {
 
   _onAdmitted(m) {
     if (Array.isArray(m.ice_servers)) this.iceServers = m.ice_servers;
+    this.iceTransportPolicy = m.ice_transport_policy || "all";
     this._saveResume(m.resume_secret);
     this._syncPeers(m.peers || []);
     this._setState("admitted", { resumed: false });
@@ -256,8 +261,12 @@ export class Call extends EventTarget {
     const peer = new Peer(info, this.self, {
       local: this.local,
       iceServers: this.iceServers,
+      iceTransportPolicy: this.iceTransportPolicy,
       signal: (payload) => this.socket && this.socket.signal(peer.id, payload),
-      changed: (what) => (what === "media" ? this._emit("media", { peer }) : this._emit("peers")),
+      changed: (what) => {
+        if (what === "media" || what === "quality") this._emit(what, { peer });
+        else this._emit("peers");
+      },
     });
     this.peers.set(peer.id, peer);
     return peer;
@@ -342,6 +351,12 @@ export class Call extends EventTarget {
     for (const peer of this.peers.values()) {
       peer.attachTracks([kind]).catch((e) => console.warn("kota:", e));
     }
+  }
+
+  /** Whether some connection is too weak for video (LinkQuality): offer sound only. */
+  get weakLink() {
+    for (const peer of this.peers.values()) if (peer.quality && peer.quality.tooWeak) return true;
+    return false;
   }
 
   // --- what the person does ----------------------------------------------------

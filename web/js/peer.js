@@ -1,25 +1,39 @@
 // Peer: one other participant in the call and our RTCPeerConnection to them, negotiated
 // with perfect negotiation (docs/protocol.md, "Mesh and who offers"). No DOM.
 
+import { LinkQuality } from "./link_quality.js";
 import { candidatePayload, descriptionPayload } from "./protocol.js";
+
+/** A connection with no ICE candidate by now cannot connect (e.g. relay-only and the TURN
+ * server refuses our credentials): say so rather than "connecting" for ever. */
+const NO_CANDIDATE_MS = 6000;
 
 export class Peer {
   /**
    * ``local`` gives what we send: {track(kind), videoDirection(), stream}.
    * ``signal(payload)`` sends to this peer; ``changed(what)`` tells the call that the
-   * connection ("connection") or the media ("media") changed.
+   * connection ("connection"), the media ("media") or the link's quality ("quality",
+   * see ``quality``: LinkQuality) changed.
    */
-  constructor(info, selfId, { local, iceServers, signal, changed }) {
+  constructor(info, selfId, { local, iceServers, iceTransportPolicy = "all", signal, changed }) {
     this.id = info.participant;
     this.info = { ...info };
     // The peer whose id sorts lower is polite.
     this.polite = this.id < selfId;
     this.local = local;
     this.iceServers = iceServers;
+    this.iceTransportPolicy = iceTransportPolicy;
     this.signal = signal;
     this.changed = changed;
     this.pc = null;
     this.pcSeat = null;
+    // How well the connection carries our media; steps our video down on a weak link.
+    this.quality = null;
+    // True while our connection has gathered no ICE candidate although gathering ended or
+    // NO_CANDIDATE_MS passed: nothing can connect ("unreachable").
+    this.noCandidates = false;
+    this._candidates = 0;
+    this._gatherTimer = null;
     // One stream for the peer's whole stay; the <video> showing it keeps it.
     this.stream = new MediaStream();
     this.makingOffer = false;
@@ -31,11 +45,13 @@ export class Peer {
     return this.info.display_name || "";
   }
 
-  /** "connected", "connecting", "reconnecting" (socket gone, seat held) or "lost". */
+  /** "connected", "connecting", "reconnecting" (socket gone, seat held), "lost", or
+   * "unreachable" (no ICE candidate at all: typically the TURN relay refused or is down). */
   get connection() {
     if (!this.info.connected) return "reconnecting";
     const state = this.pc ? this.pc.connectionState : "new";
     if (state === "connected") return "connected";
+    if (this.noCandidates) return "unreachable";
     if (state === "failed") return "lost";
     if (state === "disconnected") return "reconnecting";
     return "connecting";
@@ -49,11 +65,24 @@ export class Peer {
 
   /** A new connection; with ``offer`` we add our transceivers, and so make the offer. */
   open({ offer }) {
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
+    const pc = new RTCPeerConnection({
+      iceServers: this.iceServers,
+      iceTransportPolicy: this.iceTransportPolicy,
+      bundlePolicy: "max-bundle",
+    });
     this.pc = pc;
     this.pcSeat = this.info.seat;
+    this.quality = new LinkQuality(pc, () => this.changed("quality"));
     pc.ontrack = ({ track }) => this._onRemoteTrack(track);
-    pc.onicecandidate = ({ candidate }) => this.signal(candidatePayload(candidate));
+    pc.onicecandidate = ({ candidate }) => {
+      if (candidate && candidate.candidate) this._candidateFound();
+      else if (!candidate && this._candidates === 0) this._noCandidates(); // gathering ended
+      this.signal(candidatePayload(candidate));
+    };
+    clearTimeout(this._gatherTimer);
+    this._gatherTimer = setTimeout(() => {
+      if (this._candidates === 0) this._noCandidates();
+    }, NO_CANDIDATE_MS);
     pc.onnegotiationneeded = async () => {
       try {
         this.makingOffer = true;
@@ -86,6 +115,11 @@ export class Peer {
       this.pc.onconnectionstatechange = null;
       this.pc.close();
     }
+    clearTimeout(this._gatherTimer);
+    if (this.quality) this.quality.stop();
+    this.quality = null;
+    this.noCandidates = false;
+    this._candidates = 0;
     this.pc = null;
     this.pcSeat = null;
     for (const track of this.stream.getTracks()) this.stream.removeTrack(track);
@@ -150,6 +184,20 @@ export class Peer {
       const direction = kind === "audio" ? "sendrecv" : this.local.videoDirection();
       if (transceiver.direction !== direction) transceiver.direction = direction;
     }
+  }
+
+  _candidateFound() {
+    this._candidates += 1;
+    if (!this.noCandidates) return;
+    this.noCandidates = false;
+    this.changed("connection");
+  }
+
+  _noCandidates() {
+    if (this.noCandidates || !this.pc || this.pc.connectionState === "connected") return;
+    console.warn("kota: no ICE candidate gathered", { policy: this.iceTransportPolicy });
+    this.noCandidates = true;
+    this.changed("connection");
   }
 
   _onRemoteTrack(track) {

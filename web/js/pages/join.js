@@ -10,6 +10,7 @@ import { icon } from "../icons.js";
 import { LocalMedia } from "../media.js";
 import { socketUrl } from "../protocol.js";
 import { CallView } from "../views/call_view.js";
+import { connectionCheck } from "../views/connection_check.js";
 import { deviceCheck } from "../views/device_check.js";
 import { languageButtons, languageSelect } from "../views/language_picker.js";
 import { attachStream } from "../views/video.js";
@@ -124,18 +125,24 @@ function showDevices() {
   }
 }
 
-// --- step 3: the name others will see -------------------------------------------
+// --- step 3: the name others will see, and an optional connection test ---------
+
+let precall = null;
 
 function nameView() {
   setTitle("name.page_title");
+  if (precall) precall.stop();
+  precall = connectionCheck({ media, token,
+    onAudioOnly: () => enterWaitingRoom({ audioOnly: true }) });
   return h("section", { class: "card", attrs: { "aria-labelledby": "name-title" } },
     h("p", { class: "step", i18n: "common.step", vars: { n: 3, of: 3 } }),
     h("h1", { id: "name-title", i18n: "name.title" }),
     h("p", { class: "display-name" }, joinInfo.participant.display_name),
     h("p", { i18n: "name.wrong_name" }),
+    precall.view,
     h("div", { class: "actions" },
       h("button", { type: "button", class: "button secondary", i18n: "common.back",
-        on: { click: () => showDevices() } }),
+        on: { click: () => { precall.stop(); showDevices(); } } }),
       h("button", { type: "button", class: "button primary wide", i18n: "name.confirm",
         dataset: { action: "enter-waiting-room" }, on: { click: () => enterWaitingRoom() } })));
 }
@@ -237,10 +244,14 @@ function ensureCall() {
   return call;
 }
 
-function enterWaitingRoom() {
+/** ``audioOnly``: the connection test advised sound only and the family chose it. */
+function enterWaitingRoom({ audioOnly = false } = {}) {
   clearTimeout(retryTimer);
+  if (precall) precall.stop();
   showView(main, connectingView());
-  ensureCall().start();
+  ensureCall();
+  if (audioOnly) call.setAudioOnly(true).catch((e) => console.warn("kota:", e));
+  call.start();
 }
 
 function onState({ state, position, reason, detail }) {

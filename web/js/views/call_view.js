@@ -6,6 +6,7 @@ import { t } from "../i18n.js";
 import { icon } from "../icons.js";
 import { chatPanel } from "./chat_panel.js";
 import { attachStream, tapToPlay } from "./video.js";
+import { weakLinkBanner } from "./weak_link_banner.js";
 
 function initials(name) {
   const parts = (name || "").trim().split(/\s+/).filter(Boolean);
@@ -55,6 +56,13 @@ export class CallView {
     this.retryButton = h("button", {
       type: "button", class: "button secondary small", i18n: "call.retry_now", hidden: true,
       on: { click: () => call.retryNow() },
+    });
+    this.weakBanner = weakLinkBanner({
+      call,
+      onAudioOnly: async () => {
+        await this._toggleAudioOnly();
+        this.audioOnlyButton.focus();
+      },
     });
 
     const chat = chatPanel({ call, onUnread: (n) => this._badge("chat", n) });
@@ -113,13 +121,17 @@ export class CallView {
       { class: "call-view", attrs: { "aria-labelledby": "call-title" } },
       h("div", { class: "call-top" },
         h("h1", { id: "call-title", class: "call-title", i18n: titleKey, vars: titleVars }),
-        this.statusEl, this.retryButton),
+        this.statusEl, this.retryButton, this.weakBanner.element),
       h("div", { class: "call-body" }, this.stage, this.panelEl),
       this.controls,
     );
 
     call.addEventListener("peers", () => this.render());
     call.addEventListener("media", (e) => this._updateTile(e.detail.peer));
+    call.addEventListener("quality", (e) => {
+      this._updateTile(e.detail.peer);
+      this.weakBanner.render();
+    });
     call.addEventListener("state", (e) => this._onState(e.detail));
     media.addEventListener("change", () => this._renderSelf());
     media.addEventListener("mic", () => this._renderButtons());
@@ -130,10 +142,20 @@ export class CallView {
 
   _onState({ state }) {
     const reconnecting = state === "reconnecting";
-    this.statusEl.hidden = !reconnecting;
     this.retryButton.hidden = !reconnecting;
-    if (reconnecting) setText(this.statusEl, "call.reconnecting");
     this.element.classList.toggle("is-reconnecting", reconnecting);
+    this._renderStatus();
+  }
+
+  /** The line under the title: our socket reconnecting, else a peer we cannot reach. */
+  _renderStatus() {
+    const unreachable = [...this.call.peers.values()].some((p) => p.connection === "unreachable");
+    let key = null;
+    if (this.call.state === "reconnecting") key = "call.reconnecting";
+    else if (unreachable) key = this.call.staff ? "relay.unreachable_staff" : "relay.unreachable";
+    this.statusEl.hidden = key === null;
+    // Set only on change, so the status is announced once.
+    if (key && this.statusEl.dataset.i18n !== key) setText(this.statusEl, key);
   }
 
   /** Lay out one tile per peer; the grid adapts to the count (1–5 others). */
@@ -151,6 +173,8 @@ export class CallView {
     }
     this.stage.dataset.count = String(peers.length);
     this.emptyEl.hidden = peers.length > 0;
+    this.weakBanner.render();
+    this._renderStatus();
   }
 
   _addTile(peer) {
@@ -192,6 +216,7 @@ export class CallView {
     tile.name.textContent = peer.name || t("call.someone");
     const connection = peer.connection;
     tile.element.dataset.connection = connection;
+    tile.element.dataset.sendLevel = peer.quality ? peer.quality.level : "full";
     if (connection === "connected") tile.state.textContent = "";
     else setText(tile.state, `connection.${connection}`);
   }
