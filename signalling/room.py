@@ -240,6 +240,51 @@ class Room:
             self._set_state(seat.member.participant_id, SeatState.HELD, seat)
         return list(records)
 
+    # --- changes made on the staff pages while the call is live ------------------------------
+
+    def refresh(self, window: JoinWindow, staff_ids: Iterable[str], host_id: str,
+                members: Mapping[str, Member], now: datetime) -> list[Effect]:
+        """The appointment was edited: new times, host or staff take effect at once, and
+        whoever is no longer one of its people leaves the queue or the call."""
+        staff = frozenset(staff_ids)
+        if host_id not in staff:
+            raise ValueError("the host must be one of the staff")
+        self.window, self.staff_ids, self.host_id = window, staff, host_id
+        self.revision += 1
+        effects: list[Effect] = []
+        for pid in (*self.waiting.participant_ids, *self._seats):
+            if pid not in members:
+                effects += self.withdraw(pid, now)
+        return effects
+
+    def withdraw(self, participant_id: str, now: datetime) -> list[Effect]:
+        """The person's link was revoked (or they were taken off the appointment) outside
+        the call: out of the queue or the call at once, as a removal with revoke."""
+        pid, seat = participant_id, self._seats.get(participant_id)
+        reason = CloseReason.REVOKED
+        if seat is None or not seat.member.is_staff:
+            self._revoked.add(pid)  # staff are kept out by ``staff_ids`` instead
+        told: list[Effect] = [Send((pid,), wire.Removed(revoked=True)), Disconnect(pid, reason)]
+        if pid in self.waiting:
+            return [*told, *self.waiting.leave(pid, now, self._staff_present(), reason)]
+        if seat is None:
+            return []
+        if seat.state is not SeatState.CONNECTED:
+            told = []
+        return [*told, *self._release(pid, now, reason)]
+
+    def reinstate(self, participant_id: str) -> None:
+        """A new link was issued after a revoke: its holder may knock again."""
+        self._revoked.discard(participant_id)
+
+    def cancel(self, now: datetime) -> list[Effect]:
+        """The appointment was cancelled: the session ends for everyone, as ``end`` does."""
+        if self.state is not RoomState.OPEN:
+            return []
+        effects = self._close_all(now, CloseReason.ENDED, wire.SessionEnded())
+        self._set_room_state(RoomState.ENDED)
+        return [*effects, Record(CallAction.SESSION_ENDED, None, now)]
+
     # --- requests of joined participants ----------------------------------------------------
 
     def admit(self, by: str, participant_id: str, now: datetime) -> list[Effect]:

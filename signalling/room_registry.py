@@ -133,6 +133,16 @@ class LiveRoom:
         self._run(self.room.shutdown)
         self._cancel_timer()
 
+    def refresh(self, facts: RoomFacts) -> None:
+        self._run(lambda now: self.room.refresh(facts.window, facts.staff_ids, facts.host_id,
+                                                facts.members, now))
+
+    def withdraw(self, participant_id: str) -> None:
+        self._run(lambda now: self.room.withdraw(participant_id, now))
+
+    def cancel(self) -> None:
+        self._run(self.room.cancel)
+
     # --- performing effects -----------------------------------------------------------------
 
     def _run(self, change: Callable[[datetime], list[Effect]],
@@ -268,6 +278,33 @@ class RoomRegistry:
             return live
         finally:
             self._loading.pop(appointment_id, None)
+
+    async def appointment_changed(self, appointment_id: str) -> None:
+        """The staff pages changed the appointment: its live room, if any, follows now
+        (new times, host or staff; people taken off leave; a cancellation ends it)."""
+        live = self._rooms.get(appointment_id)
+        if live is None:
+            return
+        try:
+            facts = await self.store.load(appointment_id)
+        except SignallingError:  # cancelled (or gone): nobody may stay
+            if not live.dropped:
+                live.cancel()
+            return
+        if not live.dropped:
+            live.refresh(facts)
+
+    def link_stopped(self, appointment_id: str, participant_id: str) -> None:
+        """A join link was revoked on the staff pages: its holder leaves the call now."""
+        live = self._rooms.get(appointment_id)
+        if live is not None:
+            live.withdraw(participant_id)
+
+    def link_issued(self, appointment_id: str, participant_id: str) -> None:
+        """A new link after a revoke: the live room lets its holder knock again."""
+        live = self._rooms.get(appointment_id)
+        if live is not None:
+            live.room.reinstate(participant_id)
 
     def drop(self, live: LiveRoom) -> None:
         live.dropped = True

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from server.app_keys import CLOCK, SCHEDULER, SETTINGS
+from server.app_keys import CLOCK, ROOMS, SCHEDULER, SETTINGS
 from server.appointments import AppointmentIn, AppointmentPatch, ParticipantIn
 from server.handlers.params import day_bounds, path_id, query_date, query_int
 from server.records import Appointment, JoinLink, Participant, Staff
@@ -91,6 +91,7 @@ async def update_appointment(request: web.Request) -> web.Response:
     updated = await request.app[SCHEDULER].update(
         session.staff, path_id(request, "id"), patch, request.app[CLOCK]()
     )
+    await request.app[ROOMS].appointment_changed(str(updated.id))
     return web.json_response(appointment_json(updated, request.app[SETTINGS].timezone))
 
 
@@ -100,6 +101,7 @@ async def cancel_appointment(request: web.Request) -> web.Response:
     cancelled = await request.app[SCHEDULER].cancel(
         session.staff, path_id(request, "id"), request.app[CLOCK]()
     )
+    await request.app[ROOMS].appointment_changed(str(cancelled.id))
     return web.json_response(appointment_json(cancelled, request.app[SETTINGS].timezone))
 
 
@@ -118,7 +120,9 @@ async def add_participant(request: web.Request) -> web.Response:
 @routes.delete("/api/appointments/{id}/participants/{pid}")
 async def remove_participant(request: web.Request) -> web.Response:
     session = require_staff(request)
+    appointment_id = path_id(request, "id")
     await request.app[SCHEDULER].remove_participant(
-        session.staff, path_id(request, "id"), path_id(request, "pid"), request.app[CLOCK]()
+        session.staff, appointment_id, path_id(request, "pid"), request.app[CLOCK]()
     )
+    await request.app[ROOMS].appointment_changed(str(appointment_id))
     return web.Response(status=204)

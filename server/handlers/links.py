@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.app_keys import CLOCK, LINKS, SCHEDULER, SETTINGS
+from server.app_keys import CLOCK, LINKS, ROOMS, SCHEDULER, SETTINGS
 from server.audit import Action, Actor
+from server.call_members import link_member
 from server.errors import Conflict, NotFound
 from server.handlers.appointments import link_json
 from server.handlers.params import path_id
@@ -60,6 +61,7 @@ async def issue_link(request: web.Request) -> web.Response:
     if appointment.ends_at + request.app[LINKS].grace <= request.app[CLOCK]():
         raise Conflict("appointment_over", "This appointment is over.")
     link = await request.app[LINKS].issue(actor, appointment, participant.id, request.app[CLOCK]())
+    request.app[ROOMS].link_issued(str(appointment.id), link_member(participant).participant_id)
     return _link_response(request, link, status=201)
 
 
@@ -67,4 +69,5 @@ async def issue_link(request: web.Request) -> web.Response:
 async def revoke_link(request: web.Request) -> web.Response:
     actor, appointment, participant = await _participant(request, changing=False)
     await request.app[LINKS].revoke(actor, appointment.id, participant.id, request.app[CLOCK]())
+    request.app[ROOMS].link_stopped(str(appointment.id), link_member(participant).participant_id)
     return web.Response(status=204)
