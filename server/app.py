@@ -11,9 +11,11 @@ from aiohttp import web
 from server.app_keys import (
     AUDIT,
     CALL_ACCESS,
+    CALL_SOCKET_LIMITS,
     CLOCK,
     CONNECTION_TESTS,
     DB,
+    HEARTBEAT,
     ICE_SERVERS,
     LINKS,
     LOGIN_THROTTLE,
@@ -45,10 +47,11 @@ from server.ice_servers import IceServers
 from server.join_links import JoinLinks
 from server.join_tokens import SigningKey
 from server.request_log import request_log_middleware
-from server.security_headers import security_headers_middleware
+from server.security_headers import add_security_headers
 from server.settings import Settings
 from server.staff_auth import session_middleware
 from server.staff_throttle import LoginThrottle
+from signalling.heartbeat import Heartbeat
 from signalling.room_registry import RoomRegistry, RoomRules
 
 logger = logging.getLogger(__name__)
@@ -63,7 +66,6 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
         client_max_size=settings.max_body_bytes,
         middlewares=[
             request_log_middleware,
-            security_headers_middleware,
             error_middleware,
             session_middleware,
         ],
@@ -72,6 +74,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
     app[CLOCK] = clock
     app[LOGIN_THROTTLE] = LoginThrottle()
     app[ICE_SERVERS] = IceServers.from_settings(settings)
+    app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_calls)
     app.cleanup_ctx.append(_connection_tests)
@@ -126,7 +129,11 @@ async def _calls(app: web.Application) -> AsyncIterator[None]:
                       settings.ice_transport_policy)
     app[ROOMS] = RoomRegistry(store, rules, app[CLOCK])
     app[CALL_ACCESS] = CallAccess(app[DB], app[LINKS], app[AUDIT], app[CLOCK])
+    app[HEARTBEAT] = heartbeat = Heartbeat(settings.ws_heartbeat_seconds)
+    app[CALL_SOCKET_LIMITS] = signalling_ws.connection_limits(settings)
+    heartbeat.start()
     yield
+    heartbeat.stop()
     app[ROOMS].shutdown()  # in case on_shutdown did not run
     await store.stop()  # the held seats are saved for the next start
 

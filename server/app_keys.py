@@ -17,6 +17,8 @@ from server.join_links import JoinLinks
 from server.join_tokens import SigningKey
 from server.settings import Settings
 from server.staff_throttle import LoginThrottle
+from signalling.connection import ConnectionLimits
+from signalling.heartbeat import Heartbeat
 from signalling.room_registry import RoomRegistry
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -29,5 +31,7 @@ SCHEDULER = web.AppKey("scheduler", Scheduler)
 LINKS = web.AppKey("links", JoinLinks)
 ROOMS = web.AppKey("rooms", RoomRegistry)
 CALL_ACCESS = web.AppKey("call_access", CallAccess)
+CALL_SOCKET_LIMITS = web.AppKey("call_socket_limits", ConnectionLimits)
+HEARTBEAT = web.AppKey("heartbeat", Heartbeat)
 ICE_SERVERS = web.AppKey("ice_servers", IceServers)
 CONNECTION_TESTS = web.AppKey("connection_tests", ConnectionTests)

@@ -6,6 +6,7 @@ Clients translate by ``code``, so codes are stable snake_case and messages plain
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
@@ -91,9 +92,20 @@ _HTTP_CODES = {
 }
 
 
+# Routes that stay open for a whole call: their handlers answer their own refusals, so
+# no middleware frame of ours lives as long as the socket (docs/performance.md).
+LONG_LIVED_PATHS = frozenset({"/ws"})
+
+
 @web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def error_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
     """One JSON error shape for the API; never a traceback to the client."""
+    if request.path in LONG_LIVED_PATHS:
+        return handler(request)
+    return _rendering_errors(request, handler)
+
+
+async def _rendering_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ApiError as exc:

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from server.app_keys import SETTINGS
-from server.request_log import Handler
 
 
 @cache
@@ -40,19 +39,14 @@ CALL_PERMISSIONS = "camera=(self), microphone=(self), display-capture=(self), ge
 OTHER_PERMISSIONS = "camera=(), microphone=(), display-capture=(), geolocation=()"
 
 
-@web.middleware
-async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        _apply(request, exc)
-        raise
-    _apply(request, response)
-    return response
+async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """An ``on_response_prepare`` hook: every response gets them, error pages included,
+    and no middleware frame of ours is held while a call socket is open.
 
-
-def _apply(request: web.Request, response: web.StreamResponse) -> None:
-    if response.prepared:
+    A WebSocket's 101 gets none: no browser applies them to a socket, and the socket's
+    response lives as long as the call, so they would cost every call ~2 KB.
+    """
+    if response.status == 101:
         return
     headers = response.headers
     csp = content_security_policy(request.app[SETTINGS].public_url)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Awaitable
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -119,17 +120,28 @@ def require_admin(request: web.Request) -> StaffSession:
     return session
 
 
-def current_staff(request: web.Request) -> StaffSession | None:
-    """The session, if any, for handlers that also serve families (the signalling socket)."""
-    session: StaffSession | None = request.get(_SESSION)
-    return session
+async def current_staff(request: web.Request) -> StaffSession | None:
+    """The session, if any, for the call socket, which serves families too.
+
+    Read once at the upgrade: a call outlives any renewal, and the socket's cookie cannot
+    be refreshed anyway.
+    """
+    return await load_session(request, request.app[CLOCK]())
 
 
 @web.middleware
-async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Load the staff session for API calls and slide its expiry while it is in use."""
-    if not (request.path.startswith("/api/") or request.path.startswith("/ws")):
-        return await handler(request)
+def session_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    """Load the staff session for API calls and slide its expiry while it is in use.
+
+    Other routes pass straight through, holding no frame of ours: pages need no session,
+    and the call socket loads its own once (``load_session``), as it lives for hours.
+    """
+    if not request.path.startswith("/api/"):
+        return handler(request)
+    return _with_session(request, handler)
+
+
+async def _with_session(request: web.Request, handler: Handler) -> web.StreamResponse:
     check_origin(request)
     settings = request.app[SETTINGS]
     now = request.app[CLOCK]()

@@ -6,8 +6,8 @@ client keeps up; once aiohttp's writer says that buffer is full, frames wait in 
 bounded backlog that a writer task drains, and when the backlog is full the client is
 not keeping up and the socket is closed with ``too_slow`` rather than let it slow the
 room. Every frame passes a token bucket first; every refusal is an ``error`` message,
-and a fatal one closes with its reason. An idle connection holds no task and no queue:
-docs/performance.md says what each of these costs.
+and a fatal one closes with its reason. An idle connection holds no task, no queue and
+no timer (the shared Heartbeat pings it): docs/performance.md says what each costs.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from aiohttp import WSMessage, WSMsgType, web
 from signalling import messages as wire
 from signalling.effects import CloseReason
 from signalling.errors import SignallingError
+from signalling.heartbeat import Heartbeat
 from signalling.rate_limit import RateLimiter
 from signalling.room_registry import LiveRoom, RegistryClosed, RoomRegistry
 from signalling.waiting_room import Member
@@ -33,7 +34,10 @@ from signalling.waiting_room import Member
 logger = logging.getLogger(__name__)
 
 _READABLE: Final = frozenset({WSMsgType.TEXT, WSMsgType.BINARY})
+_CONTROL: Final = frozenset({WSMsgType.PING, WSMsgType.PONG})  # they count towards the rate
 _TEXT: Final = 0x81  # FIN + text opcode (RFC 6455, 5.2); a server's frames are not masked
+_PING: Final = b"\x89\x00"  # FIN + ping, empty
+_PONG: Final = 0x8A  # FIN + pong
 _SHORT: Final = struct.Struct("!BB").pack
 _MEDIUM: Final = struct.Struct("!BBH").pack
 _LONG: Final = struct.Struct("!BBQ").pack
@@ -63,13 +67,16 @@ Identify = Callable[[wire.Hello], Awaitable[Entry]]
 class Connection:
     """One participant's socket; an Outbox for its room."""
 
-    __slots__ = ("_backlog", "_closing", "_handler", "_identify", "_limiter", "_limits", "_live",
-                 "_pid", "_receiving", "_registry", "_woken", "_writer", "_ws")
+    __slots__ = ("_backlog", "_closing", "_handler", "_heard", "_heartbeat", "_identify",
+                 "_limiter", "_limits", "_live", "_pid", "_receiving", "_registry", "_woken",
+                 "_writer", "_ws")
 
-    def __init__(self, ws: web.WebSocketResponse, registry: RoomRegistry, identify: Identify,
-                 limits: ConnectionLimits) -> None:
-        self._ws = ws
+    def __init__(self, ws: web.WebSocketResponse, registry: RoomRegistry, heartbeat: Heartbeat,
+                 identify: Identify, limits: ConnectionLimits) -> None:
+        self._ws = ws  # made with autoping=False: pings and pongs are answered here
         self._registry = registry
+        self._heartbeat = heartbeat
+        self._heard = True  # the client sent something since the last ping
         self._identify = identify
         self._limits = limits
         self._limiter = RateLimiter(limits.rate, limits.burst)
@@ -122,6 +129,21 @@ class Connection:
             self._writer.cancel()
         self._wake()
 
+    def beat(self) -> None:
+        """The Heartbeat's call: a client silent since the last ping is gone; else ping it.
+
+        A ping is a control frame, so it may go out between queued messages.
+        """
+        frames = self._ws._writer
+        if self._closing is not None or frames is None or frames.transport.is_closing():
+            return
+        if not self._heard:
+            logger.info("ws.no_pong", extra=self._ids())
+            frames.transport.abort()  # the read ends at once, as for any lost connection
+            return
+        self._heard = False
+        frames.transport.write(_PING)
+
     def _wake(self) -> None:
         """Ends the handler's pending read, so closing starts now, not at the next frame."""
         if self._receiving and not self._woken and self._handler is not None:
@@ -136,6 +158,7 @@ class Connection:
         started = loop.time()
         self._handler = asyncio.current_task()
         self._registry.track(self)
+        self._heartbeat.add(self)
         try:
             await self._read()
         except Exception:
@@ -149,6 +172,7 @@ class Connection:
             await self._finish_writer()
             await self._close_socket(reason)
             self._registry.untrack(self)
+            self._heartbeat.discard(self)
             logger.info("ws.closed", extra={**self._ids(), "reason": reason.value,
                                             "duration_ms": round((loop.time() - started) * 1000)})
 
@@ -179,11 +203,16 @@ class Connection:
                 return
             finally:
                 self._receiving = False
-            if msg.type not in _READABLE:
+            self._heard = True
+            if msg.type not in _READABLE and msg.type not in _CONTROL:
                 return  # closed, closing or broken: the client is gone
             if not self._limiter.allow(loop.time()):
                 self._refuse(SignallingError("rate_limited"))
                 return
+            if msg.type in _CONTROL:
+                if msg.type is WSMsgType.PING:
+                    self._pong(msg.data)
+                continue
             try:
                 if self._live is not None and self._pid is not None:
                     self._live.handle(self._pid, self, _decode(msg))
@@ -220,6 +249,12 @@ class Connection:
             pid = entry.member.participant_id
         self._live, self._pid = live, pid
         logger.info("ws.joined", extra={**self._ids(), "resumed": hello.resume is not None})
+
+    def _pong(self, payload: bytes) -> None:
+        """Answers a client's ping (its payload is at most 125 bytes: aiohttp checks)."""
+        frames = self._ws._writer
+        if frames is not None and not frames.transport.is_closing():
+            frames.transport.write(_SHORT(_PONG, len(payload)) + payload)
 
     def _refuse(self, exc: SignallingError) -> None:
         """Tells the client why, by code; a fatal refusal then closes with its reason."""

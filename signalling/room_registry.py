@@ -185,9 +185,15 @@ class LiveRoom:
 
     def _settle(self, may_drop: bool) -> None:
         """After a change: save the seats if they moved, re-arm the timer, drop if idle."""
-        if self.room.revision != self._saved_revision:
+        if self.room.revision != self._saved_revision:  # not for a relayed signal: it moves no seat
             self._saved_revision = self.room.revision
             self._registry.store.save(self.room.snapshot())
+            self._arm()
+        if may_drop and self.room.is_idle and not self._outboxes:
+            self._registry.drop(self)
+
+    def _arm(self) -> None:
+        """Sets the timer for the room's next deadline; only seat changes move it."""
         deadline = self.room.next_deadline()
         if deadline != self._deadline:
             self._cancel_timer()
@@ -196,8 +202,6 @@ class LiveRoom:
                 loop = asyncio.get_running_loop()
                 self._timer = loop.call_later(max(0.0, delay), self._expire)
                 self._deadline = deadline
-        if may_drop and self.room.is_idle and not self._outboxes:
-            self._registry.drop(self)
 
     def _expire(self) -> None:
         self._timer, self._deadline = None, None
@@ -205,6 +209,8 @@ class LiveRoom:
             self._run(self.room.expire)
         except Exception:  # a timer callback has no caller to report to
             logger.exception("room.expire_failed", extra={"appointment": self.appointment_id})
+        if not self.dropped:
+            self._arm()  # a timer that fired before its time finds nothing due: it waits again
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:

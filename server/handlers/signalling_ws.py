@@ -12,9 +12,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from server.app_keys import CALL_ACCESS, ROOMS, SETTINGS
-from server.errors import BadRequest, Forbidden
+from server.app_keys import CALL_ACCESS, CALL_SOCKET_LIMITS, HEARTBEAT, ROOMS, SETTINGS
+from server.errors import ApiError, BadRequest, Forbidden, error_response
 from server.handlers.params import query_int
+from server.records import StaffSession
 from server.settings import Settings
 from server.staff_auth import current_staff
 from signalling.connection import Connection, ConnectionLimits, Entry
@@ -39,22 +40,34 @@ def connection_limits(settings: Settings) -> ConnectionLimits:
 
 
 @routes.get("/ws")
-async def open_call_socket(request: web.Request) -> web.WebSocketResponse:
-    settings = request.app[SETTINGS]
-    appointment_id = query_int(request, "appointment")
-    _check_origin(request, settings)
-    ws = web.WebSocketResponse(max_msg_size=READ_LIMIT, heartbeat=settings.ws_heartbeat_seconds,
-                               timeout=CLOSE_TIMEOUT, compress=False)
-    if not ws.can_prepare(request).ok:
-        raise BadRequest("websocket_expected", "Open this address as a WebSocket.")
-    await ws.prepare(request)
-    staff, access = current_staff(request), request.app[CALL_ACCESS]
+async def open_call_socket(request: web.Request) -> web.StreamResponse:
+    """Errors before the upgrade are answered here: no error middleware waits on a call."""
+    try:
+        ws, staff, appointment_id = await _upgrade(request)
+    except ApiError as exc:
+        return error_response(exc)
+    app, access = request.app, request.app[CALL_ACCESS]
 
     async def identify(hello: Hello) -> Entry:
         return await access.identify(hello, staff, appointment_id)
 
-    await Connection(ws, request.app[ROOMS], identify, connection_limits(settings)).run()
+    await Connection(ws, app[ROOMS], app[HEARTBEAT], identify, app[CALL_SOCKET_LIMITS]).run()
     return ws
+
+
+async def _upgrade(
+    request: web.Request,
+) -> tuple[web.WebSocketResponse, StaffSession | None, int | None]:
+    appointment_id = query_int(request, "appointment")
+    _check_origin(request, request.app[SETTINGS])
+    # No aiohttp heartbeat (a timer per socket): the app's Heartbeat pings every socket.
+    ws = web.WebSocketResponse(max_msg_size=READ_LIMIT, autoping=False, timeout=CLOSE_TIMEOUT,
+                               compress=False)
+    if not ws.can_prepare(request).ok:
+        raise BadRequest("websocket_expected", "Open this address as a WebSocket.")
+    staff = await current_staff(request)
+    await ws.prepare(request)
+    return ws, staff, appointment_id
 
 
 def _check_origin(request: web.Request, settings: Settings) -> None:

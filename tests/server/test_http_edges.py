@@ -49,12 +49,23 @@ def _assert_secure_headers(resp: aiohttp.ClientResponse) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/staff", "/api/session", "/api/appointments/1", "/healthz", "/nowhere"]
+    "path", ["/", "/staff", "/api/session", "/api/appointments/1", "/healthz", "/nowhere",
+             "/ws", "/ws?appointment=x"]
 )
 async def test_security_headers_everywhere(family: aiohttp.ClientSession, path: str) -> None:
     resp = await family.get(path)
     _assert_secure_headers(resp)
     assert "camera=()" in resp.headers["Permissions-Policy"]
+
+
+async def test_the_call_sockets_upgrade_carries_no_page_headers(
+    family: aiohttp.ClientSession,
+) -> None:
+    """A 101 is not a page: browsers apply none of them, and they would cost every call."""
+    async with family.ws_connect("/ws") as ws:
+        headers = ws._response.headers
+        assert headers["Upgrade"].lower() == "websocket"
+        assert "Content-Security-Policy" not in headers
 
 
 async def test_call_page_may_use_camera_and_microphone(family: aiohttp.ClientSession) -> None:
