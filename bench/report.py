@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -33,7 +35,6 @@ class RunResult:
     exchange_p50_ms: float
     join_wall_s: float
     rss_start: int  # before any client
-    rss_half: int  # half the pairs joined and idle
     rss_idle: int  # every pair joined and idle
     peak_rate: float
     peak_cpu_us: float
@@ -56,12 +57,24 @@ class RunResult:
     errors: tuple[str, ...]
     dropped: tuple[int, ...]
     missing_usage_rows: int = 0  # chat lines relayed without a chat.sent row (chat runs)
+    # (clients connected, RSS) before any client and after each group of joins, all idle
+    rss_steps: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def memory_steps(self) -> list[float]:
+        """RSS growth per client of each group of joins after the first."""
+        return [(rss - rss0) / (n - n0)
+                for (n0, rss0), (n, rss) in itertools.pairwise(self.rss_steps[1:]) if n > n0]
 
     @property
     def memory_per_connection(self) -> float:
-        """What one more idle connection costs: RSS growth over the second half of joins."""
-        second_half = self.clients - 2 * (self.clients // 4)
-        return (self.rss_idle - self.rss_half) / second_half
+        """What one more idle connection costs: the median group's RSS growth per client.
+
+        The first group carries the one-time costs; a median, unlike a mean or one
+        difference, is not moved by a single jump (an allocator arena, a cache page).
+        """
+        steps = self.memory_steps
+        return statistics.median(steps) if steps else math.nan
 
     @property
     def memory_growth_per_connection(self) -> float:
@@ -81,6 +94,7 @@ class RunResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "memory_per_connection": self.memory_per_connection,
+                "memory_steps": self.memory_steps,
                 "memory_growth_per_connection": self.memory_growth_per_connection}
 
 
@@ -132,6 +146,10 @@ def _rows(floor: RunResult | None, kota: RunResult | None) -> list[tuple[str, st
          cell(floor, lambda r: f"{r.memory_per_connection / 1024:.1f}"),
          cell(kota, lambda r: f"{r.memory_per_connection / 1024:.1f}"),
          ratio(GOALS[2].value, GOALS[2])),
+        ("  per group of joins, min / max (KiB)",
+         cell(floor, _step_range),
+         cell(kota, _step_range),
+         ""),
         ("all RSS growth / C (KiB)",
          cell(floor, lambda r: f"{r.memory_growth_per_connection / 1024:.1f}"),
          cell(kota, lambda r: f"{r.memory_growth_per_connection / 1024:.1f}"),
@@ -169,6 +187,11 @@ def _rows(floor: RunResult | None, kota: RunResult | None) -> list[tuple[str, st
          cell(floor, lambda r: f"{len(r.errors)} / {len(r.dropped)}"),
          cell(kota, lambda r: f"{len(r.errors)} / {len(r.dropped)}"), ""),
     ]
+
+
+def _step_range(r: RunResult) -> str:
+    steps = r.memory_steps
+    return f"{min(steps) / 1024:.1f} / {max(steps) / 1024:.1f}" if steps else "-"
 
 
 def _by_clients(results: Sequence[RunResult]) -> dict[int, dict[str, RunResult]]:

@@ -140,6 +140,21 @@ class ServerProcess:
     def sample(self) -> CpuSample:
         return CpuSample(self.cpu_seconds(), cores_busy_seconds())
 
+    async def settle(self, least: float, most: float = 20.0, quiet: float = 0.02) -> float:
+        """Waits ``least`` seconds, then until the server is idle: under ``quiet`` of a
+        core for half a second (work a join left behind, such as the usage-log writer's
+        batches, is done). Returns the seconds waited; gives up after ``most``.
+        """
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.sleep(least)
+        while loop.time() - started < most:
+            before = self.cpu_seconds()
+            await asyncio.sleep(0.5)
+            if self.cpu_seconds() - before < quiet * 0.5:
+                break
+        return loop.time() - started
+
     def rss_bytes(self) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):

@@ -9,7 +9,7 @@ floor's peak (latency under load). See docs/performance.md for what the figures 
 
 from __future__ import annotations
 
-import asyncio
+import itertools
 import os
 import resource
 import socket
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.join_flows import FloorJoinFlow, KotaJoinFlow
-from bench.load import EXCHANGE_MESSAGES, Fleet, JoinFlow, RelayStats
+from bench.load import EXCHANGE_MESSAGES, Fleet, JoinFlow, JoinStats, RelayStats
 from bench.report import FLOOR, KOTA, NOISY, RunResult, percentile
 from bench.seed import SeededPair, count_usage_rows, seed_pairs
 from bench.server_process import ServerProcess
@@ -32,6 +32,7 @@ from signalling.effects import CallAction
 REPO = Path(__file__).resolve().parent.parent
 SERVER_CORE = 0
 LOAD_CORE = 1
+MEMORY_STEPS = 8  # groups of joins after which the server's memory is read
 FILES_PER_RUN_SPARE = 200  # listening socket, database, log, imports, …
 # The token bucket still runs on every message; only its rate and burst are raised (to
 # the most the settings allow), because the closed loop asks far more of each client
@@ -54,7 +55,7 @@ class BenchConfig:
     relay: str = "signal"  # what the relay phases send: "signal" (candidates) or "chat"
     paced_fraction: float = 0.5  # of the floor's peak, for the latency phase
     join_concurrency: int = 50
-    settle: float = 1.0  # idle time before memory is read
+    settle: float = 1.0  # idle time before memory is read (and until the server is idle)
     rounds: int = 1  # repeat everything; the best round of each server counts
     attempts: int = 3  # tries per relay phase to find a window without other work
     pin: bool = True
@@ -151,18 +152,22 @@ class Bench:
         process = await self.start(server, port, f"{server}-{clients}")
         try:
             fleet = Fleet("127.0.0.1", port, self.flow(server), clients // 2, config.relay)
-            await asyncio.sleep(config.settle)
+            await process.settle(config.settle)
             rss_start = process.rss_bytes()
             self.say(f"  {server} C={clients}: joining…")
-            # Memory is read with half and with all the clients in, so that one-time costs
-            # (caches, lazy imports) are not counted per connection.
-            half = len(fleet.pairs) // 2
-            joined = await fleet.join(config.join_concurrency, slice(0, half))
-            await asyncio.sleep(config.settle)
-            rss_half = process.rss_bytes()
-            joined += await fleet.join(config.join_concurrency, slice(half, None))
-            await asyncio.sleep(config.settle)
-            rss_idle = process.rss_bytes()
+            # Memory is read after each of MEMORY_STEPS groups of joins; a connection's
+            # cost is the median step's growth per client, after the first step, so
+            # one-time costs (caches, lazy imports, a new allocator arena) landing in
+            # one step are not charged to every connection.
+            pairs = len(fleet.pairs)
+            bounds = [round(pairs * i / MEMORY_STEPS) for i in range(MEMORY_STEPS + 1)]
+            rss_steps = [(0, rss_start)]
+            joined = JoinStats([], [], 0.0)
+            for low, high in itertools.pairwise(bounds):
+                joined += await fleet.join(config.join_concurrency, slice(low, high))
+                await process.settle(config.settle)
+                rss_steps.append((2 * high, process.rss_bytes()))
+            rss_idle = rss_steps[-1][1]
             process.check_alive()
             self.say(f"  {server} C={clients}: joined in {joined.wall_s:.1f}s; closed loop…")
             per_client = max(1, round(config.in_flight / clients))
@@ -185,7 +190,7 @@ class Bench:
             exchange_p50_ms=percentile(joined.exchange_s, 0.5) * 1e3,
             join_wall_s=joined.wall_s,
             rss_start=rss_start,
-            rss_half=rss_half,
+            rss_steps=tuple(rss_steps),
             rss_idle=rss_idle,
             peak_rate=peak.rate,
             peak_cpu_us=_cpu_per_message_us(peak),

@@ -153,14 +153,59 @@ class Connection:
     # --- the handler's task -------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Serves the socket until it closes; the closing handshake happens here too."""
+        """Reads frames until the client goes or we are closing, then closes.
+
+        A room that closes this socket cancels the pending read (``_wake``); closing is
+        then done from this task, after the writer's last frame, with a full close
+        handshake. Nothing is read, let alone acted on, once closing has begun. (One
+        coroutine, not a reader called from here: each frame on the stack is kept for
+        as long as the socket is open.)
+        """
         loop = asyncio.get_running_loop()
         started = loop.time()
         self._handler = asyncio.current_task()
         self._registry.track(self)
         self._heartbeat.add(self)
         try:
-            await self._read()
+            hello_by = loop.time() + self._limits.hello_timeout
+            while self._closing is None:
+                timeout = None if self._pid is not None else hello_by - loop.time()
+                if timeout is not None and timeout <= 0:
+                    self.close(CloseReason.TIMEOUT)
+                    return
+                self._receiving = True
+                try:
+                    msg = await self._ws.receive(timeout=timeout)
+                except TimeoutError:
+                    self.close(CloseReason.TIMEOUT)
+                    return
+                except asyncio.CancelledError:
+                    handler = self._handler
+                    if not self._woken or handler is None or handler.uncancel() > 0:
+                        raise  # not ours: the server is stopping the handler
+                    return
+                finally:
+                    self._receiving = False
+                self._heard = True
+                if msg.type not in _READABLE and msg.type not in _CONTROL:
+                    return  # closed, closing or broken: the client is gone
+                if not self._limiter.allow(loop.time()):
+                    self._refuse(SignallingError("rate_limited"))
+                    return
+                if msg.type in _CONTROL:
+                    if msg.type is WSMsgType.PING:
+                        self._pong(msg.data)
+                    continue
+                try:
+                    if self._live is not None and self._pid is not None:
+                        self._live.handle(self._pid, self, _decode(msg))
+                    else:
+                        await self._before_joining(_decode(msg))
+                except SignallingError as exc:
+                    self._refuse(exc)
+                    if self._pid is None and not exc.fatal:
+                        hello_by = loop.time() + self._limits.hello_timeout
+                del msg  # an idle socket keeps no copy of its last frame while it waits
         except Exception:
             logger.exception("ws.internal_error", extra=self._ids())
             self._refuse(SignallingError("internal"))
@@ -175,54 +220,6 @@ class Connection:
             self._heartbeat.discard(self)
             logger.info("ws.closed", extra={**self._ids(), "reason": reason.value,
                                             "duration_ms": round((loop.time() - started) * 1000)})
-
-    async def _read(self) -> None:
-        """Reads frames until the client goes or we are closing.
-
-        A room that closes this socket cancels the pending read (``_wake``); closing is
-        then done from this task, after the writer's last frame, with a full close
-        handshake. Nothing is read, let alone acted on, once closing has begun.
-        """
-        loop = asyncio.get_running_loop()
-        hello_by = loop.time() + self._limits.hello_timeout
-        while self._closing is None:
-            timeout = None if self._pid is not None else hello_by - loop.time()
-            if timeout is not None and timeout <= 0:
-                self.close(CloseReason.TIMEOUT)
-                return
-            self._receiving = True
-            try:
-                msg = await self._ws.receive(timeout=timeout)
-            except TimeoutError:
-                self.close(CloseReason.TIMEOUT)
-                return
-            except asyncio.CancelledError:
-                handler = self._handler
-                if not self._woken or handler is None or handler.uncancel() > 0:
-                    raise  # not ours: the server is stopping the handler
-                return
-            finally:
-                self._receiving = False
-            self._heard = True
-            if msg.type not in _READABLE and msg.type not in _CONTROL:
-                return  # closed, closing or broken: the client is gone
-            if not self._limiter.allow(loop.time()):
-                self._refuse(SignallingError("rate_limited"))
-                return
-            if msg.type in _CONTROL:
-                if msg.type is WSMsgType.PING:
-                    self._pong(msg.data)
-                continue
-            try:
-                if self._live is not None and self._pid is not None:
-                    self._live.handle(self._pid, self, _decode(msg))
-                else:
-                    await self._before_joining(_decode(msg))
-            except SignallingError as exc:
-                self._refuse(exc)
-                if self._pid is None and not exc.fatal:
-                    hello_by = loop.time() + self._limits.hello_timeout
-            del msg  # an idle socket keeps no copy of its last frame while it waits
 
     async def _before_joining(self, message: wire.ClientMessage) -> None:
         if not isinstance(message, wire.Hello):

@@ -9,6 +9,8 @@ from __future__ import annotations
 class RateLimiter:
     """Allows ``burst`` messages at once, refilled at ``rate`` messages per second."""
 
+    __slots__ = ("_last", "_tokens", "burst", "rate")  # one per open socket
+
     def __init__(self, rate: float, burst: int) -> None:
         if rate <= 0 or burst < 1:
             raise ValueError("rate must be positive and burst at least 1")

@@ -29,12 +29,12 @@ from signalling.errors import SignallingError
 from signalling.seat import (
     CallSnapshot,
     Seat,
-    SeatSnapshot,
     SeatState,
     hash_secret,
     new_secret,
     restore_seats,
 )
+from signalling.seats import Seats
 from signalling.waiting_room import JoinWindow, Member, WaitingRoom
 
 logger = logging.getLogger(__name__)
@@ -80,10 +80,14 @@ class Room:
         self._new_secret = new_secret
         self._ice_servers = ice_servers
         self._ice_policy = ice_transport_policy  # told to everyone seated, with the servers
-        self._seats: dict[str, Seat] = {}
+        self._seats = Seats(appointment_id)
         self._revoked: set[str] = set()
-        self._seats_taken = 0
-        self.revision = 0  # bumped on every seat or room change: time to save a snapshot
+        self._changes = 0  # of the room itself (state, times, staff); the seats count theirs
+
+    @property
+    def revision(self) -> int:
+        """Moves on every seat or room change (never for a relayed signal): time to save."""
+        return self._changes + self._seats.revision
 
     @property
     def is_idle(self) -> bool:
@@ -91,13 +95,11 @@ class Room:
         return not self._seats and not self.waiting
 
     def seat_state(self, participant_id: str) -> SeatState | None:
-        seat = self._seats.get(participant_id)
-        return seat.state if seat else None
+        return self._seats.state(participant_id)
 
     def next_deadline(self) -> datetime | None:
         """When expire() must next run: the earliest end of a reconnect grace period."""
-        return min((s.held_until for s in self._seats.values() if s.held_until is not None),
-                   default=None)
+        return self._seats.next_deadline()
 
     # --- arrivals and departures ---------------------------------------------------------
 
@@ -124,7 +126,7 @@ class Room:
         if member.is_staff and len(self._seats) - (pid in self._seats) >= self.max_participants:
             raise SignallingError("room_full")
         effects: list[Effect] = []
-        if self._is_connected(pid):
+        if self._seats.is_connected(pid):
             effects.append(Disconnect(pid, CloseReason.REPLACED))
         if pid in self._seats:
             effects += self._release(pid, now, CloseReason.REPLACED)
@@ -132,7 +134,7 @@ class Room:
             seat, secret, seated = self._take_seat(member, now)
             return [*effects, Send((pid,), self._welcome(member, now, seat=seat, secret=secret)),
                     Send((pid,), self.waiting.waiting_list()), *seated]
-        knocked = self.waiting.knock(member, now, self._staff_present())
+        knocked = self.waiting.knock(member, now, self._seats.staff_present())
         welcome = self._welcome(member, now, position=self.waiting.position(pid))
         return [*effects, Send((pid,), welcome), *knocked]
 
@@ -154,20 +156,20 @@ class Room:
                         Record(CallAction.CALL_DISCONNECTED, pid, now, reason=CloseReason.REPLACED)]
         secret = self._new_secret()
         seat.secret_hash, seat.held_until = hash_secret(secret), None
-        self._set_state(pid, SeatState.CONNECTED)
+        self._seats.set_state(pid, SeatState.CONNECTED)
         welcome = self._welcome(seat.member, now, seat=seat, secret=secret, resumed=True)
         effects.append(Send((pid,), welcome))
         if seat.member.is_staff:
             effects.append(Send((pid,), self.waiting.waiting_list()))
         back = wire.PeerReconnected(participant=pid, seat=seat.number, fresh=fresh)
-        return [*effects, *send(self._connected(exclude=pid), back),
+        return [*effects, *send(self._seats.connected(exclude=pid), back),
                 Record(CallAction.CALL_RECONNECTED, pid, now)]
 
     def leave(self, participant_id: str, now: datetime) -> list[Effect]:
         """The participant said ``leave``: out of the queue or the call, socket closed normally."""
         bye = Disconnect(participant_id, CloseReason.LEFT)
         if participant_id in self.waiting:
-            staff = self._staff_present()
+            staff = self._seats.staff_present()
             return [*self.waiting.leave(participant_id, now, staff, CloseReason.LEFT), bye]
         self._require_seated(participant_id)
         return [bye, *self._release(participant_id, now, CloseReason.LEFT)]
@@ -182,22 +184,21 @@ class Room:
         """
         pid = participant_id
         if pid in self.waiting:
-            return self.waiting.leave(pid, now, self._staff_present(), lost)
-        if not self._is_connected(pid):
+            return self.waiting.leave(pid, now, self._seats.staff_present(), lost)
+        if not self._seats.is_connected(pid):
             return []
         seat = self._seats[pid]
         seat.held_until = now + self.reconnect_grace
-        self._set_state(pid, SeatState.HELD)
+        self._seats.set_state(pid, SeatState.HELD)
         notice = wire.PeerDisconnected(participant=pid, until=seat.held_until)
-        return [*send(self._connected(), notice),
+        return [*send(self._seats.connected(), notice),
                 Record(CallAction.CALL_DISCONNECTED, pid, now, reason=lost)]
 
     def expire(self, now: datetime) -> list[Effect]:
         """Frees seats whose grace period is over; their holders must knock again."""
         effects: list[Effect] = []
-        for pid, seat in list(self._seats.items()):
-            if seat.held_until is not None and seat.held_until <= now:
-                effects += self._release(pid, now, CloseReason.RECONNECT_EXPIRED)
+        for pid in self._seats.due(now):
+            effects += self._release(pid, now, CloseReason.RECONNECT_EXPIRED)
         return effects
 
     def shutdown(self, now: datetime) -> list[Effect]:
@@ -209,11 +210,11 @@ class Room:
         if self.state is not RoomState.OPEN:
             return []
         reason = CloseReason.SERVER_SHUTDOWN
-        effects: list[Effect] = [Disconnect(pid, reason)
-                                 for pid in (*self._connected(), *self.waiting.participant_ids)]
-        for pid in self._connected():
+        everyone = (*self._seats.connected(), *self.waiting.participant_ids)
+        effects: list[Effect] = [Disconnect(pid, reason) for pid in everyone]
+        for pid in self._seats.connected():
             self._seats[pid].held_until = now + self.reconnect_grace
-            self._set_state(pid, SeatState.HELD)
+            self._seats.set_state(pid, SeatState.HELD)
             effects.append(Record(CallAction.CALL_DISCONNECTED, pid, now, reason=reason))
         effects += self.waiting.clear(now, reason)
         self._set_room_state(RoomState.CLOSED)
@@ -221,10 +222,8 @@ class Room:
 
     def snapshot(self) -> CallSnapshot:
         """The seats and session state to save so that a restart keeps the call."""
-        seats = tuple(SeatSnapshot(pid, s.number, s.secret_hash, s.held_until)
-                      for pid, s in self._seats.items())
         return CallSnapshot(self.appointment_id, self.state is RoomState.ENDED,
-                            self._seats_taken, seats)
+                            self._seats.taken, self._seats.snapshot())
 
     def restore(self, saved: CallSnapshot, members: Mapping[str, Member],
                 now: datetime) -> list[Effect]:
@@ -235,9 +234,9 @@ class Room:
             self._set_room_state(RoomState.ENDED)
             return []
         seats, records = restore_seats(saved, members, self.staff_ids, now, self.reconnect_grace)
-        self._seats_taken = max([saved.seats_taken, *(s.number for s in saved.seats)])
+        self._seats.taken = max([saved.seats_taken, *(s.number for s in saved.seats)])
         for seat in seats:
-            self._set_state(seat.member.participant_id, SeatState.HELD, seat)
+            self._seats.set_state(seat.member.participant_id, SeatState.HELD, seat)
         return list(records)
 
     # --- changes made on the staff pages while the call is live ------------------------------
@@ -250,7 +249,7 @@ class Room:
         if host_id not in staff:
             raise ValueError("the host must be one of the staff")
         self.window, self.staff_ids, self.host_id = window, staff, host_id
-        self.revision += 1
+        self._changes += 1
         effects: list[Effect] = []
         for pid in (*self.waiting.participant_ids, *self._seats):
             if pid not in members:
@@ -266,7 +265,7 @@ class Room:
             self._revoked.add(pid)  # staff are kept out by ``staff_ids`` instead
         told: list[Effect] = [Send((pid,), wire.Removed(revoked=True)), Disconnect(pid, reason)]
         if pid in self.waiting:
-            return [*told, *self.waiting.leave(pid, now, self._staff_present(), reason)]
+            return [*told, *self.waiting.leave(pid, now, self._seats.staff_present(), reason)]
         if seat is None:
             return []
         if seat.state is not SeatState.CONNECTED:
@@ -294,7 +293,8 @@ class Room:
             raise SignallingError("unknown_participant", f"{participant_id} is not waiting.")
         if len(self._seats) >= self.max_participants:
             raise SignallingError("room_full")
-        member, left_queue = self.waiting.admit(participant_id, by, now, self._staff_present())
+        staff = self._seats.staff_present()
+        member, left_queue = self.waiting.admit(participant_id, by, now, staff)
         _, secret, seated = self._take_seat(member, now)
         admitted = wire.Admitted(resume_secret=secret, peers=self._peers(participant_id),
                                  ice_servers=self._ice_servers(participant_id, now) or None,
@@ -305,7 +305,7 @@ class Room:
              revoke: bool = False) -> list[Effect]:
         """Turns one waiting person away, and with ``revoke`` revokes their link."""
         self._require_staff(by)
-        staff = self._staff_present()
+        staff = self._seats.staff_present()
         effects = self.waiting.deny(participant_id, by, now, staff, revoke=revoke)
         if revoke:
             self._revoked.add(participant_id)
@@ -333,7 +333,7 @@ class Room:
             return [*told, *effects, Revoke(pid, by)]
         if not connected:
             return effects
-        knocked = self.waiting.knock(seat.member, now, self._staff_present())
+        knocked = self.waiting.knock(seat.member, now, self._seats.staff_present())
         told.append(Send((pid,), wire.Waiting(position=self.waiting.position(pid))))
         return [*told, *effects, *knocked]
 
@@ -351,17 +351,17 @@ class Room:
 
     def relay_signal(self, sender: str, signal: wire.Signal, now: datetime) -> list[Effect]:
         """Passes SDP or an ICE candidate to one connected peer, stamped with the sender."""
-        if not self._is_connected(sender):
+        if not self._seats.is_connected(sender):
             refused = Record(CallAction.SIGNAL_REFUSED, sender, now)
             raise SignallingError("not_admitted", records=[refused])
-        if signal.to == sender or not self._is_connected(signal.to):
+        if signal.to == sender or not self._seats.is_connected(signal.to):
             raise SignallingError("unknown_peer", f"{signal.to} is not a connected peer.")
         return [Send((signal.to,), wire.SignalRelayed(from_=sender, payload=signal.payload))]
 
     def chat(self, sender: str, text: str, now: datetime) -> list[Effect]:
         """Relays chat to the other connected participants; the record keeps no text."""
         self._require_seated(sender)
-        to = self._connected(exclude=sender)
+        to = self._seats.connected(exclude=sender)
         return [*send(to, wire.ChatRelayed(from_=sender, text=text, at=now)),
                 Record(CallAction.CHAT_SENT, sender, now, detail={"recipients": len(to)})]
 
@@ -372,28 +372,26 @@ class Room:
 
         Returns the seat's resume secret too: only its hash stays in the room.
         """
-        self._seats_taken += 1
         secret = self._new_secret()
-        seat = Seat(member, self._seats_taken, hash_secret(secret))
+        seat = self._seats.take(member, hash_secret(secret))
         pid = member.participant_id
-        self._set_state(pid, SeatState.CONNECTED, seat)
         joined = wire.PeerJoined(peer=self._peer(seat))
-        return seat, secret, [*send(self._connected(exclude=pid), joined),
+        return seat, secret, [*send(self._seats.connected(exclude=pid), joined),
                               Record(CallAction.CALL_JOINED, pid, now)]
 
     def _release(self, participant_id: str, now: datetime, reason: CloseReason) -> list[Effect]:
         """Frees a seat; the others drop their peer connection to it."""
-        self._set_state(participant_id, SeatState.RELEASED)
-        return [*send(self._connected(), wire.PeerLeft(participant=participant_id)),
+        self._seats.set_state(participant_id, SeatState.RELEASED)
+        return [*send(self._seats.connected(), wire.PeerLeft(participant=participant_id)),
                 Record(CallAction.CALL_LEFT, participant_id, now, reason=reason)]
 
     def _close_all(self, now: datetime, reason: CloseReason,
                    notice: wire.SessionEnded | None = None) -> list[Effect]:
-        audience = (*self._connected(), *self.waiting.participant_ids)
+        audience = (*self._seats.connected(), *self.waiting.participant_ids)
         effects: list[Effect] = send(audience, notice) if notice else []
         effects += [Disconnect(pid, reason) for pid in audience]
-        for pid in list(self._seats):
-            self._set_state(pid, SeatState.RELEASED)
+        for pid in self._seats:
+            self._seats.set_state(pid, SeatState.RELEASED)
             effects.append(Record(CallAction.CALL_LEFT, pid, now, reason=reason))
         return [*effects, *self.waiting.clear(now, reason)]
 
@@ -419,51 +417,25 @@ class Room:
                          connected=seat.state is SeatState.CONNECTED, seat=seat.number)
 
     def _peers(self, exclude: str) -> tuple[wire.Peer, ...]:
-        return tuple(self._peer(s) for pid, s in self._seats.items() if pid != exclude)
-
-    def _connected(self, exclude: str | None = None) -> tuple[str, ...]:
-        return tuple(pid for pid, s in self._seats.items()
-                     if s.state is SeatState.CONNECTED and pid != exclude)
-
-    def _staff_present(self) -> tuple[str, ...]:
-        return tuple(pid for pid in self._connected() if self._seats[pid].member.is_staff)
-
-    def _is_connected(self, participant_id: str) -> bool:
-        return self.seat_state(participant_id) is SeatState.CONNECTED
+        return tuple(self._peer(s) for s in self._seats.others(exclude))
 
     def _require_open(self) -> None:
         if self.state is not RoomState.OPEN:
             raise SignallingError("session_ended")
 
     def _require_seated(self, participant_id: str) -> None:
-        if self._is_connected(participant_id):
+        if self._seats.is_connected(participant_id):
             return
         raise SignallingError("not_admitted" if participant_id in self.waiting else "not_joined")
 
     def _require_staff(self, by: str) -> None:
-        if self._is_connected(by) and self._seats[by].member.is_staff:
+        if self._seats.is_connected(by) and self._seats[by].member.is_staff:
             return
         raise SignallingError("not_staff" if by in self._seats or by in self.waiting
                               else "not_joined")
-
-    def _set_state(self, participant_id: str, new: SeatState, seat: Seat | None = None) -> None:
-        """The one place a seat changes state, so every move is logged (and saved)."""
-        self.revision += 1
-        current = seat or self._seats.get(participant_id)
-        old = self._seats[participant_id].state if participant_id in self._seats else None
-        if new is SeatState.RELEASED:
-            del self._seats[participant_id]
-        else:
-            assert current is not None
-            current.state = new
-            self._seats[participant_id] = current
-        logger.info("room.seat_state", extra={
-            "appointment": self.appointment_id, "participant": participant_id,
-            "old": old.value if old else None, "new": new.value,
-        })
 
     def _set_room_state(self, new: RoomState) -> None:
         logger.info("room.state", extra={"appointment": self.appointment_id,
                                          "old": self.state.value, "new": new.value})
         self.state = new
-        self.revision += 1
+        self._changes += 1
