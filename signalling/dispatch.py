@@ -33,7 +33,9 @@ def handle(room: Room, sender: str, message: wire.ClientMessage, now: datetime) 
 
 
 def _route(room: Room, sender: str, message: wire.ClientMessage, now: datetime) -> list[Effect]:
-    match message:
+    match message:  # tried in order: the one sent hundreds of times a call comes first
+        case wire.Signal():
+            return room.relay_signal(sender, message, now)
         case wire.Hello():
             raise SignallingError("already_joined")
         case wire.Leave():
@@ -48,8 +50,6 @@ def _route(room: Room, sender: str, message: wire.ClientMessage, now: datetime) 
             return room.end(sender, now)
         case wire.MessageWaiting():
             return room.message_waiting(sender, message.to, message.text, now)
-        case wire.Signal():
-            return room.relay_signal(sender, message, now)
         case wire.Chat():
             return room.chat(sender, message.text, now)
         case _:

@@ -189,7 +189,7 @@ class LiveRoom:
             self._saved_revision = self.room.revision
             self._registry.store.save(self.room.snapshot())
             self._arm()
-        if may_drop and self.room.is_idle and not self._outboxes:
+        if may_drop and not self._outboxes and self.room.is_idle:
             self._registry.drop(self)
 
     def _arm(self) -> None:

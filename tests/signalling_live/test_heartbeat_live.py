@@ -97,3 +97,17 @@ async def test_a_ping_flood_is_rate_limited_like_any_other(
     assert (await guest.until("error"))["code"] == "rate_limited"
     assert await guest.closed() == 4007
     await wait_for_row(settings, call.id, "call.disconnected", reason="flooding")
+
+
+async def test_an_oversized_ping_is_a_protocol_error_and_spares_the_call(call: Call) -> None:
+    """Control frames carry at most 125 bytes (RFC 6455, 5.5): a bigger ping ends only
+    the socket that sent it."""
+    host = await call.staff()
+    guest = await _manual_socket(call)
+    await guest.hello(token=call.tokens[0])
+    await host.until("knocked")
+    await guest.ws.ping(b"x" * 200)
+    msg = await _next_frame(guest)
+    assert (msg.type, msg.data) == (WSMsgType.CLOSE, 1002), msg
+    await host.until("waiting-list", waiting=[])  # the guest left the queue
+    await host.probe()
