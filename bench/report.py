@@ -34,8 +34,8 @@ class RunResult:
     join_p99_ms: float
     exchange_p50_ms: float
     join_wall_s: float
-    rss_start: int  # before any client
-    rss_idle: int  # every pair joined and idle
+    # (clients connected, RSS) before any client and after each group of joins, all idle
+    rss_steps: tuple[tuple[int, int], ...]
     peak_rate: float
     peak_cpu_us: float
     peak_server_busy: float  # share of one core
@@ -57,8 +57,15 @@ class RunResult:
     errors: tuple[str, ...]
     dropped: tuple[int, ...]
     missing_usage_rows: int = 0  # chat lines relayed without a chat.sent row (chat runs)
-    # (clients connected, RSS) before any client and after each group of joins, all idle
-    rss_steps: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def rss_start(self) -> int:
+        return self.rss_steps[0][1]
+
+    @property
+    def rss_idle(self) -> int:
+        """Every pair joined and idle."""
+        return self.rss_steps[-1][1]
 
     @property
     def memory_steps(self) -> list[float]:

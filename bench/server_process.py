@@ -140,10 +140,10 @@ class ServerProcess:
     def sample(self) -> CpuSample:
         return CpuSample(self.cpu_seconds(), cores_busy_seconds())
 
-    async def settle(self, least: float, most: float = 20.0, quiet: float = 0.02) -> float:
+    async def settle(self, least: float, most: float = 20.0, quiet: float = 0.02) -> None:
         """Waits ``least`` seconds, then until the server is idle: under ``quiet`` of a
         core for half a second (work a join left behind, such as the usage-log writer's
-        batches, is done). Returns the seconds waited; gives up after ``most``.
+        batches, is done). Gives up after ``most`` seconds.
         """
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -152,8 +152,7 @@ class ServerProcess:
             before = self.cpu_seconds()
             await asyncio.sleep(0.5)
             if self.cpu_seconds() - before < quiet * 0.5:
-                break
-        return loop.time() - started
+                return
 
     def rss_bytes(self) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():

@@ -167,7 +167,6 @@ class Bench:
                 joined += await fleet.join(config.join_concurrency, slice(low, high))
                 await process.settle(config.settle)
                 rss_steps.append((2 * high, process.rss_bytes()))
-            rss_idle = rss_steps[-1][1]
             process.check_alive()
             self.say(f"  {server} C={clients}: joined in {joined.wall_s:.1f}s; closed loop…")
             per_client = max(1, round(config.in_flight / clients))
@@ -189,9 +188,7 @@ class Bench:
             join_p99_ms=percentile(joined.join_s, 0.99) * 1e3,
             exchange_p50_ms=percentile(joined.exchange_s, 0.5) * 1e3,
             join_wall_s=joined.wall_s,
-            rss_start=rss_start,
             rss_steps=tuple(rss_steps),
-            rss_idle=rss_idle,
             peak_rate=peak.rate,
             peak_cpu_us=_cpu_per_message_us(peak),
             peak_server_busy=peak.cpu.server_s / peak.window_s,

@@ -134,15 +134,15 @@ class Connection:
 
         A ping is a control frame, so it may go out between queued messages.
         """
-        frames = self._ws._writer
-        if self._closing is not None or frames is None or frames.transport.is_closing():
+        transport = self._open_transport()
+        if self._closing is not None or transport is None:
             return
         if not self._heard:
             logger.info("ws.no_pong", extra=self._ids())
-            frames.transport.abort()  # the read ends at once, as for any lost connection
+            transport.abort()  # the read ends at once, as for any lost connection
             return
         self._heard = False
-        frames.transport.write(_PING)
+        transport.write(_PING)
 
     def _wake(self) -> None:
         """Ends the handler's pending read, so closing starts now, not at the next frame."""
@@ -249,9 +249,16 @@ class Connection:
 
     def _pong(self, payload: bytes) -> None:
         """Answers a client's ping (its payload is at most 125 bytes: aiohttp checks)."""
-        frames = self._ws._writer
-        if frames is not None and not frames.transport.is_closing():
-            frames.transport.write(_SHORT(_PONG, len(payload)) + payload)
+        transport = self._open_transport()
+        if transport is not None:
+            transport.write(_SHORT(_PONG, len(payload)) + payload)
+
+    def _open_transport(self) -> asyncio.WriteTransport | None:
+        """The socket's transport for a control frame, unless the client is gone."""
+        frames = self._ws._writer  # aiohttp keeps the socket's transport only here
+        if frames is None or frames.transport.is_closing():
+            return None
+        return frames.transport
 
     def _refuse(self, exc: SignallingError) -> None:
         """Tells the client why, by code; a fatal refusal then closes with its reason."""

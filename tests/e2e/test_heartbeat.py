@@ -7,23 +7,24 @@ heartbeat a call in which neither page sends a message must keep its first socke
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.async_api import Page
 
 from server.db import Database
-from tests.e2e.flows import OpenPage, admit, family_to_waiting_room, staff_into_room
+from tests.e2e.flows import OpenPage, in_call
 from tests.e2e.kota_server import KotaProcess, StaffApi
-from tests.e2e.page_checks import TABLET_LANDSCAPE, TABLET_PORTRAIT, assert_remote_videos_play
+from tests.e2e.page_checks import assert_remote_videos_play
+from tests.signalling_live.conftest import sweeps
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-NAME = "Aili Magga"
 
-
-async def disconnections(kota: KotaProcess, appointment_id: int) -> int:
+async def disconnections(kota: KotaProcess, staff: Page) -> int:
+    """``call.disconnected`` rows of the call the staff page is in."""
+    appointment_id = int(parse_qs(urlsplit(staff.url).query)["appointment"][0])
     db = Database(kota.data_dir / "kota.sqlite3")
     await db.open()
     try:
@@ -33,7 +34,7 @@ async def disconnections(kota: KotaProcess, appointment_id: int) -> int:
         await db.close()
 
 
-async def sockets_opened(page: Page) -> list[int]:
+async def socket_states(page: Page) -> list[int]:
     """The ready state of every call socket the page has opened, oldest first."""
     states: list[int] = await page.evaluate(
         "() => window.__kotaTestSockets.map(s => s.readyState)")
@@ -43,23 +44,21 @@ async def sockets_opened(page: Page) -> list[int]:
 async def test_a_quiet_call_outlives_many_heartbeats(open_page: OpenPage, tmp_path: Path) -> None:
     kota = KotaProcess(tmp_path / "heartbeat", env={"KOTA_WS_HEARTBEAT_SECONDS": "1"})
     await kota.start()
+    apis: list[StaffApi] = []
+
+    async def sign_in(username: str) -> StaffApi:
+        apis.append(await StaffApi(kota, username).__aenter__())
+        return apis[-1]
+
     try:
-        async with StaffApi(kota, "sanna") as sanna:
-            appointment = await sanna.appointment((NAME, "guardian"))
-        staff = await open_page(TABLET_LANDSCAPE, staff="sanna", name="staff", server=kota)
-        await staff_into_room(staff, appointment)
-        family = await open_page(TABLET_PORTRAIT, name="family", server=kota)
-        await family_to_waiting_room(family, appointment.links[NAME])
-        await admit(staff, NAME)
-        await assert_remote_videos_play(family, 1)
-        await assert_remote_videos_play(staff, 1)
-
-        await asyncio.sleep(6)  # five sweeps or more; the pages send nothing of their own
-
+        staff, family = await in_call(open_page, sign_in, "Aili Magga", server=kota)
+        await sweeps(f"{kota.base}/ws", 5)  # the pages send nothing of their own meanwhile
         for page in (staff, family):
-            assert await sockets_opened(page) == [1], "the page had to reconnect"
+            assert await socket_states(page) == [1], "the page had to reconnect"
         await assert_remote_videos_play(family, 1)
         await assert_remote_videos_play(staff, 1)
-        assert await disconnections(kota, appointment.id) == 0
+        assert await disconnections(kota, staff) == 0
     finally:
+        for api in apis:
+            await api.__aexit__()
         kota.stop()

@@ -7,6 +7,9 @@ import asyncio
 import pytest
 
 from signalling.heartbeat import Heartbeat
+from tests.conftest import wait_until
+
+INTERVAL = 0.05
 
 
 class Socket:
@@ -23,44 +26,59 @@ class Socket:
             raise RuntimeError("broken socket")
 
 
-async def test_every_socket_beats_once_per_interval() -> None:
-    heartbeat = Heartbeat(0.05)
+async def sweeps(n: int) -> None:
+    """Returns after ``n`` sweeps of a heartbeat of its own with the same interval."""
+    witness, clock = Socket(), Heartbeat(INTERVAL)
+    clock.add(witness)
+    clock.start()
+    try:
+        await wait_until(lambda: witness.beats >= n, what=f"{n} sweeps")
+    finally:
+        clock.stop()
+
+
+async def test_every_socket_beats_once_per_sweep_and_not_before_the_interval() -> None:
+    heartbeat = Heartbeat(INTERVAL)
     sockets = [Socket() for _ in range(3)]
     for socket in sockets:
         heartbeat.add(socket)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     heartbeat.start()
-    await asyncio.sleep(0.28)
+    await wait_until(lambda: all(s.beats >= 3 for s in sockets), what="three beats each")
     heartbeat.stop()
-    assert all(4 <= s.beats <= 6 for s in sockets), [s.beats for s in sockets]
+    assert loop.time() - started >= 3 * INTERVAL * 0.9  # call_later may round down a little
     counted = [s.beats for s in sockets]
-    await asyncio.sleep(0.15)
+    assert max(counted) - min(counted) <= 1, counted  # each sweep asks every socket
+    await sweeps(3)
     assert [s.beats for s in sockets] == counted  # stopped means no more beats
 
 
 async def test_a_socket_may_leave_during_its_beat_and_a_broken_one_spares_the_rest(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    heartbeat = Heartbeat(0.05)
+    heartbeat = Heartbeat(INTERVAL)
     leaving, broken, healthy = Socket(heartbeat), Socket(fail=True), Socket()
     for socket in (leaving, broken, healthy):
         heartbeat.add(socket)
     heartbeat.start()
-    await asyncio.sleep(0.13)
+    await wait_until(lambda: healthy.beats >= 2, what="two sweeps")
     heartbeat.stop()
     assert leaving.beats == 1 and len(heartbeat) == 2
-    assert broken.beats >= 2 and healthy.beats == broken.beats
+    assert broken.beats == healthy.beats
     assert "ws.heartbeat_failed" in caplog.text
 
 
 async def test_a_removed_socket_is_not_asked_again() -> None:
-    heartbeat = Heartbeat(0.05)
-    socket = Socket()
-    heartbeat.add(socket)
-    heartbeat.discard(socket)
+    heartbeat = Heartbeat(INTERVAL)
+    removed, kept = Socket(), Socket()
+    heartbeat.add(removed)
+    heartbeat.add(kept)
+    heartbeat.discard(removed)
     heartbeat.start()
-    await asyncio.sleep(0.12)
+    await wait_until(lambda: kept.beats >= 2, what="two sweeps")
     heartbeat.stop()
-    assert socket.beats == 0
+    assert removed.beats == 0
 
 
 def test_the_interval_must_be_positive() -> None:

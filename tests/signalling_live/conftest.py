@@ -183,6 +183,19 @@ class CallClient:
             await self.session.close()
 
 
+async def sweeps(url: str, n: int) -> None:
+    """Returns once the server's heartbeat has pinged a socket of our own ``n`` times.
+
+    The socket never says hello (pings come before it too), so it must finish within
+    the hello timeout; it answers each ping, as any client does.
+    """
+    async with aiohttp.ClientSession() as session, session.ws_connect(url, autoping=False) as ws:
+        for _ in range(n):
+            msg = await asyncio.wait_for(ws.receive(), 5)
+            assert msg.type is WSMsgType.PING, (msg.type, msg.data)
+            await ws.pong(msg.data)
+
+
 def _field(data: Json, key: str, wanted: Any) -> Any:
     """The server omits fields at their default (false, null): absent ``revoked`` is false."""
     return data.get(key, False if wanted is False else None)

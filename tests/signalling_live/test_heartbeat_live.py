@@ -14,7 +14,7 @@ import pytest
 from aiohttp import WSMsgType
 
 from server.settings import Settings
-from tests.signalling_live.conftest import Call, CallClient, wait_for_row, ws_url
+from tests.signalling_live.conftest import Call, CallClient, sweeps, wait_for_row, ws_url
 from tests.signalling_live.test_mesh_live import OFFER
 
 
@@ -51,7 +51,7 @@ async def test_a_quiet_client_that_answers_pings_keeps_its_seat(call: Call) -> N
     guest = await call.admitted_guest(host, 0)
     # aiohttp clients answer pings while they read; both read and neither sends.
     host_hears, guest_hears = asyncio.create_task(host.recv()), asyncio.create_task(guest.recv())
-    await asyncio.sleep(3.5)  # three sweeps
+    await sweeps(ws_url(call.kota), 3)  # each of the two had to answer all three
     assert not host_hears.done() and not guest_hears.done()  # no peer-disconnected either
     await host.send("signal", to=guest.participant, payload=OFFER)
     await guest.send("signal", to=host.participant, payload=OFFER)
