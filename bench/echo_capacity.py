@@ -134,8 +134,9 @@ async def seed_staff(db_path: Path, count: int) -> list[str]:
         hashed = hash_password(PASSWORD)
         now = datetime.now(UTC)
         names = [f"echo{n}" for n in range(count)]
-        for name in names:
-            await db.create_staff(name, f"Echo {name}", StaffRole.PROFESSIONAL, hashed, now)
+        async with db.transaction() as tx:
+            for name in names:
+                await tx.create_staff(name, f"Echo {name}", StaffRole.PROFESSIONAL, hashed, now)
         return names
     finally:
         await db.close()

@@ -53,27 +53,33 @@ async def _seed_pair(
     db: Database, links: JoinLinks, key: SigningKey, password_hash: str, index: int,
     now: datetime,
 ) -> SeededPair:
-    staff = await db.create_staff(
-        f"bench{index:05d}", f"Bench Worker {index}", StaffRole.PROFESSIONAL, password_hash, now
-    )
     cookie = secrets.token_urlsafe(32)
-    await db.create_session(
-        hash_session_id(cookie), staff.id, secrets.token_urlsafe(32), now, now + SESSION_LENGTH
-    )
     starts_at = now.replace(microsecond=0)
-    appointment_id, (participant_id,) = await db.create_appointment(
-        starts_at=starts_at,
-        ends_at=starts_at + APPOINTMENT_LENGTH,
-        kind=AppointmentKind.FAMILY_COUNSELLING,
-        host_id=staff.id,
-        staff_ids=(),
-        participants=[NewParticipant(f"Bench Family {index}", ParticipantRole.GUARDIAN, None)],
-        created_by=staff.id,
-        now=now,
-    )
-    appointment = await db.get_appointment(appointment_id)
-    assert appointment is not None
-    link = await links.issue(Actor.staff(staff.id), appointment, participant_id, now)
+    async with db.transaction() as tx:
+        staff = await tx.create_staff(
+            f"bench{index:05d}", f"Bench Worker {index}", StaffRole.PROFESSIONAL,
+            password_hash, now,
+        )
+        await tx.create_session(
+            hash_session_id(cookie), staff.id, secrets.token_urlsafe(32), now,
+            now + SESSION_LENGTH,
+        )
+        appointment_id, (participant_id,) = await tx.create_appointment(
+            starts_at=starts_at,
+            ends_at=starts_at + APPOINTMENT_LENGTH,
+            kind=AppointmentKind.FAMILY_COUNSELLING,
+            host_id=staff.id,
+            staff_ids=(),
+            participants=[
+                NewParticipant(f"Bench Family {index}", ParticipantRole.GUARDIAN, None)
+            ],
+            created_by=staff.id,
+            now=now,
+        )
+        link = await links.issue(
+            tx, Actor.staff(staff.id), appointment_id, starts_at + APPOINTMENT_LENGTH,
+            participant_id, now,
+        )
     return SeededPair(appointment_id, cookie, encode_token(key, link))
 
 

@@ -103,8 +103,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     try:
         await db.migrate()
         key = SigningKey.load_or_create(settings.signing_key_path)
-        audit = AuditLog(db, app[CLOCK])
-        audit.start()
+        audit = AuditLog(db, app[CLOCK], spool_path=settings.data_dir / "audit-spool.jsonl")
+        await audit.start()
         links_ = JoinLinks(db, audit, key, settings.public_url, settings.join_grace)
         app[DB] = db
         app[SIGNING_KEY] = key

@@ -8,13 +8,15 @@ from typing import Annotated
 import msgspec
 
 from server.audit import Action, Actor, AuditLog
-from server.db import Database, NewParticipant
+from server.db import Database, NewParticipant, Reads, Tx
 from server.errors import Conflict, Forbidden, NotFound, Unprocessable
 from server.join_links import JoinLinks
 from server.records import (
     Appointment,
     AppointmentKind,
     AppointmentStatus,
+    JoinLink,
+    Participant,
     ParticipantRole,
     Staff,
 )
@@ -83,23 +85,27 @@ def check_times(starts_at: datetime, ends_at: datetime, now: datetime, *, new: b
 
 
 class Scheduler:
-    """Applies the scheduling rules and writes the usage-log rows for each step."""
+    """Applies the scheduling rules. Each change is one transaction: its checks, its rows,
+    its usage-log rows and the appointment it answers with all come from that one ``tx``."""
 
     def __init__(self, db: Database, audit: AuditLog, links: JoinLinks) -> None:
         self.db = db
         self.audit = audit
         self.links = links
 
-    async def _check_staff(self, ids: set[int]) -> None:
-        found = {s.id for s in await self.db.list_staff_by_ids(ids) if s.active}
+    @staticmethod
+    async def _check_staff(tx: Tx, ids: set[int]) -> None:
+        found = {s.id for s in await tx.list_staff_by_ids(ids) if s.active}
         missing = sorted(ids - found)
         if missing:
             raise Unprocessable("unknown_staff", f"No active staff member with id {missing[0]}.")
 
+    @staticmethod
     async def _check_overlap(
-        self, host_id: int, starts_at: datetime, ends_at: datetime, ignore: int | None = None
+        tx: Tx, host_id: int, starts_at: datetime, ends_at: datetime, ignore: int | None = None
     ) -> None:
-        other = await self.db.find_overlapping_appointment(host_id, starts_at, ends_at, ignore)
+        """Read under the transaction's write lock, so no other booking can slip in."""
+        other = await tx.find_overlapping_appointment(host_id, starts_at, ends_at, ignore)
         if other is not None:
             raise Conflict(
                 "appointment_overlap",
@@ -113,118 +119,187 @@ class Scheduler:
         staff_ids = set(body.staff_ids) - {host_id}
         if not actor.is_admin and actor.id != host_id and actor.id not in staff_ids:
             raise Forbidden("not_allowed", "You can only book appointments you take part in.")
-        await self._check_staff({host_id, *staff_ids})
-        await self._check_overlap(host_id, body.starts_at, body.ends_at)
-        appointment_id, participant_ids = await self.db.create_appointment(
-            starts_at=body.starts_at,
-            ends_at=body.ends_at,
-            kind=body.kind,
-            host_id=host_id,
-            staff_ids=staff_ids,
-            participants=[
-                NewParticipant(p.display_name, p.role, p.contact) for p in body.participants
-            ],
-            created_by=actor.id,
-            now=now,
-        )
         who = Actor.staff(actor.id)
-        await self.audit.record(who, Action.APPOINTMENT_CREATED, appointment_id)
-        created = await self._load(appointment_id)
-        for participant_id in participant_ids:
-            await self.audit.record(who, Action.PARTICIPANT_ADDED, appointment_id, participant_id)
-            await self.links.issue(who, created, participant_id, now)
-        return await self._load(appointment_id)
-
-    async def _load(self, appointment_id: int) -> Appointment:
-        appointment = await self.db.get_appointment(appointment_id)
-        if appointment is None:
-            raise NotFound("appointment_not_found", "No such appointment.")
-        return appointment
+        async with self.db.transaction() as tx:
+            await self._check_staff(tx, {host_id, *staff_ids})
+            await self._check_overlap(tx, host_id, body.starts_at, body.ends_at)
+            appointment_id, participant_ids = await tx.create_appointment(
+                starts_at=body.starts_at,
+                ends_at=body.ends_at,
+                kind=body.kind,
+                host_id=host_id,
+                staff_ids=staff_ids,
+                participants=[
+                    NewParticipant(p.display_name, p.role, p.contact) for p in body.participants
+                ],
+                created_by=actor.id,
+                now=now,
+            )
+            await self.audit.record(who, Action.APPOINTMENT_CREATED, appointment_id, tx=tx)
+            for participant_id in participant_ids:
+                await self.audit.record(
+                    who, Action.PARTICIPANT_ADDED, appointment_id, participant_id, tx=tx
+                )
+                await self.links.issue(tx, who, appointment_id, body.ends_at, participant_id, now)
+            return await _load(tx, appointment_id)
 
     async def get(self, actor: Staff, appointment_id: int, *, log: bool = True) -> Appointment:
         """The appointment if ``actor`` may see it; others get the same 404 as a missing one."""
-        appointment = await self.db.get_appointment(appointment_id)
-        if appointment is None or not can_see(actor, appointment):
-            raise NotFound("appointment_not_found", "No such appointment.")
-        if log:
-            await self.audit.record(Actor.staff(actor.id), Action.APPOINTMENT_READ, appointment_id)
-        return appointment
-
-    async def get_changeable(self, actor: Staff, appointment_id: int) -> Appointment:
-        appointment = await self.get(actor, appointment_id, log=False)
-        if appointment.status is AppointmentStatus.CANCELLED:
-            raise Conflict("appointment_cancelled", "This appointment has been cancelled.")
-        return appointment
+        if not log:
+            return await _visible(self.db, actor, appointment_id)
+        async with self.db.transaction() as tx:
+            appointment = await _visible(tx, actor, appointment_id)
+            await self.audit.record(
+                Actor.staff(actor.id), Action.APPOINTMENT_READ, appointment_id, tx=tx
+            )
+            return appointment
 
     async def list_between(
         self, actor: Staff, start: datetime, end: datetime, host_id: int | None
     ) -> list[Appointment]:
-        found = await self.db.list_appointments_between(
-            start, end, visible_to=None if actor.is_admin else actor.id, host_id=host_id
-        )
-        for appointment in found:
-            await self.audit.record(
-                Actor.staff(actor.id), Action.APPOINTMENT_LISTED, appointment.id
+        """The list and one ``appointment.listed`` row per appointment, in one transaction."""
+        async with self.db.transaction() as tx:
+            found = await tx.list_appointments_between(
+                start, end, visible_to=None if actor.is_admin else actor.id, host_id=host_id
             )
-        return found
+            for appointment in found:
+                await self.audit.record(
+                    Actor.staff(actor.id), Action.APPOINTMENT_LISTED, appointment.id, tx=tx
+                )
+            return found
 
     async def update(
         self, actor: Staff, appointment_id: int, patch: AppointmentPatch, now: datetime
     ) -> Appointment:
-        current = await self.get_changeable(actor, appointment_id)
-        starts_at = patch.starts_at or current.starts_at
-        ends_at = patch.ends_at or current.ends_at
-        if patch.starts_at is not None or patch.ends_at is not None:
-            check_times(starts_at, ends_at, now, new=False)
-        host_id = patch.host_id if patch.host_id is not None else current.host.id
-        staff_ids = set(patch.staff_ids) - {host_id} if patch.staff_ids is not None else None
-        after = staff_ids if staff_ids is not None else {s.id for s in current.staff}
-        if not actor.is_admin and actor.id != host_id and actor.id not in after:
-            raise Forbidden("not_allowed", "You cannot remove yourself from the appointment.")
-        await self._check_staff({host_id, *(staff_ids or set())})
-        await self._check_overlap(host_id, starts_at, ends_at, ignore=appointment_id)
-        await self.db.update_appointment(
-            appointment_id,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            kind=patch.kind or current.kind,
-            host_id=host_id,
-            staff_ids=staff_ids,
-            now=now,
-        )
         who = Actor.staff(actor.id)
-        await self.audit.record(who, Action.APPOINTMENT_UPDATED, appointment_id)
-        await self.links.renew_short_links(who, await self._load(appointment_id), now)
-        return await self._load(appointment_id)
+        async with self.db.transaction() as tx:
+            current = await _changeable(tx, actor, appointment_id)
+            starts_at = patch.starts_at or current.starts_at
+            ends_at = patch.ends_at or current.ends_at
+            if patch.starts_at is not None or patch.ends_at is not None:
+                check_times(starts_at, ends_at, now, new=False)
+            host_id = patch.host_id if patch.host_id is not None else current.host.id
+            staff_ids = set(patch.staff_ids) - {host_id} if patch.staff_ids is not None else None
+            after = staff_ids if staff_ids is not None else {s.id for s in current.staff}
+            if not actor.is_admin and actor.id != host_id and actor.id not in after:
+                raise Forbidden("not_allowed", "You cannot remove yourself from the appointment.")
+            await self._check_staff(tx, {host_id, *(staff_ids or set())})
+            await self._check_overlap(tx, host_id, starts_at, ends_at, ignore=appointment_id)
+            await tx.update_appointment(
+                appointment_id,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                kind=patch.kind or current.kind,
+                host_id=host_id,
+                staff_ids=staff_ids,
+                now=now,
+            )
+            await self.audit.record(who, Action.APPOINTMENT_UPDATED, appointment_id, tx=tx)
+            await self.links.renew_short_links(tx, who, await _load(tx, appointment_id), now)
+            return await _load(tx, appointment_id)
 
     async def cancel(self, actor: Staff, appointment_id: int, now: datetime) -> Appointment:
-        await self.get_changeable(actor, appointment_id)
-        await self.db.cancel_appointment(appointment_id, now)
-        await self.audit.record(Actor.staff(actor.id), Action.APPOINTMENT_CANCELLED, appointment_id)
-        return await self._load(appointment_id)
+        async with self.db.transaction() as tx:
+            await _changeable(tx, actor, appointment_id)
+            await tx.cancel_appointment(appointment_id, now)
+            await self.audit.record(
+                Actor.staff(actor.id), Action.APPOINTMENT_CANCELLED, appointment_id, tx=tx
+            )
+            return await _load(tx, appointment_id)
 
     async def add_participant(
         self, actor: Staff, appointment_id: int, body: ParticipantIn, now: datetime
     ) -> tuple[Appointment, int]:
-        current = await self.get_changeable(actor, appointment_id)
-        if len(current.participants) >= MAX_PARTICIPANTS:
-            raise Conflict("too_many_participants", "This appointment has no room for more people.")
-        participant_id = await self.db.add_participant(
-            appointment_id, NewParticipant(body.display_name, body.role, body.contact), now
-        )
         who = Actor.staff(actor.id)
-        await self.audit.record(who, Action.PARTICIPANT_ADDED, appointment_id, participant_id)
-        await self.links.issue(who, current, participant_id, now)
-        return await self._load(appointment_id), participant_id
+        async with self.db.transaction() as tx:
+            current = await _changeable(tx, actor, appointment_id)
+            if len(current.participants) >= MAX_PARTICIPANTS:
+                raise Conflict(
+                    "too_many_participants", "This appointment has no room for more people."
+                )
+            participant_id = await tx.add_participant(
+                appointment_id, NewParticipant(body.display_name, body.role, body.contact), now
+            )
+            await self.audit.record(
+                who, Action.PARTICIPANT_ADDED, appointment_id, participant_id, tx=tx
+            )
+            await self.links.issue(tx, who, appointment_id, current.ends_at, participant_id, now)
+            return await _load(tx, appointment_id), participant_id
 
     async def remove_participant(
         self, actor: Staff, appointment_id: int, participant_id: int, now: datetime
     ) -> Appointment:
-        current = await self.get_changeable(actor, appointment_id)
-        if current.participant(participant_id) is None:
-            raise NotFound("participant_not_found", "No such participant in this appointment.")
-        await self.db.remove_participant(participant_id, now)
-        await self.audit.record(
-            Actor.staff(actor.id), Action.PARTICIPANT_REMOVED, appointment_id, participant_id
-        )
-        return await self._load(appointment_id)
+        async with self.db.transaction() as tx:
+            current = await _changeable(tx, actor, appointment_id)
+            _participant_of(current, participant_id)
+            await tx.remove_participant(participant_id, now)
+            await self.audit.record(
+                Actor.staff(actor.id), Action.PARTICIPANT_REMOVED, appointment_id,
+                participant_id, tx=tx,
+            )
+            return await _load(tx, appointment_id)
+
+    # -- a participant's join link ----------------------------------------------------
+
+    async def read_link(self, actor: Staff, appointment_id: int, participant_id: int) -> JoinLink:
+        """The active link, for staff to copy; the copy is logged."""
+        async with self.db.transaction() as tx:
+            appointment = await _visible(tx, actor, appointment_id)
+            link = _participant_of(appointment, participant_id).link
+            if link is None or link.revoked:
+                raise NotFound(
+                    "link_not_active", "This person has no active link. Create a new one."
+                )
+            await self.audit.record(
+                Actor.staff(actor.id), Action.LINK_READ, appointment_id, participant_id, tx=tx
+            )
+            return link
+
+    async def issue_link(
+        self, actor: Staff, appointment_id: int, participant_id: int, now: datetime
+    ) -> JoinLink:
+        """A new link; the one before stops working in the same transaction."""
+        async with self.db.transaction() as tx:
+            appointment = await _changeable(tx, actor, appointment_id)
+            _participant_of(appointment, participant_id)
+            if appointment.ends_at + self.links.grace <= now:
+                raise Conflict("appointment_over", "This appointment is over.")
+            return await self.links.issue(
+                tx, Actor.staff(actor.id), appointment_id, appointment.ends_at, participant_id, now
+            )
+
+    async def revoke_link(
+        self, actor: Staff, appointment_id: int, participant_id: int, now: datetime
+    ) -> None:
+        async with self.db.transaction() as tx:
+            appointment = await _visible(tx, actor, appointment_id)
+            _participant_of(appointment, participant_id)
+            await self.links.revoke(tx, Actor.staff(actor.id), appointment_id, participant_id, now)
+
+
+async def _load(reads: Reads, appointment_id: int) -> Appointment:
+    appointment = await reads.get_appointment(appointment_id)
+    if appointment is None:
+        raise NotFound("appointment_not_found", "No such appointment.")
+    return appointment
+
+
+async def _visible(reads: Reads, actor: Staff, appointment_id: int) -> Appointment:
+    appointment = await reads.get_appointment(appointment_id)
+    if appointment is None or not can_see(actor, appointment):
+        raise NotFound("appointment_not_found", "No such appointment.")
+    return appointment
+
+
+async def _changeable(reads: Reads, actor: Staff, appointment_id: int) -> Appointment:
+    appointment = await _visible(reads, actor, appointment_id)
+    if appointment.status is AppointmentStatus.CANCELLED:
+        raise Conflict("appointment_cancelled", "This appointment has been cancelled.")
+    return appointment
+
+
+def _participant_of(appointment: Appointment, participant_id: int) -> Participant:
+    participant = appointment.participant(participant_id)
+    if participant is None:
+        raise NotFound("participant_not_found", "No such participant in this appointment.")
+    return participant

@@ -17,12 +17,24 @@ import hashlib
 import io
 import json
 import logging
+import os
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
-from server.db import CorruptAuditRow, Database, NewAuditEntry, db_time
+from server.db import (
+    CorruptAuditRow,
+    Database,
+    NewAuditEntry,
+    RowHasher,
+    Tx,
+    db_time,
+    parse_db_time,
+)
 from server.records import AuditRow
 
 logger = logging.getLogger(__name__)
@@ -179,19 +191,53 @@ def csv_line(row: AuditRow) -> str:
     return out.getvalue()
 
 
+class LegacyChain:
+    """The plain SHA-256 chain of Kota's first usage logs (no key)."""
+
+    genesis = GENESIS
+
+    def row_hash(self, prev_hash: str, row_id: int, entry: NewAuditEntry | AuditRow) -> str:
+        return chain_hash(prev_hash, entry)
+
+
+# After a failed write the writer tries again this soon, doubling up to the cap.
+RETRY_FIRST_SECONDS = 0.2
+RETRY_MAX_SECONDS = 5.0
+# At shutdown the last rows get this long to reach the database before they are spooled.
+STOP_DEADLINE_SECONDS = 5.0
+
+
 class AuditLog:
-    """Appends usage-log rows; see the module docstring for the two paths."""
+    """Appends usage-log rows; see the module docstring for the two paths.
+
+    Queued rows are never dropped: a failed write puts its batch back at the front and
+    the writer tries again with back-off; rows still unwritten at shutdown go to a spool
+    file that the next start writes first. A crash loses at most the rows queued in
+    the last ``flush_interval`` (docs/audit.md).
+    """
 
     def __init__(
-        self, db: Database, clock: Callable[[], datetime], flush_interval: float = 0.2
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        chain: RowHasher | None = None,
+        flush_interval: float = 0.2,
+        spool_path: Path | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
+        self._chain: RowHasher = chain if chain is not None else LegacyChain()
         self._pending: list[NewAuditEntry] = []
         self._wake = asyncio.Event()
         self._flush_interval = flush_interval
+        self._spool_path = spool_path
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+
+    @property
+    def pending(self) -> int:
+        """Rows queued and not yet stored."""
+        return len(self._pending)
 
     def _entry(
         self,
@@ -219,11 +265,16 @@ class AuditLog:
         appointment_id: int | None = None,
         subject_id: int | None = None,
         detail: Detail | None = None,
+        *,
+        tx: Tx | None = None,
     ) -> None:
-        """Write one row now, after any rows still waiting to be flushed."""
+        """Write one row in ``tx`` (committed with the change it logs), else on its own."""
         entry = self._entry(actor, action, appointment_id, subject_id, detail, None)
-        batch, self._pending = [*self._pending, entry], []
-        await self._db.append_audit_rows(batch, chain_hash, GENESIS)
+        if tx is not None:
+            await tx.append_audit_rows([entry], self._chain)
+            return
+        async with self._db.transaction() as own:
+            await own.append_audit_rows([entry], self._chain)
 
     def post(
         self,
@@ -242,23 +293,31 @@ class AuditLog:
         batch, self._pending = self._pending, []
         if batch:
             try:
-                await self._db.append_audit_rows(batch, chain_hash, GENESIS)
-            except Exception:
+                async with self._db.transaction() as tx:
+                    await tx.append_audit_rows(batch, self._chain)
+            except BaseException:
                 self._pending[:0] = batch  # keep the rows; try again on the next flush
                 raise
 
     async def _run(self) -> None:
+        retry = RETRY_FIRST_SECONDS
         while not self._stop.is_set():
             await self._wake.wait()
             self._wake.clear()
+            pause = self._flush_interval
             try:
                 await self.flush()
+                retry = RETRY_FIRST_SECONDS
             except Exception:
                 logger.exception("audit.flush_failed", extra={"pending": len(self._pending)})
+                self._wake.set()  # the rows are still queued: try again after a pause
+                pause, retry = retry, min(retry * 2, RETRY_MAX_SECONDS)
             with contextlib.suppress(TimeoutError):  # a pause between batches, cut short by stop
-                await asyncio.wait_for(self._stop.wait(), self._flush_interval)
+                await asyncio.wait_for(self._stop.wait(), pause)
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Store rows a previous run spooled at shutdown, then start the writer."""
+        await self._import_spool()
         self._task = asyncio.create_task(self._run(), name="audit-writer")
 
     async def stop(self) -> None:
@@ -269,4 +328,71 @@ class AuditLog:
             self._wake.set()
             await self._task
             self._task = None
-        await self.flush()
+        deadline = time.monotonic() + STOP_DEADLINE_SECONDS
+        retry = RETRY_FIRST_SECONDS
+        while self._pending:
+            try:
+                await self.flush()
+            except Exception:
+                if time.monotonic() + retry > deadline:
+                    self._spool()
+                    return
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, RETRY_MAX_SECONDS)
+
+    def _spool(self) -> None:
+        """Rows the database would not take at shutdown: to the spool file, else the log."""
+        rows = [json.dumps(_entry_json(entry)) for entry in self._pending]
+        if self._spool_path is not None:
+            try:
+                fd = os.open(self._spool_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                with os.fdopen(fd, "a") as spool:
+                    spool.write("".join(f"{row}\n" for row in rows))
+                    spool.flush()
+                    os.fsync(spool.fileno())
+                logger.error("audit.spooled", extra={"rows": len(rows)})
+                self._pending = []
+                return
+            except OSError:
+                logger.exception("audit.spool_failed")
+        # Ids and codes only (never content), so the log may carry them as a last resort.
+        for row in rows:
+            logger.error("audit.unwritten", extra={"row": row})
+        self._pending = []
+
+    async def _import_spool(self) -> None:
+        if self._spool_path is None or not self._spool_path.exists():
+            return
+        entries = [
+            _entry_from_json(json.loads(line))
+            for line in self._spool_path.read_text().splitlines()
+            if line.strip()
+        ]
+        async with self._db.transaction() as tx:
+            await tx.append_audit_rows(entries, self._chain)
+        self._spool_path.unlink()
+        logger.info("audit.spool_imported", extra={"rows": len(entries)})
+
+
+def _entry_json(entry: NewAuditEntry) -> dict[str, str | int | None]:
+    return {
+        "at": db_time(entry.at),
+        "actor_kind": entry.actor_kind,
+        "actor_id": entry.actor_id,
+        "action": entry.action,
+        "appointment_id": entry.appointment_id,
+        "subject_id": entry.subject_id,
+        "detail": entry.detail,
+    }
+
+
+def _entry_from_json(data: dict[str, Any]) -> NewAuditEntry:
+    return NewAuditEntry(
+        at=parse_db_time(data["at"]),
+        actor_kind=str(data["actor_kind"]),
+        actor_id=data["actor_id"],
+        action=str(data["action"]),
+        appointment_id=data["appointment_id"],
+        subject_id=data["subject_id"],
+        detail=str(data["detail"]),
+    )

@@ -131,7 +131,8 @@ class CallStore:
             self._writing, self._snapshots = self._snapshots, {}
             for snapshot in self._writing.values():
                 try:
-                    await self._db.save_call(_stored(snapshot), self._clock())
+                    async with self._db.transaction() as tx:
+                        await tx.save_call(_stored(snapshot), self._clock())
                 except Exception:
                     logger.exception("call_store.save_failed",
                                      extra={"appointment": snapshot.appointment_id})
@@ -142,7 +143,9 @@ class CallStore:
         if holder is None or holder.is_staff or by is None:
             return  # only link participants have links
         try:
-            await self._links.revoke(_actor(by), int(appointment_id), holder.id, self._clock())
+            async with self._db.transaction() as tx:
+                await self._links.revoke(tx, _actor(by), int(appointment_id), holder.id,
+                                         self._clock())
         except Exception:
             logger.exception("call_store.revoke_failed", extra={"appointment": appointment_id})
 

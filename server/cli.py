@@ -155,10 +155,11 @@ async def _staff_add(
     db = await _open(settings)
     log = audit.AuditLog(db, lambda: datetime.now(UTC))
     try:
-        staff = await db.create_staff(
-            username, display_name, role, hash_password(password), datetime.now(UTC)
-        )
-        await log.record(audit.SYSTEM, audit.Action.STAFF_CREATED, subject_id=staff.id)
+        async with db.transaction() as tx:
+            staff = await tx.create_staff(
+                username, display_name, role, hash_password(password), datetime.now(UTC)
+            )
+            await log.record(audit.SYSTEM, audit.Action.STAFF_CREATED, subject_id=staff.id, tx=tx)
     except Conflict as exc:
         print(f"kota: {exc}", file=sys.stderr)
         return 1
@@ -175,10 +176,12 @@ async def _staff_password(settings: Settings, username: str, password: str) -> i
         if found is None:
             print(f"kota: no staff member {username!r}", file=sys.stderr)
             return 1
-        await db.set_staff_password(found[0].id, hash_password(password))
-        await audit.AuditLog(db, lambda: datetime.now(UTC)).record(
-            audit.SYSTEM, audit.Action.STAFF_PASSWORD_SET, subject_id=found[0].id
-        )
+        log = audit.AuditLog(db, lambda: datetime.now(UTC))
+        async with db.transaction() as tx:
+            await tx.set_staff_password(found[0].id, hash_password(password))
+            await log.record(
+                audit.SYSTEM, audit.Action.STAFF_PASSWORD_SET, subject_id=found[0].id, tx=tx
+            )
     finally:
         await db.close()
     print(f"password set for {username!r}; their open sessions were ended")
@@ -204,14 +207,18 @@ async def _demo_staff(
     """The demo account, created once; its password is renewed on every run and printed."""
     username, display_name, role = spec
     password = secrets.token_urlsafe(12)
-    found = await db.get_staff_by_username(username)
-    if found is None:
-        staff = await db.create_staff(username, display_name, role, hash_password(password), now)
-        await log.record(audit.SYSTEM, audit.Action.STAFF_CREATED, subject_id=staff.id)
-    else:
-        staff = found[0]
-        await db.set_staff_password(staff.id, hash_password(password))
-        await log.record(audit.SYSTEM, audit.Action.STAFF_PASSWORD_SET, subject_id=staff.id)
+    hashed = hash_password(password)
+    async with db.transaction() as tx:
+        found = await tx.get_staff_by_username(username)
+        if found is None:
+            staff = await tx.create_staff(username, display_name, role, hashed, now)
+            await log.record(audit.SYSTEM, audit.Action.STAFF_CREATED, subject_id=staff.id, tx=tx)
+        else:
+            staff = found[0]
+            await tx.set_staff_password(staff.id, hashed)
+            await log.record(
+                audit.SYSTEM, audit.Action.STAFF_PASSWORD_SET, subject_id=staff.id, tx=tx
+            )
     return staff, password
 
 

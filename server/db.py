@@ -1,7 +1,11 @@
 """Database: every SQL statement in Kota.
 
-One write connection serialised by a lock (each write a ``BEGIN IMMEDIATE``
-transaction) and one read connection; WAL lets reads run beside the writer.
+One write connection serialised by a lock and one read connection; WAL lets reads run
+beside the writer. Every write goes through a ``Tx`` (``async with db.transaction() as
+tx``): one ``BEGIN IMMEDIATE`` transaction per use case, so a request's rows and its
+usage-log rows commit together or not at all, the checks that guard a write (overlap,
+capacity) read what the transaction sees under the write lock, and a response is built
+from the transaction's own reads.
 """
 
 from __future__ import annotations
@@ -11,12 +15,12 @@ import contextlib
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
@@ -105,116 +109,58 @@ class CorruptAuditRow(ValueError):
         self.row_id = row_id
 
 
-class Database:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
-        self._write_lock = asyncio.Lock()
+class StorageError(Exception):
+    """A write the database could not make; nothing of the transaction was kept."""
 
-    # -- lifecycle ---------------------------------------------------------
 
-    async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not self.path.exists():
-            # Client data: readable by Kota's own user only (SQLite copies the mode to -wal).
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        try:
-            self._writer = await self._connect()
-            await self._pragma(self._writer, "journal_mode=WAL")
-            self._reader = await self._connect()
-        except BaseException:
-            await self.close()
-            raise
+class StorageFull(StorageError):
+    """The disk (or the file system holding the database) is full."""
 
-    @staticmethod
-    async def _pragma(conn: aiosqlite.Connection, setting: str) -> None:
-        # The cursor must be drained and closed, or its statement keeps the file locked.
-        async with conn.execute(f"PRAGMA {setting}") as cursor:
-            await cursor.fetchall()
 
-    async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
-        for setting in ("foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL"):
-            await self._pragma(conn, setting)
-        return conn
+class StorageUnavailable(StorageError):
+    """The database cannot be written: read-only, an I/O error, or locked too long."""
 
-    async def close(self) -> None:
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
-        self._reader = self._writer = None
 
-    @property
-    def _w(self) -> aiosqlite.Connection:
-        if self._writer is None:
-            raise RuntimeError("database is not open")
-        return self._writer
+# SQLite's primary result codes (the low byte of an extended code).
+_SQLITE_FULL = 13
+_SQLITE_UNAVAILABLE = frozenset({5, 6, 8, 10, 14})  # BUSY, LOCKED, READONLY, IOERR, CANTOPEN
 
-    @property
-    def _r(self) -> aiosqlite.Connection:
-        if self._reader is None:
-            raise RuntimeError("database is not open")
-        return self._reader
 
-    @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._write_lock:
-            try:
-                await self._exec(self._w, "BEGIN IMMEDIATE")
-                yield self._w
-                await self._exec(self._w, "COMMIT")
-            except BaseException:
-                # Also after a cancellation that landed while BEGIN or COMMIT ran.
-                if self._w.in_transaction:
-                    await asyncio.shield(self._exec(self._w, "ROLLBACK"))
-                raise
+def storage_error(exc: BaseException) -> StorageError | None:
+    """The storage fault behind a failed write, or None for any other error."""
+    if not isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return None
+    if code & 0xFF == _SQLITE_FULL:
+        return StorageFull(str(exc))
+    if code & 0xFF in _SQLITE_UNAVAILABLE:
+        return StorageUnavailable(str(exc))
+    return None
 
-    @staticmethod
-    async def _exec(conn: aiosqlite.Connection, sql: str) -> None:
-        async with conn.execute(sql):
-            pass
+
+class RowHasher(Protocol):
+    """The usage log's chain (server/audit_chain.py): each row's hash from the one before."""
+
+    genesis: str
+
+    def row_hash(self, prev_hash: str, row_id: int, entry: NewAuditEntry) -> str: ...
+
+
+class Reads:
+    """The reads Kota makes, on whichever connection the subclass reads from.
+
+    ``Database`` reads through its read connection; a ``Tx`` reads through the write
+    connection inside its transaction, so it sees its own writes and nothing newer.
+    """
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        self._r.row_factory = sqlite3.Row
-        async with self._r.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        raise NotImplementedError
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         rows = await self._fetchall(sql, params)
         return rows[0] if rows else None
-
-    # -- migrations --------------------------------------------------------
-
-    async def schema_version(self) -> int:
-        async with self._w.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
-
-    async def migrate(self) -> list[int]:
-        """Apply pending migrations, one transaction each; return the versions applied."""
-        applied = []
-        async with self._write_lock:
-            current = await self.schema_version()
-            for migration in load_migrations():
-                if migration.version <= current:
-                    continue
-                script = (
-                    f"BEGIN IMMEDIATE;\n{migration.sql}\n"
-                    f"PRAGMA user_version = {migration.version};\nCOMMIT;"
-                )
-                try:
-                    await self._w.executescript(script)
-                except sqlite3.Error:
-                    if self._w.in_transaction:
-                        await self._exec(self._w, "ROLLBACK")
-                    raise
-                logger.info("db.migrated", extra={"version": migration.version})
-                applied.append(migration.version)
-        return applied
-
-    async def ping(self) -> None:
-        await self._fetchone("SELECT 1")
 
     # -- staff -------------------------------------------------------------
 
@@ -227,29 +173,6 @@ class Database:
             role=StaffRole(row[f"{prefix}role"]),
             active=bool(row[f"{prefix}active"]),
         )
-
-    async def create_staff(
-        self, username: str, display_name: str, role: StaffRole, password_hash: str, now: datetime
-    ) -> Staff:
-        try:
-            async with self._transaction() as w:
-                cursor = await w.execute(
-                    "INSERT INTO staff (username, display_name, role, password_hash, created_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (username, display_name, role.value, password_hash, db_time(now)),
-                )
-                staff_id = cursor.lastrowid
-        except sqlite3.IntegrityError as exc:
-            raise Conflict(f"username {username!r} is taken") from exc
-        assert staff_id is not None
-        return Staff(staff_id, username, display_name, role, True)
-
-    async def set_staff_password(self, staff_id: int, password_hash: str) -> None:
-        async with self._transaction() as w:
-            await w.execute(
-                "UPDATE staff SET password_hash = ? WHERE id = ?", (password_hash, staff_id)
-            )
-            await w.execute("DELETE FROM staff_sessions WHERE staff_id = ?", (staff_id,))
 
     async def get_staff(self, staff_id: int) -> Staff | None:
         row = await self._fetchone("SELECT * FROM staff WHERE id = ?", (staff_id,))
@@ -272,19 +195,6 @@ class Database:
         rows = await self._fetchall(f"SELECT * FROM staff WHERE id IN ({marks})", wanted)  # noqa: S608
         return [self._staff(row) for row in rows]
 
-    # -- staff sessions ------------------------------------------------------
-
-    async def create_session(
-        self, id_hash: str, staff_id: int, csrf_token: str, now: datetime, expires_at: datetime
-    ) -> None:
-        async with self._transaction() as w:
-            await w.execute("DELETE FROM staff_sessions WHERE expires_at < ?", (db_time(now),))
-            await w.execute(
-                "INSERT INTO staff_sessions (id_hash, staff_id, csrf_token, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (id_hash, staff_id, csrf_token, db_time(now), db_time(expires_at)),
-            )
-
     async def get_session(self, id_hash: str, now: datetime) -> StaffSession | None:
         row = await self._fetchone(
             "SELECT s.*, x.csrf_token, x.expires_at FROM staff_sessions x"
@@ -295,17 +205,6 @@ class Database:
         if row is None:
             return None
         return StaffSession(self._staff(row), row["csrf_token"], parse_db_time(row["expires_at"]))
-
-    async def extend_session(self, id_hash: str, expires_at: datetime) -> None:
-        async with self._transaction() as w:
-            await w.execute(
-                "UPDATE staff_sessions SET expires_at = ? WHERE id_hash = ?",
-                (db_time(expires_at), id_hash),
-            )
-
-    async def delete_session(self, id_hash: str) -> None:
-        async with self._transaction() as w:
-            await w.execute("DELETE FROM staff_sessions WHERE id_hash = ?", (id_hash,))
 
     # -- appointments --------------------------------------------------------
 
@@ -423,200 +322,17 @@ class Database:
         )
         return None if row is None else int(row["id"])
 
-    async def create_appointment(
-        self,
-        *,
-        starts_at: datetime,
-        ends_at: datetime,
-        kind: AppointmentKind,
-        host_id: int,
-        staff_ids: Iterable[int],
-        participants: Iterable[NewParticipant],
-        created_by: int,
-        now: datetime,
-    ) -> tuple[int, list[int]]:
-        """Insert the appointment and its people; return its id and the participant ids."""
-        async with self._transaction() as w:
-            cursor = await w.execute(
-                "INSERT INTO appointments (starts_at, ends_at, kind, host_id, created_by,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    db_time(starts_at),
-                    db_time(ends_at),
-                    kind.value,
-                    host_id,
-                    created_by,
-                    db_time(now),
-                    db_time(now),
-                ),
-            )
-            appointment_id = cursor.lastrowid
-            assert appointment_id is not None
-            await w.executemany(
-                "INSERT INTO appointment_staff (appointment_id, staff_id) VALUES (?, ?)",
-                [(appointment_id, s) for s in sorted(set(staff_ids) - {host_id})],
-            )
-            participant_ids = [
-                await self._insert_participant(w, appointment_id, p, now) for p in participants
-            ]
-        return appointment_id, participant_ids
-
-    @staticmethod
-    async def _insert_participant(
-        w: aiosqlite.Connection, appointment_id: int, p: NewParticipant, now: datetime
-    ) -> int:
-        cursor = await w.execute(
-            "INSERT INTO participants (appointment_id, display_name, role, contact, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (appointment_id, p.display_name, p.role.value, p.contact, db_time(now)),
-        )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
-
-    async def update_appointment(
-        self,
-        appointment_id: int,
-        *,
-        starts_at: datetime,
-        ends_at: datetime,
-        kind: AppointmentKind,
-        host_id: int,
-        staff_ids: Iterable[int] | None,
-        now: datetime,
-    ) -> None:
-        async with self._transaction() as w:
-            await w.execute(
-                "UPDATE appointments SET starts_at = ?, ends_at = ?, kind = ?, host_id = ?,"
-                " updated_at = ? WHERE id = ?",
-                (
-                    db_time(starts_at),
-                    db_time(ends_at),
-                    kind.value,
-                    host_id,
-                    db_time(now),
-                    appointment_id,
-                ),
-            )
-            if staff_ids is not None:
-                await w.execute(
-                    "DELETE FROM appointment_staff WHERE appointment_id = ?", (appointment_id,)
-                )
-                await w.executemany(
-                    "INSERT INTO appointment_staff (appointment_id, staff_id) VALUES (?, ?)",
-                    [(appointment_id, s) for s in sorted(set(staff_ids) - {host_id})],
-                )
-            else:
-                await w.execute(
-                    "DELETE FROM appointment_staff WHERE appointment_id = ? AND staff_id = ?",
-                    (appointment_id, host_id),
-                )
-
-    async def cancel_appointment(self, appointment_id: int, now: datetime) -> None:
-        async with self._transaction() as w:
-            await w.execute(
-                "UPDATE appointments SET status = 'cancelled', updated_at = ? WHERE id = ?",
-                (db_time(now), appointment_id),
-            )
-            await w.execute(
-                "UPDATE join_links SET revoked_at = ? WHERE appointment_id = ?"
-                " AND revoked_at IS NULL",
-                (db_time(now), appointment_id),
-            )
-
     # -- participants and join links -----------------------------------------
-
-    async def add_participant(
-        self, appointment_id: int, participant: NewParticipant, now: datetime
-    ) -> int:
-        async with self._transaction() as w:
-            return await self._insert_participant(w, appointment_id, participant, now)
-
-    async def remove_participant(self, participant_id: int, now: datetime) -> None:
-        async with self._transaction() as w:
-            await w.execute(
-                "UPDATE participants SET removed_at = ? WHERE id = ?",
-                (db_time(now), participant_id),
-            )
-            await w.execute(
-                "UPDATE join_links SET revoked_at = ? WHERE participant_id = ?"
-                " AND revoked_at IS NULL",
-                (db_time(now), participant_id),
-            )
 
     async def get_participant(self, participant_id: int) -> Participant | None:
         row = await self._fetchone("SELECT * FROM participants WHERE id = ?", (participant_id,))
         return None if row is None else self._participant(row, None)
-
-    async def replace_join_link(self, link: JoinLink) -> None:
-        """Store a new link for a participant, revoking any earlier one in the same step."""
-        async with self._transaction() as w:
-            await w.execute(
-                "UPDATE join_links SET revoked_at = ? WHERE participant_id = ?"
-                " AND revoked_at IS NULL",
-                (db_time(link.issued_at), link.participant_id),
-            )
-            await w.execute(
-                "INSERT INTO join_links (jti, participant_id, appointment_id, issued_at,"
-                " expires_at) VALUES (?, ?, ?, ?, ?)",
-                (
-                    link.jti,
-                    link.participant_id,
-                    link.appointment_id,
-                    db_time(link.issued_at),
-                    db_time(link.expires_at),
-                ),
-            )
-
-    async def revoke_join_links(self, participant_id: int, now: datetime) -> int:
-        async with self._transaction() as w:
-            cursor = await w.execute(
-                "UPDATE join_links SET revoked_at = ? WHERE participant_id = ?"
-                " AND revoked_at IS NULL",
-                (db_time(now), participant_id),
-            )
-            return cursor.rowcount
 
     async def get_join_link(self, jti: str) -> JoinLink | None:
         row = await self._fetchone("SELECT * FROM join_links WHERE jti = ?", (jti,))
         return None if row is None else self._link(row)
 
     # -- usage log -------------------------------------------------------------
-
-    async def append_audit_rows(
-        self,
-        entries: Sequence[NewAuditEntry],
-        chain: Callable[[str, NewAuditEntry], str],
-        genesis: str,
-    ) -> None:
-        """Append rows in one transaction; ``chain(prev_hash, entry)`` gives each row's hash."""
-        if not entries:
-            return
-        async with self._transaction() as w:
-            async with w.execute("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1") as cursor:
-                last = await cursor.fetchone()
-            prev = last[0] if last else genesis
-            rows = []
-            for entry in entries:
-                digest = chain(prev, entry)
-                rows.append(
-                    (
-                        db_time(entry.at),
-                        entry.actor_kind,
-                        entry.actor_id,
-                        entry.action,
-                        entry.appointment_id,
-                        entry.subject_id,
-                        entry.detail,
-                        prev,
-                        digest,
-                    )
-                )
-                prev = digest
-            await w.executemany(
-                "INSERT INTO audit_log (at, actor_kind, actor_id, action, appointment_id,"
-                " subject_id, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
 
     async def iter_audit_rows(
         self, start: datetime | None = None, end: datetime | None = None, batch: int = 1000
@@ -638,58 +354,6 @@ class Database:
             if len(rows) < batch:
                 return
             after = rows[-1]["id"]
-
-    # -- calls: what lets admitted seats survive a restart ---------------------
-
-    async def save_call(self, call: StoredCall, now: datetime) -> None:
-        """Replace the saved state of one call in a single transaction."""
-        async with self._transaction() as w:
-            await w.execute(
-                "INSERT INTO call_sessions (appointment_id, seats_taken, ended, updated_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (appointment_id) DO UPDATE SET"
-                " seats_taken = excluded.seats_taken, ended = excluded.ended,"
-                " updated_at = excluded.updated_at",
-                (call.appointment_id, call.seats_taken, int(call.ended), db_time(now)),
-            )
-            await w.execute(
-                "DELETE FROM call_seats WHERE appointment_id = ?", (call.appointment_id,)
-            )
-            await w.executemany(
-                "INSERT INTO call_seats (appointment_id, staff_id, participant_id, seat,"
-                " secret_hash, held_until) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        call.appointment_id,
-                        seat.staff_id,
-                        seat.participant_id,
-                        seat.seat,
-                        seat.secret_hash,
-                        None if seat.held_until is None else db_time(seat.held_until),
-                    )
-                    for seat in call.seats
-                ],
-            )
-
-    async def get_call(self, appointment_id: int) -> StoredCall | None:
-        session = await self._fetchone(
-            "SELECT * FROM call_sessions WHERE appointment_id = ?", (appointment_id,)
-        )
-        if session is None:
-            return None
-        rows = await self._fetchall(
-            "SELECT * FROM call_seats WHERE appointment_id = ? ORDER BY seat", (appointment_id,)
-        )
-        seats = tuple(
-            StoredSeat(
-                staff_id=row["staff_id"],
-                participant_id=row["participant_id"],
-                seat=row["seat"],
-                secret_hash=row["secret_hash"],
-                held_until=_maybe_time(row["held_until"]),
-            )
-            for row in rows
-        )
-        return StoredCall(appointment_id, session["seats_taken"], bool(session["ended"]), seats)
 
     async def list_audit_rows_for_appointment(
         self, appointment_id: int, actions: Iterable[str]
@@ -723,3 +387,414 @@ class Database:
             prev_hash=row["prev_hash"],
             hash=row["hash"],
         )
+
+    # -- calls: what lets admitted seats survive a restart ---------------------
+
+    async def get_call(self, appointment_id: int) -> StoredCall | None:
+        session = await self._fetchone(
+            "SELECT * FROM call_sessions WHERE appointment_id = ?", (appointment_id,)
+        )
+        if session is None:
+            return None
+        rows = await self._fetchall(
+            "SELECT * FROM call_seats WHERE appointment_id = ? ORDER BY seat", (appointment_id,)
+        )
+        seats = tuple(
+            StoredSeat(
+                staff_id=row["staff_id"],
+                participant_id=row["participant_id"],
+                seat=row["seat"],
+                secret_hash=row["secret_hash"],
+                held_until=_maybe_time(row["held_until"]),
+            )
+            for row in rows
+        )
+        return StoredCall(appointment_id, session["seats_taken"], bool(session["ended"]), seats)
+
+
+class Tx(Reads):
+    """One write transaction. Nothing in it commits on its own: ``Database.transaction``
+    commits everything at the end, or rolls all of it back."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        async with self._conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _execute(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Cursor:
+        return await self._conn.execute(sql, params)
+
+    # -- staff -------------------------------------------------------------
+
+    async def create_staff(
+        self, username: str, display_name: str, role: StaffRole, password_hash: str, now: datetime
+    ) -> Staff:
+        try:
+            cursor = await self._execute(
+                "INSERT INTO staff (username, display_name, role, password_hash, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (username, display_name, role.value, password_hash, db_time(now)),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"username {username!r} is taken") from exc
+        assert cursor.lastrowid is not None
+        return Staff(cursor.lastrowid, username, display_name, role, True)
+
+    async def set_staff_password(self, staff_id: int, password_hash: str) -> None:
+        await self._execute(
+            "UPDATE staff SET password_hash = ? WHERE id = ?", (password_hash, staff_id)
+        )
+        await self._execute("DELETE FROM staff_sessions WHERE staff_id = ?", (staff_id,))
+
+    # -- staff sessions ------------------------------------------------------
+
+    async def create_session(
+        self, id_hash: str, staff_id: int, csrf_token: str, now: datetime, expires_at: datetime
+    ) -> None:
+        await self._execute("DELETE FROM staff_sessions WHERE expires_at < ?", (db_time(now),))
+        await self._execute(
+            "INSERT INTO staff_sessions (id_hash, staff_id, csrf_token, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (id_hash, staff_id, csrf_token, db_time(now), db_time(expires_at)),
+        )
+
+    async def extend_session(self, id_hash: str, expires_at: datetime) -> None:
+        await self._execute(
+            "UPDATE staff_sessions SET expires_at = ? WHERE id_hash = ?",
+            (db_time(expires_at), id_hash),
+        )
+
+    async def delete_session(self, id_hash: str) -> None:
+        await self._execute("DELETE FROM staff_sessions WHERE id_hash = ?", (id_hash,))
+
+    # -- appointments --------------------------------------------------------
+
+    async def create_appointment(
+        self,
+        *,
+        starts_at: datetime,
+        ends_at: datetime,
+        kind: AppointmentKind,
+        host_id: int,
+        staff_ids: Iterable[int],
+        participants: Iterable[NewParticipant],
+        created_by: int,
+        now: datetime,
+    ) -> tuple[int, list[int]]:
+        """Insert the appointment and its people; return its id and the participant ids."""
+        cursor = await self._execute(
+            "INSERT INTO appointments (starts_at, ends_at, kind, host_id, created_by,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                db_time(starts_at),
+                db_time(ends_at),
+                kind.value,
+                host_id,
+                created_by,
+                db_time(now),
+                db_time(now),
+            ),
+        )
+        appointment_id = cursor.lastrowid
+        assert appointment_id is not None
+        await self._conn.executemany(
+            "INSERT INTO appointment_staff (appointment_id, staff_id) VALUES (?, ?)",
+            [(appointment_id, s) for s in sorted(set(staff_ids) - {host_id})],
+        )
+        participant_ids = [
+            await self.add_participant(appointment_id, p, now) for p in participants
+        ]
+        return appointment_id, participant_ids
+
+    async def update_appointment(
+        self,
+        appointment_id: int,
+        *,
+        starts_at: datetime,
+        ends_at: datetime,
+        kind: AppointmentKind,
+        host_id: int,
+        staff_ids: Iterable[int] | None,
+        now: datetime,
+    ) -> None:
+        await self._execute(
+            "UPDATE appointments SET starts_at = ?, ends_at = ?, kind = ?, host_id = ?,"
+            " updated_at = ? WHERE id = ?",
+            (
+                db_time(starts_at),
+                db_time(ends_at),
+                kind.value,
+                host_id,
+                db_time(now),
+                appointment_id,
+            ),
+        )
+        if staff_ids is not None:
+            await self._execute(
+                "DELETE FROM appointment_staff WHERE appointment_id = ?", (appointment_id,)
+            )
+            await self._conn.executemany(
+                "INSERT INTO appointment_staff (appointment_id, staff_id) VALUES (?, ?)",
+                [(appointment_id, s) for s in sorted(set(staff_ids) - {host_id})],
+            )
+        else:
+            await self._execute(
+                "DELETE FROM appointment_staff WHERE appointment_id = ? AND staff_id = ?",
+                (appointment_id, host_id),
+            )
+
+    async def cancel_appointment(self, appointment_id: int, now: datetime) -> None:
+        await self._execute(
+            "UPDATE appointments SET status = 'cancelled', updated_at = ? WHERE id = ?",
+            (db_time(now), appointment_id),
+        )
+        await self._execute(
+            "UPDATE join_links SET revoked_at = ? WHERE appointment_id = ?"
+            " AND revoked_at IS NULL",
+            (db_time(now), appointment_id),
+        )
+
+    # -- participants and join links -----------------------------------------
+
+    async def add_participant(
+        self, appointment_id: int, participant: NewParticipant, now: datetime
+    ) -> int:
+        cursor = await self._execute(
+            "INSERT INTO participants (appointment_id, display_name, role, contact, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                appointment_id,
+                participant.display_name,
+                participant.role.value,
+                participant.contact,
+                db_time(now),
+            ),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    async def remove_participant(self, participant_id: int, now: datetime) -> None:
+        await self._execute(
+            "UPDATE participants SET removed_at = ? WHERE id = ?",
+            (db_time(now), participant_id),
+        )
+        await self.revoke_join_links(participant_id, now)
+
+    async def replace_join_link(self, link: JoinLink) -> None:
+        """Store a new link for a participant, revoking any earlier one in the same step."""
+        await self.revoke_join_links(link.participant_id, link.issued_at)
+        await self._execute(
+            "INSERT INTO join_links (jti, participant_id, appointment_id, issued_at,"
+            " expires_at) VALUES (?, ?, ?, ?, ?)",
+            (
+                link.jti,
+                link.participant_id,
+                link.appointment_id,
+                db_time(link.issued_at),
+                db_time(link.expires_at),
+            ),
+        )
+
+    async def revoke_join_links(self, participant_id: int, now: datetime) -> int:
+        cursor = await self._execute(
+            "UPDATE join_links SET revoked_at = ? WHERE participant_id = ?"
+            " AND revoked_at IS NULL",
+            (db_time(now), participant_id),
+        )
+        return cursor.rowcount
+
+    # -- usage log -------------------------------------------------------------
+
+    async def append_audit_rows(self, entries: Sequence[NewAuditEntry], chain: RowHasher) -> None:
+        """Append rows with consecutive ids, each hashed onto the one before it."""
+        if not entries:
+            return
+        last = await self._fetchone("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
+        row_id, prev = (last["id"], last["hash"]) if last else (0, chain.genesis)
+        rows = []
+        for entry in entries:
+            row_id += 1
+            digest = chain.row_hash(prev, row_id, entry)
+            rows.append(
+                (
+                    row_id,
+                    db_time(entry.at),
+                    entry.actor_kind,
+                    entry.actor_id,
+                    entry.action,
+                    entry.appointment_id,
+                    entry.subject_id,
+                    entry.detail,
+                    prev,
+                    digest,
+                )
+            )
+            prev = digest
+        await self._conn.executemany(
+            "INSERT INTO audit_log (id, at, actor_kind, actor_id, action, appointment_id,"
+            " subject_id, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    # -- calls -------------------------------------------------------------------
+
+    async def save_call(self, call: StoredCall, now: datetime) -> None:
+        """Replace the saved state of one call."""
+        await self._execute(
+            "INSERT INTO call_sessions (appointment_id, seats_taken, ended, updated_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (appointment_id) DO UPDATE SET"
+            " seats_taken = excluded.seats_taken, ended = excluded.ended,"
+            " updated_at = excluded.updated_at",
+            (call.appointment_id, call.seats_taken, int(call.ended), db_time(now)),
+        )
+        await self._execute(
+            "DELETE FROM call_seats WHERE appointment_id = ?", (call.appointment_id,)
+        )
+        await self._conn.executemany(
+            "INSERT INTO call_seats (appointment_id, staff_id, participant_id, seat,"
+            " secret_hash, held_until) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    call.appointment_id,
+                    seat.staff_id,
+                    seat.participant_id,
+                    seat.seat,
+                    seat.secret_hash,
+                    None if seat.held_until is None else db_time(seat.held_until),
+                )
+                for seat in call.seats
+            ],
+        )
+
+
+class Database(Reads):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+        # The last write's fault, until a write succeeds again (for /readyz).
+        self.write_fault: StorageError | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not self.path.exists():
+            # Client data: readable by Kota's own user only (SQLite copies the mode to -wal).
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        try:
+            self._writer = await self._connect()
+            await self._pragma(self._writer, "journal_mode=WAL")
+            self._reader = await self._connect()
+        except BaseException:
+            await self.close()
+            raise
+
+    @staticmethod
+    async def _pragma(conn: aiosqlite.Connection, setting: str) -> None:
+        # The cursor must be drained and closed, or its statement keeps the file locked.
+        async with conn.execute(f"PRAGMA {setting}") as cursor:
+            await cursor.fetchall()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        for setting in ("foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL"):
+            await self._pragma(conn, setting)
+        return conn
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    @property
+    def _w(self) -> aiosqlite.Connection:
+        if self._writer is None:
+            raise RuntimeError("database is not open")
+        return self._writer
+
+    @property
+    def _r(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise RuntimeError("database is not open")
+        return self._reader
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """One serialised write transaction: ``BEGIN IMMEDIATE`` takes the write lock
+        before the first read, so a check made inside holds until the commit."""
+        async with self._write_lock:
+            try:
+                await self._exec(self._w, "BEGIN IMMEDIATE")
+                yield Tx(self._w)
+                await self._exec(self._w, "COMMIT")
+            except BaseException as exc:
+                # Also after a cancellation that landed while BEGIN or COMMIT ran.
+                if self._w.in_transaction:
+                    await asyncio.shield(self._rollback())
+                fault = storage_error(exc)
+                if fault is not None:
+                    self.write_fault = fault
+                    logger.error("db.write_failed", extra={"fault": type(fault).__name__})
+                    raise fault from exc
+                raise
+            self.write_fault = None
+
+    async def _rollback(self) -> None:
+        try:
+            await self._exec(self._w, "ROLLBACK")
+        except sqlite3.Error:
+            # SQLite may already have rolled back (a full disk does that); nothing is kept.
+            logger.warning("db.rollback_failed")
+
+    async def probe_write(self) -> None:
+        """A real write that changes nothing, to learn whether writes work again."""
+        async with self.transaction():
+            version = await self.schema_version()
+            await self._exec(self._w, f"PRAGMA user_version = {int(version)}")
+
+    @staticmethod
+    async def _exec(conn: aiosqlite.Connection, sql: str) -> None:
+        async with conn.execute(sql):
+            pass
+
+    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        async with self._r.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    # -- migrations --------------------------------------------------------
+
+    async def schema_version(self) -> int:
+        async with self._w.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations, one transaction each; return the versions applied."""
+        applied = []
+        async with self._write_lock:
+            current = await self.schema_version()
+            for migration in load_migrations():
+                if migration.version <= current:
+                    continue
+                script = (
+                    f"BEGIN IMMEDIATE;\n{migration.sql}\n"
+                    f"PRAGMA user_version = {migration.version};\nCOMMIT;"
+                )
+                try:
+                    await self._w.executescript(script)
+                except sqlite3.Error:
+                    if self._w.in_transaction:
+                        await self._exec(self._w, "ROLLBACK")
+                    raise
+                logger.info("db.migrated", extra={"version": migration.version})
+                applied.append(migration.version)
+        return applied
+
+    async def ping(self) -> None:
+        await self._fetchone("SELECT 1")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from server.audit import SYSTEM, Action, Actor, AuditLog
-from server.db import Database
+from server.db import Database, Tx
 from server.errors import ApiError, Forbidden, Unauthorized
 from server.join_tokens import SigningKey, TokenError, decode_token, encode_token, new_link
 from server.records import Appointment, AppointmentStatus, JoinLink, Participant
@@ -43,22 +43,28 @@ class JoinLinks:
         return f"{self.public_url}/join#{encode_token(self.key, link)}"
 
     async def issue(
-        self, actor: Actor, appointment: Appointment, participant_id: int, now: datetime
+        self,
+        tx: Tx,
+        actor: Actor,
+        appointment_id: int,
+        ends_at: datetime,
+        participant_id: int,
+        now: datetime,
     ) -> JoinLink:
         """A new link for the participant; any earlier link stops working in the same step."""
-        link = new_link(participant_id, appointment.id, appointment.ends_at, self.grace, now)
-        await self.db.replace_join_link(link)
-        await self.audit.record(actor, Action.LINK_ISSUED, appointment.id, participant_id)
+        link = new_link(participant_id, appointment_id, ends_at, self.grace, now)
+        await tx.replace_join_link(link)
+        await self.audit.record(actor, Action.LINK_ISSUED, appointment_id, participant_id, tx=tx)
         return link
 
     async def revoke(
-        self, actor: Actor, appointment_id: int, participant_id: int, now: datetime
+        self, tx: Tx, actor: Actor, appointment_id: int, participant_id: int, now: datetime
     ) -> None:
-        await self.db.revoke_join_links(participant_id, now)
-        await self.audit.record(actor, Action.LINK_REVOKED, appointment_id, participant_id)
+        await tx.revoke_join_links(participant_id, now)
+        await self.audit.record(actor, Action.LINK_REVOKED, appointment_id, participant_id, tx=tx)
 
     async def renew_short_links(
-        self, actor: Actor, appointment: Appointment, now: datetime
+        self, tx: Tx, actor: Actor, appointment: Appointment, now: datetime
     ) -> list[int]:
         """After a reschedule, reissue links that would expire before the new end."""
         renewed = []
@@ -66,7 +72,9 @@ class JoinLinks:
             link = participant.link
             needed = appointment.ends_at + self.grace
             if link is not None and not link.revoked and link.expires_at < needed:
-                await self.issue(actor, appointment, participant.id, now)
+                await self.issue(
+                    tx, actor, appointment.id, appointment.ends_at, participant.id, now
+                )
                 renewed.append(participant.id)
         return renewed
 

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from server.app_keys import CLOCK, DB, SETTINGS
+from server.app_keys import AUDIT, CLOCK, DB, SETTINGS
+from server.audit import Action, Actor
 from server.errors import Forbidden, Unauthorized
 from server.records import Staff, StaffSession
 from server.request_log import Handler
@@ -30,13 +31,16 @@ def hash_session_id(value: str) -> str:
 
 
 async def start_session(request: web.Request, staff: Staff) -> tuple[str, StaffSession]:
-    """Create a session row; return the cookie value and the session."""
+    """Create a session row and its ``staff.login`` row in one transaction; return the
+    cookie value and the session."""
     settings = request.app[SETTINGS]
     now = request.app[CLOCK]()
     value = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     expires_at = now + settings.session_lifetime
-    await request.app[DB].create_session(hash_session_id(value), staff.id, csrf, now, expires_at)
+    async with request.app[DB].transaction() as tx:
+        await tx.create_session(hash_session_id(value), staff.id, csrf, now, expires_at)
+        await request.app[AUDIT].record(Actor.staff(staff.id), Action.STAFF_LOGIN, tx=tx)
     return value, StaffSession(staff, csrf, expires_at)
 
 
@@ -58,11 +62,14 @@ def clear_session_cookie(response: web.StreamResponse, settings: Settings) -> No
     )
 
 
-async def end_session(request: web.Request) -> None:
+async def end_session(request: web.Request, staff: Staff) -> None:
+    """Delete the session row and write ``staff.logout`` in one transaction."""
     id_hash = request.get(_SESSION_ID_HASH)
-    if id_hash:
-        await request.app[DB].delete_session(id_hash)
-        request[_SESSION] = None
+    async with request.app[DB].transaction() as tx:
+        if id_hash:
+            await tx.delete_session(id_hash)
+        await request.app[AUDIT].record(Actor.staff(staff.id), Action.STAFF_LOGOUT, tx=tx)
+    request[_SESSION] = None
 
 
 async def load_session(request: web.Request, now: datetime) -> StaffSession | None:
@@ -152,7 +159,8 @@ async def _with_session(request: web.Request, handler: Handler) -> web.StreamRes
     id_hash = request.get(_SESSION_ID_HASH)
     renew = session is not None and session.expires_at - now < settings.session_lifetime / 2
     if renew and id_hash and not response.prepared:
-        await request.app[DB].extend_session(id_hash, now + settings.session_lifetime)
+        async with request.app[DB].transaction() as tx:
+            await tx.extend_session(id_hash, now + settings.session_lifetime)
         value = request.cookies[COOKIE_NAME]
         set_session_cookie(response, value, settings)
     return response

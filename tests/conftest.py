@@ -101,15 +101,16 @@ async def accounts(settings: Settings, password_hash: str) -> Accounts:
     await db.migrate()
     now = datetime.now(UTC)
     try:
-        made = [
-            await db.create_staff(username, name, role, password_hash, now)
-            for username, name, role in [
-                ("admin", "Aino Admin", StaffRole.ADMIN),
-                ("sanna", "Sanna Aikio", StaffRole.PROFESSIONAL),
-                ("pekka", "Pekka Lehto", StaffRole.PROFESSIONAL),
-                ("olli", "Olli Outsider", StaffRole.PROFESSIONAL),
+        async with db.transaction() as tx:
+            made = [
+                await tx.create_staff(username, name, role, password_hash, now)
+                for username, name, role in [
+                    ("admin", "Aino Admin", StaffRole.ADMIN),
+                    ("sanna", "Sanna Aikio", StaffRole.PROFESSIONAL),
+                    ("pekka", "Pekka Lehto", StaffRole.PROFESSIONAL),
+                    ("olli", "Olli Outsider", StaffRole.PROFESSIONAL),
+                ]
             ]
-        ]
     finally:
         await db.close()
     return Accounts(*made)

@@ -5,33 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from server.app_keys import CLOCK, LINKS, ROOMS, SCHEDULER, SETTINGS
-from server.audit import Action, Actor
-from server.call_members import link_member
-from server.errors import Conflict, NotFound
+from server.call_members import CallId
 from server.handlers.appointments import link_json
 from server.handlers.params import path_id
-from server.records import Appointment, JoinLink, Participant
+from server.records import JoinLink
 from server.staff_auth import require_staff
 
 routes = web.RouteTableDef()
 
 LINK_PATH = "/api/appointments/{id}/participants/{pid}/link"
-
-
-async def _participant(
-    request: web.Request, *, changing: bool
-) -> tuple[Actor, Appointment, Participant]:
-    session = require_staff(request)
-    scheduler = request.app[SCHEDULER]
-    appointment_id = path_id(request, "id")
-    if changing:
-        appointment = await scheduler.get_changeable(session.staff, appointment_id)
-    else:
-        appointment = await scheduler.get(session.staff, appointment_id, log=False)
-    participant = appointment.participant(path_id(request, "pid"))
-    if participant is None:
-        raise NotFound("participant_not_found", "No such participant in this appointment.")
-    return Actor.staff(session.staff.id), appointment, participant
 
 
 def _link_response(request: web.Request, link: JoinLink, status: int = 200) -> web.Response:
@@ -47,27 +29,30 @@ def _link_response(request: web.Request, link: JoinLink, status: int = 200) -> w
 
 @routes.get(LINK_PATH)
 async def get_link(request: web.Request) -> web.Response:
-    actor, appointment, participant = await _participant(request, changing=False)
-    link = participant.link
-    if link is None or link.revoked:
-        raise NotFound("link_not_active", "This person has no active link. Create a new one.")
-    await request.app[LINKS].audit.record(actor, Action.LINK_READ, appointment.id, participant.id)
+    session = require_staff(request)
+    link = await request.app[SCHEDULER].read_link(
+        session.staff, path_id(request, "id"), path_id(request, "pid")
+    )
     return _link_response(request, link)
 
 
 @routes.post(LINK_PATH)
 async def issue_link(request: web.Request) -> web.Response:
-    actor, appointment, participant = await _participant(request, changing=True)
-    if appointment.ends_at + request.app[LINKS].grace <= request.app[CLOCK]():
-        raise Conflict("appointment_over", "This appointment is over.")
-    link = await request.app[LINKS].issue(actor, appointment, participant.id, request.app[CLOCK]())
-    request.app[ROOMS].link_issued(str(appointment.id), link_member(participant).participant_id)
+    session = require_staff(request)
+    appointment_id, participant_id = path_id(request, "id"), path_id(request, "pid")
+    link = await request.app[SCHEDULER].issue_link(
+        session.staff, appointment_id, participant_id, request.app[CLOCK]()
+    )
+    request.app[ROOMS].link_issued(str(appointment_id), str(CallId(False, participant_id)))
     return _link_response(request, link, status=201)
 
 
 @routes.delete(LINK_PATH)
 async def revoke_link(request: web.Request) -> web.Response:
-    actor, appointment, participant = await _participant(request, changing=False)
-    await request.app[LINKS].revoke(actor, appointment.id, participant.id, request.app[CLOCK]())
-    request.app[ROOMS].link_stopped(str(appointment.id), link_member(participant).participant_id)
+    session = require_staff(request)
+    appointment_id, participant_id = path_id(request, "id"), path_id(request, "pid")
+    await request.app[SCHEDULER].revoke_link(
+        session.staff, appointment_id, participant_id, request.app[CLOCK]()
+    )
+    request.app[ROOMS].link_stopped(str(appointment_id), str(CallId(False, participant_id)))
     return web.Response(status=204)

@@ -54,7 +54,6 @@ async def create_session(request: web.Request) -> web.Response:
         raise Unauthorized("bad_credentials", "The username or password is wrong.")
     throttle.succeeded(keys)
     value, session = await staff_auth.start_session(request, staff)
-    await request.app[AUDIT].record(Actor.staff(staff.id), Action.STAFF_LOGIN)
     response = web.json_response(
         {"staff": staff_json(staff), "csrf_token": session.csrf_token}, status=201
     )
@@ -78,8 +77,7 @@ async def get_session(request: web.Request) -> web.Response:
 @routes.delete("/api/session")
 async def delete_session(request: web.Request) -> web.Response:
     session = staff_auth.require_staff(request)
-    await staff_auth.end_session(request)
-    await request.app[AUDIT].record(Actor.staff(session.staff.id), Action.STAFF_LOGOUT)
+    await staff_auth.end_session(request, session.staff)
     response = web.Response(status=204)
     staff_auth.clear_session_cookie(response, request.app[SETTINGS])
     return response

@@ -36,8 +36,9 @@ async def seed_staff(db_path: Path) -> None:
         await db.migrate()
         hashed = hash_password(PASSWORD)
         now = datetime.now(UTC)
-        for username, name, role in STAFF:
-            await db.create_staff(username, name, role, hashed, now)
+        async with db.transaction() as tx:
+            for username, name, role in STAFF:
+                await tx.create_staff(username, name, role, hashed, now)
     finally:
         await db.close()
 

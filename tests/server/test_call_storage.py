@@ -26,12 +26,18 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 async def _appointment(db: Database) -> tuple[int, int, int]:
-    staff = await db.create_staff("sanna", "Sanna Aikio", StaffRole.PROFESSIONAL, "x", NOW)
-    appointment_id, (participant_id,) = await db.create_appointment(
-        starts_at=NOW, ends_at=NOW + timedelta(hours=1), kind=AppointmentKind.OTHER,
-        host_id=staff.id, staff_ids=[], created_by=staff.id, now=NOW,
-        participants=[NewParticipant("Maija", ParticipantRole.GUARDIAN, None)])
+    async with db.transaction() as tx:
+        staff = await tx.create_staff("sanna", "Sanna Aikio", StaffRole.PROFESSIONAL, "x", NOW)
+        appointment_id, (participant_id,) = await tx.create_appointment(
+            starts_at=NOW, ends_at=NOW + timedelta(hours=1), kind=AppointmentKind.OTHER,
+            host_id=staff.id, staff_ids=[], created_by=staff.id, now=NOW,
+            participants=[NewParticipant("Maija", ParticipantRole.GUARDIAN, None)])
     return appointment_id, staff.id, participant_id
+
+
+async def _save(db: Database, call: StoredCall) -> None:
+    async with db.transaction() as tx:
+        await tx.save_call(call, NOW)
 
 
 async def test_a_saved_call_reads_back_and_a_new_save_replaces_it(db: Database) -> None:
@@ -41,10 +47,10 @@ async def test_a_saved_call_reads_back_and_a_new_save_replaces_it(db: Database) 
         StoredSeat(staff_id, None, 1, "a" * 64, None),
         StoredSeat(None, participant_id, 2, "b" * 64, NOW + timedelta(seconds=60)),
     ))
-    await db.save_call(call, NOW)
+    await _save(db, call)
     assert await db.get_call(appointment_id) == call
     ended = StoredCall(appointment_id, 2, True, ())
-    await db.save_call(ended, NOW)
+    await _save(db, ended)
     assert await db.get_call(appointment_id) == ended
 
 
@@ -53,7 +59,7 @@ async def test_a_seat_names_exactly_one_holder(db: Database) -> None:
     for bad in (StoredSeat(staff_id, participant_id, 1, "a", None),
                 StoredSeat(None, None, 1, "a", None)):
         with pytest.raises(sqlite3.IntegrityError):
-            await db.save_call(StoredCall(appointment_id, 1, False, (bad,)), NOW)
+            await _save(db, StoredCall(appointment_id, 1, False, (bad,)))
     assert await db.get_call(appointment_id) is None  # the failed save left nothing
 
 

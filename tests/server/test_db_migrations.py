@@ -90,7 +90,8 @@ async def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
     now = datetime.now(UTC)
     try:
         with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
-            await db.create_appointment(
+            async with db.transaction() as tx:
+                await tx.create_appointment(
                 starts_at=now,
                 ends_at=now + timedelta(hours=1),
                 kind=AppointmentKind.OTHER,
