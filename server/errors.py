@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.db import StorageError, StorageFull
 from server.request_log import REQUEST_ID, Handler
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,12 @@ class TooManyRequests(ApiError):
         self.retry_after = retry_after
 
 
+class InsufficientStorage(ApiError):
+    """The disk is full: nothing was saved, and the client may try again later."""
+
+    status = 507
+
+
 class Unavailable(ApiError):
     """Busy for now: the client may try again after ``retry_after`` seconds."""
 
@@ -75,10 +82,30 @@ class Unavailable(ApiError):
         self.retry_after = retry_after
 
 
+# Long enough for an operator to free space or remount; short enough to keep trying.
+STORAGE_RETRY_SECONDS = 30
+
+
+def storage_refusal(fault: StorageError) -> ApiError:
+    """What a client hears when the database cannot be written; nothing was saved."""
+    if isinstance(fault, StorageFull):
+        return InsufficientStorage(
+            "storage_full",
+            "The server's disk is full, so nothing was saved. Try again later.",
+            retry_after=STORAGE_RETRY_SECONDS,
+        )
+    return Unavailable(
+        "storage_unavailable",
+        "The server cannot save anything right now, so nothing was saved. Try again later.",
+        retry_after=STORAGE_RETRY_SECONDS,
+    )
+
+
 def error_response(error: ApiError) -> web.Response:
     response = web.json_response(error.to_json(), status=error.status)
-    if isinstance(error, TooManyRequests | Unavailable):
-        response.headers["Retry-After"] = str(error.retry_after)
+    retry_after = error.extra.get("retry_after")
+    if isinstance(retry_after, int):
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 
@@ -110,6 +137,8 @@ async def _rendering_errors(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     except ApiError as exc:
         return error_response(exc)
+    except StorageError as exc:
+        return error_response(storage_refusal(exc))
     except web.HTTPException as exc:
         if exc.status < 400 or not request.path.startswith("/api/"):
             raise
