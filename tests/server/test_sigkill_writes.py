@@ -127,7 +127,9 @@ def _check_whole(db_path: Path, acked: Acknowledged) -> None:
         assert _query(conn, "SELECT a.id FROM appointments a WHERE NOT EXISTS (SELECT 1 FROM"
                             " participants p WHERE p.appointment_id = a.id)") == [], \
             "appointment stored without its people"
-        stored: dict[int, set[int]] = {row[0]: set() for row in conn.execute("SELECT id FROM appointments")}
+        stored: dict[int, set[int]] = {
+            row[0]: set() for row in conn.execute("SELECT id FROM appointments")
+        }
         for appointment_id, participant_id in conn.execute(
             "SELECT appointment_id, id FROM participants"
         ):
