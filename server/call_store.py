@@ -10,6 +10,7 @@ the latest wins, and ``load`` reads one still waiting to be written before the f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -27,6 +28,10 @@ from signalling.seat import CallSnapshot, SeatSnapshot
 from signalling.waiting_room import JoinWindow, Member
 
 logger = logging.getLogger(__name__)
+
+# After a failed write the writer tries again this soon, doubling up to the cap.
+RETRY_FIRST_SECONDS = 0.2
+RETRY_MAX_SECONDS = 5.0
 
 
 def join_window(appointment: Appointment, settings: Settings) -> JoinWindow:
@@ -58,7 +63,7 @@ class CallStore:
         self._writing: dict[str, CallSnapshot] = {}  # being written now
         self._revokes: list[tuple[str, Revoke]] = []
         self._wake = asyncio.Event()
-        self._stopping = False
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     # --- RoomStore ------------------------------------------------------------------------------
@@ -110,7 +115,7 @@ class CallStore:
 
     async def stop(self) -> None:
         """Writes everything still queued, then ends the writer."""
-        self._stopping = True
+        self._stopping.set()
         self._wake.set()
         if self._task is not None:
             await self._task
@@ -118,36 +123,51 @@ class CallStore:
         await self._flush()
 
     async def _run(self) -> None:
-        while not self._stopping:
+        retry = RETRY_FIRST_SECONDS
+        while not self._stopping.is_set():
             await self._wake.wait()
             self._wake.clear()
-            await self._flush()
+            if await self._flush():
+                retry = RETRY_FIRST_SECONDS
+                continue
+            # Something could not be written (a full disk): it is queued again; pause.
+            self._wake.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), retry)
+            retry = min(retry * 2, RETRY_MAX_SECONDS)
 
-    async def _flush(self) -> None:
-        while self._revokes or self._snapshots:
-            revokes, self._revokes = self._revokes, []
-            for appointment_id, revoke in revokes:
-                await self._revoke_now(appointment_id, revoke)
-            self._writing, self._snapshots = self._snapshots, {}
-            for snapshot in self._writing.values():
-                try:
-                    async with self._db.transaction() as tx:
-                        await tx.save_call(_stored(snapshot), self._clock())
-                except Exception:
-                    logger.exception("call_store.save_failed",
-                                     extra={"appointment": snapshot.appointment_id})
-            self._writing = {}
+    async def _flush(self) -> bool:
+        """Write what is queued; what fails goes back in the queue. True if all was written."""
+        revokes, self._revokes = self._revokes, []
+        failed = [item for item in revokes if not await self._revoke_now(*item)]
+        self._revokes[:0] = failed
+        self._writing, self._snapshots = self._snapshots, {}
+        saves_failed = False
+        for snapshot in self._writing.values():
+            try:
+                async with self._db.transaction() as tx:
+                    await tx.save_call(_stored(snapshot), self._clock())
+            except Exception:
+                logger.exception("call_store.save_failed",
+                                 extra={"appointment": snapshot.appointment_id})
+                # Kept unless a newer snapshot of the same call is already waiting.
+                self._snapshots.setdefault(snapshot.appointment_id, snapshot)
+                saves_failed = True
+        self._writing = {}
+        return not failed and not saves_failed
 
-    async def _revoke_now(self, appointment_id: str, revoke: Revoke) -> None:
+    async def _revoke_now(self, appointment_id: str, revoke: Revoke) -> bool:
         holder, by = parse_call_id(revoke.participant_id), parse_call_id(revoke.by)
         if holder is None or holder.is_staff or by is None:
-            return  # only link participants have links
+            return True  # only link participants have links
         try:
             async with self._db.transaction() as tx:
                 await self._links.revoke(tx, _actor(by), int(appointment_id), holder.id,
                                          self._clock())
         except Exception:
             logger.exception("call_store.revoke_failed", extra={"appointment": appointment_id})
+            return False
+        return True
 
 
 def _stored(snapshot: CallSnapshot) -> StoredCall:

@@ -25,7 +25,7 @@ async def test_healthz(family: aiohttp.ClientSession) -> None:
 async def test_readyz_with_the_database(family: aiohttp.ClientSession) -> None:
     resp = await family.get("/readyz")
     assert resp.status == 200
-    assert await resp.json() == {"status": "ok", "database": "ok"}
+    assert await resp.json() == {"status": "ok", "database": "ok", "usage_log_pending": 0}
 
 
 async def test_readyz_without_the_database(kota: TestServer, family: aiohttp.ClientSession) -> None:
