@@ -120,7 +120,8 @@ class CallStore:
         if self._task is not None:
             await self._task
             self._task = None
-        await self._flush()
+        while (self._revokes or self._snapshots) and await self._flush():
+            pass  # until all is written, or a write fails (it was logged)
 
     async def _run(self) -> None:
         retry = RETRY_FIRST_SECONDS
