@@ -12,7 +12,9 @@ from server.app_keys import (
     AUDIT,
     CALL_ACCESS,
     CALL_SOCKET_LIMITS,
+    CALL_SOCKET_QUOTA,
     CLOCK,
+    COALESCED_LOG,
     CONNECTION_TESTS,
     DB,
     HEARTBEAT,
@@ -27,7 +29,9 @@ from server.app_keys import (
 from server.appointments import Scheduler
 from server.audit import AuditLog
 from server.call_access import CallAccess
+from server.call_socket_quota import CallSocketQuota
 from server.call_store import CallStore
+from server.coalesced_log import CoalescedLog
 from server.connection_tests import ConnectionTests
 from server.db import Database
 from server.errors import error_middleware
@@ -46,6 +50,7 @@ from server.handlers import (
 from server.ice_servers import IceServers
 from server.join_links import JoinLinks
 from server.join_tokens import SigningKey
+from server.request_bodies import body_limit_middleware
 from server.request_log import request_log_middleware
 from server.security_headers import add_security_headers
 from server.settings import Settings
@@ -66,6 +71,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
         client_max_size=settings.max_body_bytes,
         middlewares=[
             request_log_middleware,
+            body_limit_middleware,
             error_middleware,
             session_middleware,
         ],
@@ -74,11 +80,14 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
     app[CLOCK] = clock
     app[LOGIN_THROTTLE] = LoginThrottle()
     app[ICE_SERVERS] = IceServers.from_settings(settings)
+    app[CALL_SOCKET_QUOTA] = CallSocketQuota(settings.max_call_sockets)
+    app[COALESCED_LOG] = CoalescedLog()
     app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_calls)
     app.cleanup_ctx.append(_connection_tests)
     app.on_shutdown.append(_close_calls)
+    app.on_cleanup.append(_close_coalesced_log)
     for table in (
         health.routes,
         session.routes,
@@ -151,3 +160,8 @@ async def _connection_tests(app: web.Application) -> AsyncIterator[None]:
 async def _close_calls(app: web.Application) -> None:
     """Close every call socket with 1001 ``server_shutdown`` before aiohttp stops handlers."""
     app[ROOMS].shutdown()
+
+
+async def _close_coalesced_log(app: web.Application) -> None:
+    """Writes the counts of refusals and errors not yet logged."""
+    app[COALESCED_LOG].close()

@@ -10,6 +10,8 @@ from aiohttp import web
 from server.appointments import Scheduler
 from server.audit import AuditLog
 from server.call_access import CallAccess
+from server.call_socket_quota import CallSocketQuota
+from server.coalesced_log import CoalescedLog
 from server.connection_tests import ConnectionTests
 from server.db import Database
 from server.ice_servers import IceServers
@@ -35,3 +37,6 @@ CALL_SOCKET_LIMITS = web.AppKey("call_socket_limits", ConnectionLimits)
 HEARTBEAT = web.AppKey("heartbeat", Heartbeat)
 ICE_SERVERS = web.AppKey("ice_servers", IceServers)
 CONNECTION_TESTS = web.AppKey("connection_tests", ConnectionTests)
+CALL_SOCKET_QUOTA = web.AppKey("call_socket_quota", CallSocketQuota)
+# Events that come in floods (refusals at a cap, a repeated loop error): a line per interval.
+COALESCED_LOG = web.AppKey("coalesced_log", CoalescedLog)

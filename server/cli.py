@@ -12,9 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from aiohttp import web
-
-from server import audit
+from server import audit, serve
 from server.app import create_app
 from server.appointments import AppointmentIn, ParticipantIn, Scheduler
 from server.db import Conflict, Database
@@ -113,7 +111,7 @@ def _run(settings: Settings) -> int:
     print(f"Kota is listening on {settings.public_url} (Ctrl+C stops it)", flush=True)
     app = create_app(settings)
     _tune_gc()
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    serve.run(app, settings)
     return 0
 
 

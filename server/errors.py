@@ -119,6 +119,11 @@ _HTTP_CODES = {
 }
 
 
+# The status the request log shows for a request whose client left before the answer, as
+# nginx logs it; no client ever receives it.
+CLIENT_GONE = 499
+
+
 # Routes that stay open for a whole call: their handlers answer their own refusals, so
 # no middleware frame of ours lives as long as the socket (docs/performance.md).
 LONG_LIVED_PATHS = frozenset({"/ws"})
@@ -145,6 +150,10 @@ async def _rendering_errors(request: web.Request, handler: Handler) -> web.Strea
         code = _HTTP_CODES.get(exc.status, "http_error")
         message = "The request body is too large." if exc.status == 413 else exc.reason
         return web.json_response({"error": {"code": code, "message": message}}, status=exc.status)
+    except ConnectionResetError:
+        # The client went away mid-request (mid-body, say): no bug of ours, nobody to answer.
+        logger.info("http.client_gone", extra={"request_id": request.get(REQUEST_ID)})
+        return web.Response(status=CLIENT_GONE, reason="Client Closed Request")
     except Exception:
         logger.exception("http.internal_error", extra={"request_id": request.get(REQUEST_ID)})
         return web.json_response(

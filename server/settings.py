@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import resource
 import stat
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -71,6 +72,9 @@ class Settings:
     echo_max_concurrent: int = 4
     echo_max_seconds: float = 30.0
     ice_transport_policy: IceTransportPolicy = "all"
+    # load_settings derives both from the open-files limit; these are its values for 1024.
+    max_connections: int = 768
+    max_call_sockets: int = 672
 
     @property
     def join_opens_before(self) -> timedelta:
@@ -214,6 +218,40 @@ def _default_echo_max_concurrent() -> int:
     return 2 * (os.cpu_count() or 1)
 
 
+# Descriptors kept back from connections: one accept batch (128) plus the database, the
+# echo peers' UDP sockets, log files and static files being sent (docs/config.md).
+FD_RESERVE_MIN = 192
+FD_RESERVE_MAX = 4096
+MIN_CONNECTIONS = 8
+
+
+def _open_files_limit() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return 1 << 20 if soft == resource.RLIM_INFINITY else soft
+
+
+def default_max_connections(open_files: int) -> int:
+    """A quarter of the descriptors (192 to 4096 of them) kept for everything but sockets."""
+    reserve = min(max(open_files // 4, FD_RESERVE_MIN), FD_RESERVE_MAX)
+    return max(open_files - reserve, MIN_CONNECTIONS)
+
+
+def default_max_call_sockets(max_connections: int) -> int:
+    """An eighth of the connections (4 to 1024) kept for staff pages and the API."""
+    return max_connections - min(max(max_connections // 8, 4), 1024)
+
+
+def _connection_caps(environ: Mapping[str, str]) -> tuple[int, int]:
+    """The call-socket cap stays below the connection cap, so staff HTTP keeps working."""
+    connections = _read(environ, "KOTA_MAX_CONNECTIONS",
+                        str(default_max_connections(_open_files_limit())),
+                        _integer(MIN_CONNECTIONS, 10**7))
+    call_sockets = _read(environ, "KOTA_MAX_CALL_SOCKETS",
+                         str(default_max_call_sockets(connections)),
+                         _integer(1, connections - 1))
+    return connections, call_sockets
+
+
 def _read(environ: Mapping[str, str], name: str, default: str, parse: Callable[[str], T]) -> T:
     raw = environ.get(name, default).strip()
     try:
@@ -268,4 +306,7 @@ def load_settings(environ: Mapping[str, str], **overrides: Any) -> Settings:
     if settings.ice_transport_policy == "relay" and not settings.turn_urls:
         raise SettingsError("KOTA_ICE_TRANSPORT_POLICY: relay needs a TURN server; set "
                             "KOTA_TURN_URLS and KOTA_TURN_SECRET_FILE, or use all")
+    connections, call_sockets = _connection_caps(environ)
+    settings = dataclasses.replace(settings, max_connections=connections,
+                                   max_call_sockets=call_sockets)
     return dataclasses.replace(settings, **overrides) if overrides else settings

@@ -8,12 +8,22 @@ docs/protocol.md.
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from server.app_keys import CALL_ACCESS, CALL_SOCKET_LIMITS, HEARTBEAT, ROOMS, SETTINGS
-from server.errors import ApiError, BadRequest, Forbidden, error_response
+from server.app_keys import (
+    CALL_ACCESS,
+    CALL_SOCKET_LIMITS,
+    CALL_SOCKET_QUOTA,
+    COALESCED_LOG,
+    HEARTBEAT,
+    ROOMS,
+    SETTINGS,
+)
+from server.call_socket_quota import CallSocketQuota
+from server.errors import ApiError, BadRequest, Forbidden, Unavailable, error_response
 from server.handlers.params import query_int
 from server.records import StaffSession
 from server.settings import Settings
@@ -21,9 +31,11 @@ from server.staff_auth import current_staff
 from signalling.connection import Connection, ConnectionLimits, Entry
 from signalling.messages import MAX_MESSAGE_BYTES, Hello
 
+logger = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 CLOSE_TIMEOUT = 2.0
+RETRY_AFTER_SECONDS = 10  # a refused call socket's Retry-After
 # Frames up to twice the limit are read and refused with an `error`; larger ones are
 # cut off by aiohttp with 1009 before they are buffered.
 READ_LIMIT = 2 * MAX_MESSAGE_BYTES
@@ -42,17 +54,32 @@ def connection_limits(settings: Settings) -> ConnectionLimits:
 @routes.get("/ws")
 async def open_call_socket(request: web.Request) -> web.StreamResponse:
     """Errors before the upgrade are answered here: no error middleware waits on a call."""
-    try:
-        ws, staff, appointment_id = await _upgrade(request)
-    except ApiError as exc:
-        return error_response(exc)
-    app, access = request.app, request.app[CALL_ACCESS]
+    app = request.app
+    quota = app[CALL_SOCKET_QUOTA]
+    if not quota.take():
+        return _refuse_over_quota(app, quota)
+    try:  # all in this coroutine: a helper's frame would live as long as the socket
+        try:
+            ws, staff, appointment_id = await _upgrade(request)
+        except ApiError as exc:
+            return error_response(exc)
+        access = app[CALL_ACCESS]
 
-    async def identify(hello: Hello) -> Entry:
-        return await access.identify(hello, staff, appointment_id)
+        async def identify(hello: Hello) -> Entry:
+            return await access.identify(hello, staff, appointment_id)
 
-    await Connection(ws, app[ROOMS], app[HEARTBEAT], identify, app[CALL_SOCKET_LIMITS]).run()
-    return ws
+        await Connection(ws, app[ROOMS], app[HEARTBEAT], identify, app[CALL_SOCKET_LIMITS]).run()
+        return ws
+    finally:
+        quota.give_back()
+
+
+def _refuse_over_quota(app: web.Application, quota: CallSocketQuota) -> web.Response:
+    """Before the upgrade, so the refused client holds no socket; logged once per interval."""
+    app[COALESCED_LOG].log(logger, logging.WARNING, "ws.call_sockets_refused", limit=quota.limit)
+    return error_response(Unavailable(
+        "too_many_call_sockets", "The server has too many calls open. Try again in a moment.",
+        retry_after=RETRY_AFTER_SECONDS))
 
 
 async def _upgrade(
