@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from server.app_keys import CLOCK, DB, ROOMS, SCHEDULER, SETTINGS
+from server.app_keys import AUDIT, CLOCK, DB, ROOMS, SCHEDULER, SETTINGS
 from server.attendance import CALL_ACTIONS, Attendance, derive_attendance
 from server.call_members import STAFF_ROLE, CallId, parse_call_id
 from server.db import Database
@@ -22,8 +22,9 @@ routes = web.RouteTableDef()
 async def get_attendance(request: web.Request) -> web.Response:
     """Everyone of the appointment, plus anyone else the call log names (e.g. removed)."""
     session = require_staff(request)
-    # Reading is logged (appointment.read), which also writes any call rows still queued.
     appointment = await request.app[SCHEDULER].get(session.staff, path_id(request, "id"))
+    # Call rows still queued are written first, so the answer is up to the moment.
+    await request.app[AUDIT].flush()
     db = request.app[DB]
     rows = await db.list_audit_rows_for_appointment(appointment.id, CALL_ACTIONS)
     live = request.app[ROOMS].get(str(appointment.id))
