@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from server.audit import Actor, AuditLog
+from server.audit_checkpoints import open_chain
 from server.db import Database, NewParticipant
 from server.join_links import JoinLinks
 from server.join_tokens import SigningKey, encode_token
@@ -40,7 +41,8 @@ async def seed_pairs(settings: Settings, pairs: int, now: datetime) -> list[Seed
     try:
         await db.migrate()
         key = SigningKey.load_or_create(settings.signing_key_path)
-        audit = AuditLog(db, lambda: now)
+        chain, _ = await open_chain(db, settings)
+        audit = AuditLog(db, lambda: now, chain)
         links = JoinLinks(db, audit, key, settings.public_url, settings.join_grace)
         # One real hash shared by every bench account: nobody signs in with it.
         password_hash = hash_password(secrets.token_urlsafe(16))

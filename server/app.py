@@ -28,6 +28,7 @@ from server.app_keys import (
 )
 from server.appointments import Scheduler
 from server.audit import AuditLog
+from server.audit_checkpoints import Checkpointer, open_chain
 from server.call_access import CallAccess
 from server.call_socket_quota import CallSocketQuota
 from server.call_store import CallStore
@@ -112,8 +113,13 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     try:
         await db.migrate()
         key = SigningKey.load_or_create(settings.signing_key_path)
-        audit = AuditLog(db, app[CLOCK], spool_path=settings.data_dir / "audit-spool.jsonl")
+        chain, checkpoint_log = await open_chain(db, settings)
+        audit = AuditLog(db, app[CLOCK], chain,
+                         spool_path=settings.data_dir / "audit-spool.jsonl")
         await audit.start()
+        checkpoints = Checkpointer(db, checkpoint_log, chain, app[CLOCK],
+                                   settings.audit_checkpoint_seconds)
+        checkpoints.start()
         links_ = JoinLinks(db, audit, key, settings.public_url, settings.join_grace)
         app[DB] = db
         app[SIGNING_KEY] = key
@@ -123,6 +129,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         logger.info("server.storage_ready", extra={"schema": await db.schema_version()})
         yield
         await audit.stop()
+        await checkpoints.stop()  # after the last rows: the shutdown checkpoint
     finally:
         await db.close()
 

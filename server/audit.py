@@ -1,7 +1,8 @@
 """The usage log required by client-data law: who did what, when; never content.
 
 Rows are append-only (the schema refuses UPDATE and DELETE) and hash-chained,
-so that a row changed or removed behind Kota's back is found by ``verify_chain``.
+keyed with a key kept outside the database (``audit_chain.py``), so that a row
+changed or removed behind Kota's back is found by ``kota audit verify``.
 HTTP handlers await ``record`` so the row is durable before they answer; the
 call side uses ``post``, which never waits on the database, and a writer task
 flushes posted rows in batches.
@@ -13,21 +14,19 @@ import asyncio
 import contextlib
 import csv
 import enum
-import hashlib
 import io
 import json
 import logging
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from server.db import (
-    CorruptAuditRow,
     Database,
     NewAuditEntry,
     RowHasher,
@@ -39,7 +38,6 @@ from server.records import AuditRow
 
 logger = logging.getLogger(__name__)
 
-GENESIS = "0" * 64
 _CODE = re.compile(r"^[a-z0-9_.:-]{1,64}$")
 
 Detail = Mapping[str, int | float | str | bool]
@@ -104,54 +102,6 @@ def encode_detail(detail: Detail | None) -> str:
     return json.dumps(dict(detail), sort_keys=True, separators=(",", ":"))
 
 
-def chain_hash(prev_hash: str, entry: NewAuditEntry | AuditRow) -> str:
-    canonical = json.dumps(
-        [
-            db_time(entry.at),
-            entry.actor_kind,
-            entry.actor_id,
-            entry.action,
-            entry.appointment_id,
-            entry.subject_id,
-            entry.detail,
-        ],
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    rows_checked: int
-    first_broken_id: int | None
-    reason: str | None
-
-    @property
-    def ok(self) -> bool:
-        return self.first_broken_id is None
-
-
-async def verify_chain(rows: AsyncIterator[AuditRow]) -> ChainReport:
-    """Walk the log from its first row and report the first row that does not fit."""
-    prev = GENESIS
-    expected_id: int | None = None
-    count = 0
-    try:
-        async for row in rows:
-            count += 1
-            if expected_id is not None and row.id != expected_id:
-                return ChainReport(count, row.id, f"row {expected_id} is missing")
-            if row.prev_hash != prev:
-                return ChainReport(count, row.id, "does not follow the row before it")
-            if chain_hash(prev, row) != row.hash:
-                return ChainReport(count, row.id, "content does not match its hash")
-            prev = row.hash
-            expected_id = row.id + 1
-    except CorruptAuditRow as exc:
-        return ChainReport(count + 1, exc.row_id, "its time is not in the stored format")
-    return ChainReport(count, None, None)
-
-
 CSV_COLUMNS = (
     "id",
     "at",
@@ -191,15 +141,6 @@ def csv_line(row: AuditRow) -> str:
     return out.getvalue()
 
 
-class LegacyChain:
-    """The plain SHA-256 chain of Kota's first usage logs (no key)."""
-
-    genesis = GENESIS
-
-    def row_hash(self, prev_hash: str, row_id: int, entry: NewAuditEntry | AuditRow) -> str:
-        return chain_hash(prev_hash, entry)
-
-
 # After a failed write the writer tries again this soon, doubling up to the cap.
 RETRY_FIRST_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
@@ -220,13 +161,13 @@ class AuditLog:
         self,
         db: Database,
         clock: Callable[[], datetime],
-        chain: RowHasher | None = None,
+        chain: RowHasher,
         flush_interval: float = 0.2,
         spool_path: Path | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
-        self._chain: RowHasher = chain if chain is not None else LegacyChain()
+        self._chain = chain
         self._pending: list[NewAuditEntry] = []
         self._wake = asyncio.Event()
         self._flush_interval = flush_interval

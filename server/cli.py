@@ -15,7 +15,9 @@ from datetime import UTC, datetime, timedelta
 from server import audit, serve
 from server.app import create_app
 from server.appointments import AppointmentIn, ParticipantIn, Scheduler
-from server.db import Conflict, Database
+from server.audit_chain import AuditChain, AuditKeyError, read_key, verify_chain
+from server.audit_checkpoints import Checkpointer, CheckpointLog, open_chain
+from server.db import Conflict, Database, db_time
 from server.ice_servers import IceServers
 from server.join_links import JoinLinks
 from server.join_tokens import SigningKey
@@ -151,13 +153,14 @@ async def _staff_add(
     settings: Settings, username: str, display_name: str, role: StaffRole, password: str
 ) -> int:
     db = await _open(settings)
-    log = audit.AuditLog(db, lambda: datetime.now(UTC))
+    log, checkpoints = await _usage_log(db, settings)
     try:
         async with db.transaction() as tx:
             staff = await tx.create_staff(
                 username, display_name, role, hash_password(password), datetime.now(UTC)
             )
             await log.record(audit.SYSTEM, audit.Action.STAFF_CREATED, subject_id=staff.id, tx=tx)
+        await checkpoints.checkpoint()
     except Conflict as exc:
         print(f"kota: {exc}", file=sys.stderr)
         return 1
@@ -174,29 +177,66 @@ async def _staff_password(settings: Settings, username: str, password: str) -> i
         if found is None:
             print(f"kota: no staff member {username!r}", file=sys.stderr)
             return 1
-        log = audit.AuditLog(db, lambda: datetime.now(UTC))
+        log, checkpoints = await _usage_log(db, settings)
         async with db.transaction() as tx:
             await tx.set_staff_password(found[0].id, hash_password(password))
             await log.record(
                 audit.SYSTEM, audit.Action.STAFF_PASSWORD_SET, subject_id=found[0].id, tx=tx
             )
+        await checkpoints.checkpoint()
     finally:
         await db.close()
     print(f"password set for {username!r}; their open sessions were ended")
     return 0
 
 
+async def _usage_log(db: Database, settings: Settings) -> tuple[audit.AuditLog, Checkpointer]:
+    """The usage log with its keyed chain, and a checkpointer to run after writing."""
+    chain, log = await open_chain(db, settings)
+    clock = lambda: datetime.now(UTC)  # noqa: E731
+    return audit.AuditLog(db, clock, chain), Checkpointer(db, log, chain, clock, 0)
+
+
 async def _audit_verify(settings: Settings) -> int:
+    """Walk the chain with the key, then compare its end with the newest checkpoint."""
+    try:
+        key = read_key(settings.audit_key_path)
+    except AuditKeyError as exc:
+        print(f"kota: {exc}", file=sys.stderr)
+        return 2
+    latest, problem = CheckpointLog(settings.audit_checkpoint_path, AuditChain(key)).latest()
+    chain = AuditChain(key, keyed_from=latest.keyed_from if latest else 1)
     db = await _open(settings)
     try:
-        report = await audit.verify_chain(db.iter_audit_rows())
+        report = await verify_chain(db.iter_audit_rows(), chain,
+                                    remember=frozenset({latest.last_id} if latest else ()))
     finally:
         await db.close()
-    if report.ok:
-        print(f"usage log intact: {report.rows_checked} rows")
+    if not report.ok:
+        print(f"usage log BROKEN at row {report.first_broken_id}: {report.reason}")
+        return 1
+    if problem is not None:
+        print(f"usage log BROKEN: {problem}")
+        return 1
+    if latest is None:
+        print(f"usage log intact: {report.rows_checked} rows (no checkpoint yet, so rows "
+              "cut off the end could not be checked)")
         return 0
-    print(f"usage log BROKEN at row {report.first_broken_id}: {report.reason}")
-    return 1
+    when = db_time(latest.at)
+    if report.last_id < latest.last_id:
+        first = report.last_id + 1
+        missing = f"row {first} is" if first == latest.last_id else \
+            f"rows {first}-{latest.last_id} are"
+        print(f"usage log BROKEN: {missing} missing (the checkpoint of {when} had "
+              f"{latest.rows} rows)")
+        return 1
+    if latest.last_id and report.hashes_at.get(latest.last_id) != latest.last_hash:
+        print(f"usage log BROKEN at row {latest.last_id}: does not match the checkpoint "
+              f"of {when}")
+        return 1
+    print(f"usage log intact: {report.rows_checked} rows; the checkpoint of {when} "
+          f"({latest.rows} rows) matches")
+    return 0
 
 
 async def _demo_staff(
@@ -224,13 +264,14 @@ async def _demo(settings: Settings) -> int:
     db = await _open(settings)
     now = datetime.now(UTC)
     try:
-        log = audit.AuditLog(db, lambda: datetime.now(UTC))
+        log, checkpoints = await _usage_log(db, settings)
         key = SigningKey.load_or_create(settings.signing_key_path)
         links = JoinLinks(db, log, key, settings.public_url, settings.join_grace)
         scheduler = Scheduler(db, log, links)
         admin, admin_password = await _demo_staff(db, log, DEMO_ADMIN, now)
         host, host_password = await _demo_staff(db, log, DEMO_PROFESSIONAL, now)
         url = await _demo_family_link(settings, db, scheduler, links, host, now)
+        await checkpoints.checkpoint()
     finally:
         await db.close()
     print(

@@ -97,6 +97,12 @@ class NewAuditEntry:
     detail: str
 
 
+@dataclass(frozen=True)
+class AuditHead:
+    last_id: int
+    hash: str
+
+
 class Conflict(Exception):
     """A write broke a uniqueness rule (for example a taken username)."""
 
@@ -143,7 +149,8 @@ def storage_error(exc: BaseException) -> StorageError | None:
 class RowHasher(Protocol):
     """The usage log's chain (server/audit_chain.py): each row's hash from the one before."""
 
-    genesis: str
+    @property
+    def genesis(self) -> str: ...
 
     def row_hash(self, prev_hash: str, row_id: int, entry: NewAuditEntry) -> str: ...
 
@@ -354,6 +361,11 @@ class Reads:
             if len(rows) < batch:
                 return
             after = rows[-1]["id"]
+
+    async def get_audit_head(self) -> AuditHead | None:
+        """The newest row's id and hash; ids are consecutive, so the id is the row count."""
+        row = await self._fetchone("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
+        return None if row is None else AuditHead(int(row["id"]), str(row["hash"]))
 
     async def list_audit_rows_for_appointment(
         self, appointment_id: int, actions: Iterable[str]

@@ -76,6 +76,11 @@ class Settings:
     max_connections: int = 768
     max_call_sockets: int = 672
 
+    audit_key_file: Path | None = None
+    audit_checkpoint_file: Path | None = None
+    audit_checkpoint_seconds: float = 60.0
+    audit_syslog: str = ""
+
     @property
     def join_opens_before(self) -> timedelta:
         return timedelta(minutes=self.join_opens_minutes)
@@ -96,6 +101,14 @@ class Settings:
     def secure_cookies(self) -> bool:
         """Mark cookies Secure whenever people reach Kota over HTTPS."""
         return self.public_url.startswith("https://")
+
+    @property
+    def audit_key_path(self) -> Path:
+        return self.audit_key_file or self.data_dir / "audit.key"
+
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        return self.audit_checkpoint_file or self.data_dir / "audit-checkpoints.jsonl"
 
     @property
     def signing_key_path(self) -> Path:
@@ -252,6 +265,10 @@ def _connection_caps(environ: Mapping[str, str]) -> tuple[int, int]:
     return connections, call_sockets
 
 
+def _optional_path(raw: str) -> Path | None:
+    return Path(raw).resolve() if raw else None
+
+
 def _read(environ: Mapping[str, str], name: str, default: str, parse: Callable[[str], T]) -> T:
     raw = environ.get(name, default).strip()
     try:
@@ -299,6 +316,11 @@ def load_settings(environ: Mapping[str, str], **overrides: Any) -> Settings:
         echo_max_seconds=_read(environ, "KOTA_ECHO_MAX_SECONDS", "30", _number(1, 300)),
         ice_transport_policy=_read(environ, "KOTA_ICE_TRANSPORT_POLICY", "all",
                                    _ice_transport_policy),
+        audit_key_file=_read(environ, "KOTA_AUDIT_KEY_FILE", "", _optional_path),
+        audit_checkpoint_file=_read(environ, "KOTA_AUDIT_CHECKPOINT_FILE", "", _optional_path),
+        audit_checkpoint_seconds=_read(environ, "KOTA_AUDIT_CHECKPOINT_SECONDS", "60",
+                                       _number(0.05, 86400)),
+        audit_syslog=_read(environ, "KOTA_AUDIT_SYSLOG", "", str),
     )
     if settings.turn_urls and settings.turn_secret_file is None:
         raise SettingsError("KOTA_TURN_SECRET_FILE: required when KOTA_TURN_URLS is set "

@@ -18,7 +18,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from server.app_keys import DB
-from server.audit import CSV_COLUMNS, chain_hash, verify_chain
+from server.audit import CSV_COLUMNS
+from server.audit_chain import AuditChain, read_key, verify_chain
 from server.db import load_migrations, parse_db_time
 from server.records import AuditRow
 from server.settings import Settings
@@ -227,7 +228,8 @@ async def test_row_with_an_unreadable_time_is_found(
 async def test_changed_row_with_recomputed_hash_is_found(
     kota: TestServer, settings: Settings, activity: dict[str, Any]
 ) -> None:
-    """Rewriting a row's own hash does not help: the next row no longer follows it."""
+    """Rewriting a row's own hash, even with the key, does not help: the next row no
+    longer follows it."""
     rows = await _rows(kota)
     target = next(r for r in rows if r.action == "link.opened")
     await kota.close()
@@ -236,7 +238,12 @@ async def test_changed_row_with_recomputed_hash_is_found(
         conn.execute("DROP TRIGGER audit_log_no_update")
         conn.execute(
             "UPDATE audit_log SET actor_id = 999, hash = ? WHERE id = ?",
-            (chain_hash(target.prev_hash, changed), target.id),
+            (
+                AuditChain(read_key(settings.audit_key_path)).row_hash(
+                    target.prev_hash, target.id, changed
+                ),
+                target.id,
+            ),
         )
     done = await run_kota(settings, "audit", "verify")
     assert done.returncode == 1
@@ -300,9 +307,9 @@ async def test_export_follows_helsinki_days(
 
 
 async def test_export_carries_a_verifiable_chain(
-    activity: dict[str, Any], staff_client: SignIn
+    activity: dict[str, Any], staff_client: SignIn, settings: Settings
 ) -> None:
-    """An archived export can be checked on its own, without the database."""
+    """An archived export can be checked on its own with the key, without the database."""
     admin = await staff_client("admin")
     today = datetime.now(HELSINKI).date()
     exported = _parse(await (await admin.get(f"/api/audit.csv?from={today}&to={today}")).text())
@@ -325,7 +332,7 @@ async def test_export_carries_a_verifiable_chain(
                 hash=r["hash"],
             )
 
-    report = await verify_chain(rows())
+    report = await verify_chain(rows(), AuditChain(read_key(settings.audit_key_path)))
     assert report.ok and report.rows_checked == len(exported) > 20
 
 
