@@ -39,7 +39,7 @@ CLIENT_ERROR_CODES = ("generic", "network")
 
 _SERVER_ERROR = re.compile(
     r"\b(?:BadRequest|Unauthorized|Forbidden|NotFound|Conflict|TooLarge|Unprocessable"
-    r"|TooManyRequests|LinkRefused|TokenError|ApiError)\(\s*\"([a-z_]+)\"",
+    r"|TooManyRequests|Unavailable|InsufficientStorage|LinkRefused|TokenError|ApiError)\(\s*\"([a-z_]+)\"",
     re.S,
 )
 _CALLED_KEY = re.compile(
