@@ -69,17 +69,17 @@ class AuditChain:
         return hmac.new(self.key, b"checkpoint\n" + text.encode(), hashlib.sha256).hexdigest()
 
 
-def load_or_create_key(path: Path) -> tuple[bytes, bool]:
-    """The key from ``path``, created (0600, random) if missing; True when just created."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return read_key(path), False
+def new_key() -> bytes:
+    return secrets.token_bytes(KEY_BYTES).hex().encode()
+
+
+def save_new_key(path: Path, key: bytes) -> None:
+    """Write a new key file (0600, fsync'd); never replaces an existing one."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
-        out.write(secrets.token_bytes(KEY_BYTES).hex().encode())
+        out.write(key)
         out.flush()
         os.fsync(out.fileno())
-    return read_key(path), True
 
 
 def read_key(path: Path) -> bytes:

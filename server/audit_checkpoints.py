@@ -19,10 +19,10 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from server.audit_chain import AuditChain, load_or_create_key
+from server.audit_chain import AuditChain, new_key, read_key, save_new_key
 from server.db import Database, db_time, parse_db_time
 from server.settings import Settings
 
@@ -102,23 +102,25 @@ class CheckpointLog:
 
 
 async def open_chain(db: Database, settings: Settings) -> tuple[AuditChain, CheckpointLog]:
-    """The keyed chain for ``db``. A new key starts keying at the next row and writes a
-    first checkpoint saying so; rows before it keep their plain chain."""
-    key, created = load_or_create_key(settings.audit_key_path)
+    """The keyed chain for ``db``. A new key starts keying at the next row; the first
+    checkpoint, saying so, is written before the key file, so no key exists without it.
+    Rows before it keep their plain chain."""
+    path = settings.audit_key_path
+    if path.exists():
+        key = read_key(path)
+        probe = CheckpointLog(settings.audit_checkpoint_path, AuditChain(key))
+        latest, _ = probe.latest()
+        chain = AuditChain(key, keyed_from=latest.keyed_from if latest else 1)
+        return chain, CheckpointLog(settings.audit_checkpoint_path, chain, settings.audit_syslog)
     head = await db.get_audit_head()
-    if created:
-        chain = AuditChain(key, keyed_from=head.last_id + 1 if head else 1)
-        log = CheckpointLog(settings.audit_checkpoint_path, chain, settings.audit_syslog)
-        log.write(Checkpoint(datetime.now().astimezone(), head.last_id if head else 0,
-                             head.last_id if head else 0, head.hash if head else chain.genesis,
-                             chain.keyed_from))
-        logger.info("audit.key_created", extra={"keyed_from": chain.keyed_from})
-        return chain, log
-    probe = CheckpointLog(settings.audit_checkpoint_path, AuditChain(key),
-                          settings.audit_syslog)
-    latest, _ = probe.latest()
-    chain = AuditChain(key, keyed_from=latest.keyed_from if latest else 1)
-    return chain, CheckpointLog(settings.audit_checkpoint_path, chain, settings.audit_syslog)
+    chain = AuditChain(new_key(), keyed_from=head.last_id + 1 if head else 1)
+    log = CheckpointLog(settings.audit_checkpoint_path, chain, settings.audit_syslog)
+    rows = head.last_id if head else 0
+    log.write(Checkpoint(datetime.now(UTC), rows, rows, head.hash if head else chain.genesis,
+                         chain.keyed_from))
+    save_new_key(path, chain.key)
+    logger.info("audit.key_created", extra={"keyed_from": chain.keyed_from})
+    return chain, log
 
 
 class Checkpointer:
