@@ -1,19 +1,28 @@
-"""The signalling benchmark's machinery, run tiny: C=4 against the floor and Kota.
+"""The benchmarks' machinery, run tiny: the signalling relay at C=4 against the floor
+and Kota, and the staff API under write load with 10 writers for 3 s.
 
-Not a performance test: it proves that both servers start, every pair joins and does
+Not performance tests: they prove that the servers start, every pair joins and does
 its exchange, both relay phases move messages, and the benchmark's own checks find no
-lost, misrouted or reordered message — and that those checks do catch a bad one.
+lost, misrouted or reordered message — and that those checks do catch a bad one; and
+that writers sign in, every kind of staff write runs, contested bookings meet
+``409 appointment_overlap``, and nothing errs or ends up double-booked — and that the
+double-booking count catches one.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench import staff_writes
 from bench.join_flows import FloorJoinFlow
 from bench.load import EXCHANGE_MESSAGES, Fleet
 from bench.payloads import Outbox
 from bench.report import FLOOR, KOTA, render_text
 from bench.signalling_relay import BenchConfig, run_benchmark
+from bench.staff_writes_report import render_text as render_writes
+from server.db import Database
+from server.records import AppointmentKind, StaffRole
 
 
 async def test_tiny_run_relays_everything_to_the_right_peer(tmp_path: Path) -> None:
@@ -56,3 +65,56 @@ async def test_checks_catch_misrouted_and_reordered_messages() -> None:
     assert (fleet.misrouted, fleet.out_of_order) == (2, 1)
     assert family.check(b'{"type":"signal","from":"0s","payload":{}}') is None
     assert fleet.unmarked == 1 and fleet.received == 4
+
+
+async def test_staff_writes_tiny_run_has_no_errors_and_no_double_bookings(
+    tmp_path: Path,
+) -> None:
+    config = staff_writes.WriteBenchConfig(
+        writers=10, seconds=3.0, floor_seconds=0.5, contested_share=0.5, contested_times=2,
+        pin=False, workdir=tmp_path, log=False,
+    )
+    result = await staff_writes.run_staff_writes(config)
+    kota = result.kota
+    report = render_writes(result)
+    assert result.correct, report
+    assert kota.server_log_errors == 0, report
+    assert all(op.requests > 0 for op in kota.by_op.values()), report
+    assert kota.overlaps > 0, report  # writers did race for the contested times
+    assert kota.p50_ms > 0 and result.floor.transactions > 0, report
+    assert "p99:" in report and "p50:" in report
+
+
+async def test_double_booking_count_finds_overlaps_of_one_hosts_scheduled_bookings(
+    tmp_path: Path,
+) -> None:
+    """Rows written straight through a Tx, past the scheduling rules."""
+    path = tmp_path / "kota.sqlite3"
+    now = datetime.now(UTC).replace(microsecond=0)
+    ten = now + timedelta(days=1)
+    db = Database(path)
+    await db.open()
+    try:
+        await db.migrate()
+        async with db.transaction() as tx:
+            host = await tx.create_staff("h", "H", StaffRole.PROFESSIONAL, "x", now)
+            other = await tx.create_staff("o", "O", StaffRole.PROFESSIONAL, "x", now)
+
+            async def book(host_id: int, start: timedelta, end: timedelta) -> int:
+                appointment_id, _ = await tx.create_appointment(
+                    starts_at=ten + start, ends_at=ten + end,
+                    kind=AppointmentKind.OTHER, host_id=host_id, staff_ids=(),
+                    participants=(), created_by=host_id, now=now,
+                )
+                return appointment_id
+
+            minutes = timedelta(minutes=1)
+            await book(host.id, 0 * minutes, 30 * minutes)
+            await book(host.id, 15 * minutes, 45 * minutes)  # overlaps the first: counted
+            await book(host.id, 45 * minutes, 60 * minutes)  # touches the second only
+            await book(other.id, 0 * minutes, 30 * minutes)  # another host
+            cancelled = await book(host.id, 0 * minutes, 60 * minutes)
+            await tx.cancel_appointment(cancelled, now)
+    finally:
+        await db.close()
+    assert staff_writes.count_double_bookings(path) == (1, 5, 4)
