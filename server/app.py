@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -19,8 +20,10 @@ from server.app_keys import (
     DB,
     HEARTBEAT,
     ICE_SERVERS,
+    JOIN_THROTTLE,
     LINKS,
     LOGIN_THROTTLE,
+    PASSWORDS,
     ROOMS,
     SCHEDULER,
     SETTINGS,
@@ -50,7 +53,9 @@ from server.handlers import (
 )
 from server.ice_servers import IceServers
 from server.join_links import JoinLinks
+from server.join_throttle import JoinThrottle
 from server.join_tokens import SigningKey
+from server.passwords import PasswordChecker
 from server.request_bodies import body_limit_middleware
 from server.request_log import request_log_middleware
 from server.security_headers import add_security_headers
@@ -80,6 +85,8 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[LOGIN_THROTTLE] = LoginThrottle()
+    app[PASSWORDS] = PasswordChecker()
+    app[JOIN_THROTTLE] = JoinThrottle()
     app[ICE_SERVERS] = IceServers.from_settings(settings)
     app[CALL_SOCKET_QUOTA] = CallSocketQuota(settings.max_call_sockets)
     app[COALESCED_LOG] = CoalescedLog()
@@ -121,6 +128,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
                                    settings.audit_checkpoint_seconds)
         checkpoints.start()
         links_ = JoinLinks(db, audit, key, settings.public_url, settings.join_grace)
+        refusals = asyncio.create_task(_report_refusals(links_, app[CLOCK]),
+                                       name="link-refusals")
         app[DB] = db
         app[SIGNING_KEY] = key
         app[AUDIT] = audit
@@ -128,10 +137,22 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         app[SCHEDULER] = Scheduler(db, audit, links_)
         logger.info("server.storage_ready", extra={"schema": await db.schema_version()})
         yield
+        refusals.cancel()
+        links_.report_refusals()  # windows still open: their counts go in now
         await audit.stop()
         await checkpoints.stop()  # after the last rows: the shutdown checkpoint
     finally:
         await db.close()
+
+
+# How often the counts of refused join links from windows that have closed are logged.
+REFUSAL_REPORT_SECONDS = 10.0
+
+
+async def _report_refusals(links: JoinLinks, clock: Callable[[], datetime]) -> None:
+    while True:
+        await asyncio.sleep(REFUSAL_REPORT_SECONDS)
+        links.report_refusals(clock())
 
 
 async def _calls(app: web.Application) -> AsyncIterator[None]:

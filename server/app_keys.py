@@ -16,7 +16,9 @@ from server.connection_tests import ConnectionTests
 from server.db import Database
 from server.ice_servers import IceServers
 from server.join_links import JoinLinks
+from server.join_throttle import JoinThrottle
 from server.join_tokens import SigningKey
+from server.passwords import PasswordChecker
 from server.settings import Settings
 from server.staff_throttle import LoginThrottle
 from signalling.connection import ConnectionLimits
@@ -40,3 +42,5 @@ CONNECTION_TESTS = web.AppKey("connection_tests", ConnectionTests)
 CALL_SOCKET_QUOTA = web.AppKey("call_socket_quota", CallSocketQuota)
 # Events that come in floods (refusals at a cap, a repeated loop error): a line per interval.
 COALESCED_LOG = web.AppKey("coalesced_log", CoalescedLog)
+PASSWORDS = web.AppKey("passwords", PasswordChecker)
+JOIN_THROTTLE = web.AppKey("join_throttle", JoinThrottle)

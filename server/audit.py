@@ -169,6 +169,7 @@ class AuditLog:
         self._clock = clock
         self._chain = chain
         self._pending: list[NewAuditEntry] = []
+        self._flushing = asyncio.Lock()
         self._wake = asyncio.Event()
         self._flush_interval = flush_interval
         self._spool_path = spool_path
@@ -231,14 +232,17 @@ class AuditLog:
         self._wake.set()
 
     async def flush(self) -> None:
-        batch, self._pending = self._pending, []
-        if batch:
-            try:
-                async with self._db.transaction() as tx:
-                    await tx.append_audit_rows(batch, self._chain)
-            except BaseException:
-                self._pending[:0] = batch  # keep the rows; try again on the next flush
-                raise
+        """Write every row queued so far; returns once they are stored (also those a
+        flush already under way was writing), so a reader sees them next."""
+        async with self._flushing:
+            batch, self._pending = self._pending, []
+            if batch:
+                try:
+                    async with self._db.transaction() as tx:
+                        await tx.append_audit_rows(batch, self._chain)
+                except BaseException:
+                    self._pending[:0] = batch  # keep the rows; try again on the next flush
+                    raise
 
     async def _run(self) -> None:
         retry = RETRY_FIRST_SECONDS

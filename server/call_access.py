@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Final
 
 from server.appointments import can_see
-from server.audit import Action, Actor, AuditLog
+from server.audit import AuditLog
 from server.call_members import link_member, parse_call_id, staff_member
 from server.db import Database
 from server.errors import ApiError
@@ -63,9 +63,8 @@ class CallAccess:
             raise SignallingError(_LINK_REFUSALS.get(exc.code, "token_invalid")) from None
         participant = opened.participant
         if appointment_id is not None and appointment_id != opened.appointment.id:
-            await self._audit.record(Actor.participant(participant.id), Action.LINK_REFUSED,
-                                     appointment_id, participant.id,
-                                     detail={"reason": "token_wrong_appointment"})
+            self._links.refused(participant.id, appointment_id, "token_wrong_appointment",
+                                self._clock())
             raise SignallingError("token_invalid", "This link is for another appointment.")
         return Entry(str(opened.appointment.id), link_member(participant))
 

@@ -17,7 +17,7 @@ import secrets
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from server.audit import Action, Actor, AuditLog
@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from signalling.peers.echo import EchoPeer
 
 logger = logging.getLogger(__name__)
+
+# A test's TURN credentials: its own length plus set-up time, and never over two minutes.
+TURN_MARGIN = timedelta(seconds=30)
+MAX_TEST_TURN_TTL = timedelta(minutes=2)
 
 MAX_STARTS: Final = 10
 START_WINDOW: Final = 600.0  # seconds
@@ -145,8 +149,10 @@ class ConnectionTests:
         return test
 
     def ice_servers(self, test: ConnectionTest) -> tuple[IceServer, ...]:
-        """The caller's ICE servers: TURN credentials in the caller's own name."""
-        return self._ice.for_participant(test.caller.key, self._clock())
+        """The caller's ICE servers: TURN credentials in the caller's own name that live
+        only as long as the test (anyone with a link may test, admitted or not)."""
+        lifetime = min(timedelta(seconds=self.max_seconds) + TURN_MARGIN, MAX_TEST_TURN_TTL)
+        return self._ice.for_participant(test.caller.key, self._clock(), lifetime)
 
     async def answer(self, test_id: str, caller: Caller, offer_sdp: str) -> str:
         """Start the echo peer on the caller's offer; the answer SDP."""

@@ -41,14 +41,17 @@ class IceServers:
     def turn_enabled(self) -> bool:
         return bool(self.turn_urls)
 
-    def for_participant(self, participant: str, now: datetime) -> tuple[IceServer, ...]:
-        """STUN first, then TURN with credentials for ``participant`` valid from ``now``."""
+    def for_participant(self, participant: str, now: datetime,
+                        ttl: timedelta | None = None) -> tuple[IceServer, ...]:
+        """STUN first, then TURN with credentials for ``participant`` valid from ``now``
+        for ``ttl`` (the configured TURN lifetime unless a shorter one is asked for)."""
         servers: list[IceServer] = []
         if self.stun_urls:
             servers.append(IceServer(urls=self.stun_urls))
         if self.turn_urls and self._secret:
+            lifetime = self.turn_ttl if ttl is None else min(ttl, self.turn_ttl)
             creds = issue_turn_credentials(self._secret, self.turn_urls, participant, now,
-                                           self.turn_ttl)
+                                           lifetime)
             servers.append(IceServer(urls=creds.urls, username=creds.username,
                                      credential=creds.credential))
         return tuple(servers)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from server.audit import SYSTEM, Action, Actor, AuditLog
 from server.db import Database, Tx
 from server.errors import ApiError, Forbidden, Unauthorized
 from server.join_tokens import SigningKey, TokenError, decode_token, encode_token, new_link
 from server.records import Appointment, AppointmentStatus, JoinLink, Participant
+from server.refusal_tally import RefusalKey, RefusalTally
 
 
 class LinkRefused(Unauthorized):
@@ -37,6 +38,7 @@ class JoinLinks:
         self.key = key
         self.public_url = public_url
         self.grace = grace
+        self._refusals = RefusalTally()
 
     def url(self, link: JoinLink) -> str:
         """The token rides in the fragment, which browsers never send to a server."""
@@ -95,19 +97,36 @@ class JoinLinks:
         try:
             claims = decode_token(self.key, token, now)
         except TokenError as exc:
-            await self.audit.record(SYSTEM, Action.LINK_REFUSED, detail={"reason": exc.code})
+            self.refused(None, None, exc.code, now)
             raise LinkRefused(exc.code, exc.message) from None
         refusal = await self._check(claims.jti, claims.participant_id, claims.appointment_id)
         if isinstance(refusal, ApiError):
-            await self.audit.record(
-                Actor.participant(claims.participant_id),
-                Action.LINK_REFUSED,
-                claims.appointment_id,
-                claims.participant_id,
-                detail={"reason": refusal.code},
-            )
+            self.refused(claims.participant_id, claims.appointment_id, refusal.code, now)
             raise refusal
         return refusal
+
+    def refused(
+        self, participant_id: int | None, appointment_id: int | None, code: str, now: datetime
+    ) -> None:
+        """Log a refusal in aggregate: the first of its kind in a minute at once, the rest
+        of that minute as one row with ``detail.count`` when the minute is over."""
+        self.report_refusals(now)
+        key = RefusalKey(code, participant_id, appointment_id)
+        if self._refusals.add(key, now.timestamp()):
+            self._post_refusal(key, 1, now)
+
+    def report_refusals(self, now: datetime | None = None) -> None:
+        """Post the windows that have closed (all of them when ``now`` is None)."""
+        closed = (self._refusals.drain() if now is None
+                  else self._refusals.due(now.timestamp()))
+        for window in closed:
+            self._post_refusal(window.key, window.count,
+                               datetime.fromtimestamp(window.started, UTC))
+
+    def _post_refusal(self, key: RefusalKey, count: int, at: datetime) -> None:
+        actor = SYSTEM if key.actor_id is None else Actor.participant(key.actor_id)
+        self.audit.post(actor, Action.LINK_REFUSED, key.appointment_id, key.actor_id,
+                        detail={"reason": key.reason, "count": count}, at=at)
 
     async def _check(
         self, jti: str, participant_id: int, appointment_id: int

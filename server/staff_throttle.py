@@ -1,5 +1,8 @@
 """LoginThrottle: slows down repeated failed logins, per username and per address.
 
+Every attempt counts as a failure from the moment it arrives until its password
+checks out, so a burst sent at once is throttled like the same tries in a row.
+
 A plain class with no I/O; the caller passes ``now`` (seconds, monotonic).
 """
 
@@ -37,6 +40,16 @@ class LoginThrottle:
             if failures is not None:
                 wait = max(wait, failures.last + self._delay(failures.count) - now)
         return max(wait, 0.0)
+
+    def attempt(self, keys: tuple[str, ...], now: float) -> float:
+        """Count a sign-in attempt *before* its password is checked, so attempts sent at
+        once obey the same limits as attempts one after another. Returns the seconds
+        to wait (the attempt is refused and not counted) or 0 (it was counted as a
+        failure, which ``succeeded`` takes back)."""
+        wait = self.retry_after(keys, now)
+        if wait == 0:
+            self.failed(keys, now)
+        return wait
 
     def failed(self, keys: tuple[str, ...], now: float) -> None:
         if len(self._failures) >= MAX_TRACKED:

@@ -6,18 +6,20 @@ cookie and CSRF header. See docs/api.md, "Connection test".
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Literal
 
 import msgspec
 from aiohttp import web
 from msgspec import Meta
 
-from server.app_keys import CLOCK, CONNECTION_TESTS, LINKS, SETTINGS
+from server.app_keys import CLOCK, CONNECTION_TESTS, JOIN_THROTTLE, LINKS, SETTINGS
 from server.audit import Actor
 from server.connection_tests import Caller, Measurements
 from server.connection_verdict import Verdict, thresholds_json
+from server.join_throttle import check_join_rate
 from server.request_bodies import decode_body
-from server.staff_auth import require_staff
+from server.staff_auth import client_address, require_staff
 from signalling.messages import Sdp
 
 routes = web.RouteTableDef()
@@ -50,6 +52,7 @@ class ResultIn(msgspec.Struct, forbid_unknown_fields=True):
 async def _caller(request: web.Request, token: str | None) -> Caller:
     """A family by its join link (checked like the call socket checks it), else staff."""
     if token is not None:
+        check_join_rate(request.app[JOIN_THROTTLE], client_address(request), time.monotonic())
         opened = await request.app[LINKS].verify(token, request.app[CLOCK]())
         pid = opened.participant.id
         return Caller(f"l:{pid}", Actor.participant(pid), opened.appointment.id, pid)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 from aiohttp import web
 
-from server.app_keys import CLOCK, LINKS, SETTINGS
+from server.app_keys import CLOCK, JOIN_THROTTLE, LINKS, SETTINGS
+from server.join_throttle import check_join_rate
 from server.request_bodies import decode_body
+from server.staff_auth import client_address
 
 routes = web.RouteTableDef()
 
@@ -23,6 +27,7 @@ async def open_join_link(request: web.Request) -> web.Response:
 
     Never the appointment's kind, other participants or anyone's contact details.
     """
+    check_join_rate(request.app[JOIN_THROTTLE], client_address(request), time.monotonic())
     body = await decode_body(request, JoinIn)
     settings = request.app[SETTINGS]
     opened = await request.app[LINKS].open(body.token, request.app[CLOCK]())

@@ -9,10 +9,9 @@ import msgspec
 from aiohttp import web
 
 from server import staff_auth
-from server.app_keys import AUDIT, CLOCK, DB, LOGIN_THROTTLE, SETTINGS
+from server.app_keys import AUDIT, CLOCK, DB, LOGIN_THROTTLE, PASSWORDS, SETTINGS
 from server.audit import SYSTEM, Action, Actor
 from server.errors import TooManyRequests, Unauthorized
-from server.passwords import verify_password
 from server.records import Staff
 from server.request_bodies import decode_body
 
@@ -38,7 +37,7 @@ async def create_session(request: web.Request) -> web.Response:
     body = await decode_body(request, LoginIn)
     throttle = request.app[LOGIN_THROTTLE]
     keys = (f"user:{body.username.lower()}", f"addr:{staff_auth.client_address(request)}")
-    wait = throttle.retry_after(keys, time.monotonic())
+    wait = throttle.attempt(keys, time.monotonic())
     if wait > 0:
         raise TooManyRequests(
             "too_many_attempts",
@@ -47,8 +46,9 @@ async def create_session(request: web.Request) -> web.Response:
         )
     found = await request.app[DB].get_staff_by_username(body.username)
     staff, password_hash = found if found else (None, None)
-    if staff is None or not staff.active or not verify_password(password_hash, body.password):
-        throttle.failed(keys, time.monotonic())
+    # Verified first, for unknown and inactive accounts too (against a dummy hash).
+    correct = await request.app[PASSWORDS].verify(password_hash, body.password)
+    if staff is None or not staff.active or not correct:
         actor = Actor.staff(staff.id) if staff else SYSTEM
         await request.app[AUDIT].record(actor, Action.STAFF_LOGIN_FAILED)
         raise Unauthorized("bad_credentials", "The username or password is wrong.")

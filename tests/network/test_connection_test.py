@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -26,6 +27,7 @@ from signalling.peers.synthetic_media import TINTS, same_tint
 from tests.calls.conftest import SignIn, book, family_link
 from tests.conftest import StaffClient, assert_error
 from tests.network.conftest import TurnServer
+from tests.server.conftest import book as book_ahead
 
 PATH = "/api/connection-test"
 NUMBERS_ONLY = {"rtt_ms", "loss_pct", "jitter_ms", "bitrate_kbps", "relay_reachable",
@@ -278,3 +280,23 @@ async def test_a_result_is_checked_and_taken_once_from_its_own_caller(
     await assert_error(await http.post(url, json=good), 409, "connection_test_reported")
     [row] = await usage_rows(settings, "connection_test.completed")
     assert json.loads(row.detail)["client_verdict"] == "too_weak"  # kept, to spot drift
+
+
+async def test_turn_credentials_of_a_test_live_only_as_long_as_the_test(
+    kota: TestServer, settings: Settings, sanna: StaffClient, http: aiohttp.ClientSession,
+    turn: TurnServer,
+) -> None:
+    """Anyone with a link may test, a month early or after being turned away: the
+    relay credentials they get must not outlast the test (call credentials go to
+    admitted people only)."""
+    appointment = await book_ahead(sanna, start=datetime.now(UTC).replace(microsecond=0)
+                                   + timedelta(days=30))
+    token = (await family_link(sanna, appointment)).partition("/join#")[2]
+    before = datetime.now(UTC)
+    resp = await http.post(kota.make_url("/api/connection-test"), json={"token": token})
+    assert resp.status == 201, await resp.text()
+    [server] = (await resp.json())["ice_servers"]
+    expiry = datetime.fromtimestamp(int(server["username"].split(":", 1)[0]), UTC)
+    assert expiry <= before + timedelta(seconds=settings.echo_max_seconds + 31)
+    assert expiry <= before + timedelta(minutes=2, seconds=1)
+    assert settings.turn_ttl > timedelta(minutes=2)  # the call's lifetime is not used

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from server.app_keys import DB
+from server.app_keys import AUDIT, DB
 from server.audit import CSV_COLUMNS
 from server.audit_chain import AuditChain, read_key, verify_chain
 from server.db import load_migrations, parse_db_time
@@ -43,6 +43,7 @@ Row = tuple[str, int | None, str, int | None, int | None]
 
 
 async def _rows(kota: TestServer, after: int = 0) -> list[AuditRow]:
+    await kota.app[AUDIT].flush()  # refusals and call rows are queued, then written
     return [r async for r in kota.app[DB].iter_audit_rows() if r.id > after]
 
 
@@ -137,7 +138,7 @@ async def test_a_refused_link_row_says_why_and_nothing_else(
     kota: TestServer, activity: dict[str, Any]
 ) -> None:
     refused = [r for r in await _rows(kota) if r.action == "link.refused"]
-    assert [json.loads(r.detail) for r in refused] == [{"reason": "token_revoked"}]
+    assert [json.loads(r.detail) for r in refused] == [{"count": 1, "reason": "token_revoked"}]
     others = [r.detail for r in await _rows(kota) if r.action != "link.refused"]
     assert set(others) == {""}
 

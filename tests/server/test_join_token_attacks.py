@@ -12,7 +12,7 @@ import jwt
 import pytest
 from aiohttp.test_utils import TestServer
 
-from server.app_keys import DB, SIGNING_KEY
+from server.app_keys import AUDIT, DB, SIGNING_KEY
 from server.join_tokens import MAX_TOKEN_LENGTH
 from server.settings import Settings
 from tests.conftest import StaffClient, assert_error
@@ -46,13 +46,15 @@ def _sign(kota: TestServer, claims: dict[str, Any], algorithm: str = "HS256") ->
 async def _refused(
     family: aiohttp.ClientSession, kota: TestServer, token: str, status: int, code: str
 ) -> None:
-    """The token is refused with ``code`` and the refusal is in the usage log."""
+    """The token is refused with ``code`` and the refusal is in the usage log (the first of
+    its kind in a minute is queued at once, with a count of 1)."""
     resp = await family.post("/api/join", json={"token": token})
     body = await assert_error(resp, status, code)
     assert not token or token not in json.dumps(body)
+    await kota.app[AUDIT].flush()
     rows = [r async for r in kota.app[DB].iter_audit_rows()]
     assert rows[-1].action == "link.refused", rows[-1]
-    assert json.loads(rows[-1].detail) == {"reason": code}
+    assert json.loads(rows[-1].detail) == {"count": 1, "reason": code}
     assert "appointment" not in body["error"]
 
 
