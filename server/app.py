@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from server.alive_mark import AliveMark
 from server.app_keys import (
     AUDIT,
     CALL_ACCESS,
@@ -127,6 +128,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         checkpoints = Checkpointer(db, checkpoint_log, chain, app[CLOCK],
                                    settings.audit_checkpoint_seconds)
         checkpoints.start()
+        alive = AliveMark(db, audit, app[CLOCK], settings.alive_mark_seconds)
+        await alive.start()
         links_ = JoinLinks(db, audit, key, settings.public_url, settings.join_grace)
         refusals = asyncio.create_task(_report_refusals(links_, app[CLOCK]),
                                        name="link-refusals")
@@ -138,6 +141,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         logger.info("server.storage_ready", extra={"schema": await db.schema_version()})
         yield
         refusals.cancel()
+        await alive.stop()
         links_.report_refusals()  # windows still open: their counts go in now
         await audit.stop()
         await checkpoints.stop()  # after the last rows: the shutdown checkpoint

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from server.audit import ActorKind
+from server.audit import Action, ActorKind
 from server.call_members import CallId
 from server.records import AuditRow
 from signalling.effects import CallAction
 
+SERVER_LOST: Final = Action.SERVER_LOST.value
 CALL_ACTIONS: Final = (
     CallAction.CALL_JOINED.value,
     CallAction.CALL_DISCONNECTED.value,
@@ -49,10 +50,20 @@ def derive_attendance(
     """Per participant, from the call rows of one appointment in log order.
 
     A spell still open counts up to ``now`` if the participant is connected now;
-    otherwise the server lost it (a crash) and it ends at its last row.
+    otherwise the server lost it (a crash) and it ends at its last row. A ``server.lost``
+    row (``rows`` include them) ends every open spell at the moment the crashed server
+    was last seen alive, so a seat resumed after the restart starts a new spell.
     """
     tallies: dict[CallId, _Tally] = {}
     for row in rows:
+        if row.action == SERVER_LOST:
+            # The server died: every open spell ends at its last moment seen alive.
+            for lost in tallies.values():
+                if lost.since is not None:
+                    end = max(row.at, lost.since)
+                    lost.connected += end - lost.since
+                    lost.last_left, lost.since = end, None
+            continue
         if row.actor_kind not in (ActorKind.STAFF, ActorKind.PARTICIPANT) or row.actor_id is None:
             continue
         who = CallId(row.actor_kind == ActorKind.STAFF, row.actor_id)

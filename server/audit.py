@@ -65,6 +65,7 @@ class Action(enum.StrEnum):
     LINK_REVOKED = "link.revoked"
     AUDIT_EXPORTED = "audit.exported"
     CONNECTION_TEST_COMPLETED = "connection_test.completed"
+    SERVER_LOST = "server.lost"
 
 
 class ActorKind(enum.StrEnum):

@@ -98,6 +98,13 @@ class NewAuditEntry:
 
 
 @dataclass(frozen=True)
+class ServerAlive:
+    started_at: datetime
+    alive_at: datetime
+    clean: bool
+
+
+@dataclass(frozen=True)
 class AuditHead:
     last_id: int
     hash: str
@@ -362,21 +369,31 @@ class Reads:
                 return
             after = rows[-1]["id"]
 
+    async def get_server_alive(self) -> ServerAlive | None:
+        row = await self._fetchone("SELECT * FROM server_alive WHERE id = 1")
+        if row is None:
+            return None
+        return ServerAlive(parse_db_time(row["started_at"]), parse_db_time(row["alive_at"]),
+                           bool(row["clean"]))
+
     async def get_audit_head(self) -> AuditHead | None:
         """The newest row's id and hash; ids are consecutive, so the id is the row count."""
         row = await self._fetchone("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
         return None if row is None else AuditHead(int(row["id"]), str(row["hash"]))
 
     async def list_audit_rows_for_appointment(
-        self, appointment_id: int, actions: Iterable[str]
+        self, appointment_id: int, actions: Iterable[str], server_actions: Iterable[str] = ()
     ) -> list[AuditRow]:
-        """The appointment's usage-log rows with one of ``actions``, in order."""
+        """The appointment's usage-log rows with one of ``actions``, in order, with the
+        rows of any appointment with one of ``server_actions`` (facts about the server)."""
         wanted = sorted(set(actions))
         marks = ",".join("?" * len(wanted))
+        server = sorted(set(server_actions)) or [""]
+        server_marks = ",".join("?" * len(server))
         rows = await self._fetchall(
-            "SELECT * FROM audit_log WHERE appointment_id = ?"  # noqa: S608
-            f" AND action IN ({marks}) ORDER BY id",
-            [appointment_id, *wanted],
+            "SELECT * FROM audit_log WHERE (appointment_id = ?"  # noqa: S608
+            f" AND action IN ({marks})) OR action IN ({server_marks}) ORDER BY id",
+            [appointment_id, *wanted, *server],
         )
         return [self._audit_row(row) for row in rows]
 
@@ -651,6 +668,15 @@ class Tx(Reads):
         )
 
     # -- calls -------------------------------------------------------------------
+
+    async def mark_server_alive(self, started_at: datetime, alive_at: datetime,
+                                clean: bool) -> None:
+        await self._execute(
+            "INSERT INTO server_alive (id, started_at, alive_at, clean) VALUES (1, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at,"
+            " alive_at = excluded.alive_at, clean = excluded.clean",
+            (db_time(started_at), db_time(alive_at), int(clean)),
+        )
 
     async def save_call(self, call: StoredCall, now: datetime) -> None:
         """Replace the saved state of one call."""

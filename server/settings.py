@@ -80,6 +80,7 @@ class Settings:
     audit_checkpoint_file: Path | None = None
     audit_checkpoint_seconds: float = 60.0
     audit_syslog: str = ""
+    alive_mark_seconds: float = 10.0
 
     @property
     def join_opens_before(self) -> timedelta:
@@ -321,6 +322,7 @@ def load_settings(environ: Mapping[str, str], **overrides: Any) -> Settings:
         audit_checkpoint_seconds=_read(environ, "KOTA_AUDIT_CHECKPOINT_SECONDS", "60",
                                        _number(0.05, 86400)),
         audit_syslog=_read(environ, "KOTA_AUDIT_SYSLOG", "", str),
+        alive_mark_seconds=_read(environ, "KOTA_ALIVE_MARK_SECONDS", "10", _number(0.05, 300)),
     )
     if settings.turn_urls and settings.turn_secret_file is None:
         raise SettingsError("KOTA_TURN_SECRET_FILE: required when KOTA_TURN_URLS is set "

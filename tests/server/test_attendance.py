@@ -60,3 +60,38 @@ def test_only_ids_this_server_issues_are_read_back(text: str, expected: CallId |
     assert parse_call_id(text) == expected
     if expected is not None:
         assert str(expected) == text
+
+
+def _lost(row_id: int, seconds: int) -> AuditRow:
+    """The server's ``server.lost`` row: system actor, no appointment."""
+    return AuditRow(id=row_id, at=T0 + timedelta(seconds=seconds), actor_kind="system",
+                    actor_id=None, action="server.lost", appointment_id=None, subject_id=None,
+                    detail="", prev_hash="", hash="")
+
+
+def test_a_crash_ends_open_spells_at_the_last_moment_seen_alive() -> None:
+    """Joined at 0, the server last alive at 300, back at 367: the outage is not counted,
+    and the seat resumed after the restart starts a new spell."""
+    before = rows((0, HOST, "call.joined"), (10, GUEST, "call.joined"))
+    after = rows((367, HOST, "call.reconnected"), (400, HOST, "call.left"))
+    after = [AuditRow(**{**r.__dict__, "id": r.id + 10}) for r in after]
+    found = derive_attendance([*before, _lost(5, 300), *after], (), T0 + timedelta(hours=1))
+    assert found[HOST].connected == timedelta(seconds=300 + 33)
+    assert found[HOST].last_left == T0 + timedelta(seconds=400)
+    # The guest never came back: their spell ends where the server was last alive.
+    assert found[GUEST].connected == timedelta(seconds=290)
+    assert found[GUEST].last_left == T0 + timedelta(seconds=300)
+
+
+def test_a_spell_begun_after_the_last_mark_counts_nothing_of_the_outage() -> None:
+    found = derive_attendance([*rows((305, GUEST, "call.joined")), _lost(2, 300)], (),
+                              T0 + timedelta(hours=1))[GUEST]
+    assert found.connected == timedelta(0)
+    assert not found.in_call
+
+
+def test_a_crash_before_anyone_joined_changes_nothing() -> None:
+    later = [AuditRow(**{**r.__dict__, "id": r.id + 1})
+             for r in rows((100, GUEST, "call.joined"), (160, GUEST, "call.left"))]
+    found = derive_attendance([_lost(1, 50), *later], (), T0 + timedelta(hours=1))[GUEST]
+    assert found.connected == timedelta(seconds=60)

@@ -45,11 +45,12 @@ def _jti(url: str) -> str:
     return str(claims["jti"])
 
 
-async def _start(settings: Settings, log: Path) -> asyncio.subprocess.Process:
+async def start_kota(settings: Settings, log: Path, **env: str) -> asyncio.subprocess.Process:
+    """``kota run`` on the settings' port, appending its output to ``log``."""
     with log.open("ab") as sink:
         process = await asyncio.create_subprocess_exec(
             str(KOTA_COMMAND), "run", stdout=sink, stderr=asyncio.subprocess.STDOUT,
-            env=kota_env(settings), cwd=settings.data_dir.parent,
+            env=kota_env(settings, **env), cwd=settings.data_dir.parent,
         )
 
     async def healthy() -> bool:
@@ -154,7 +155,7 @@ async def test_sigkill_mid_writes_leaves_no_half_object_and_a_verifiable_log(
     acked = Acknowledged()
     log = tmp_path / "kota-run.log"
     for round_ in range(ROUNDS):
-        process = await _start(settings, log)
+        process = await start_kota(settings, log)
         clients = [StaffClient(settings.public_url) for _ in WRITERS]
         try:
             for client, name in zip(clients, WRITERS, strict=True):
