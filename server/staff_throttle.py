@@ -11,6 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FREE_FAILURES = 3
+# An address may be a whole office behind one NAT, whose people sign in at nine at
+# once: in-flight sign-ins count as failures until they succeed, so it gets more room.
+ADDRESS_PREFIX = "addr:"
+ADDRESS_FREE_FAILURES = 10
 MAX_DELAY_SECONDS = 300.0
 FORGET_AFTER_SECONDS = 900.0
 MAX_TRACKED = 10_000
@@ -27,10 +31,11 @@ class LoginThrottle:
         self._failures: dict[str, _Failures] = {}
 
     @staticmethod
-    def _delay(count: int) -> float:
-        if count < FREE_FAILURES:
+    def _delay(key: str, count: int) -> float:
+        free = ADDRESS_FREE_FAILURES if key.startswith(ADDRESS_PREFIX) else FREE_FAILURES
+        if count < free:
             return 0.0
-        return min(2.0 ** (count - FREE_FAILURES + 1), MAX_DELAY_SECONDS)
+        return min(2.0 ** (count - free + 1), MAX_DELAY_SECONDS)
 
     def retry_after(self, keys: tuple[str, ...], now: float) -> float:
         """Seconds the caller must still wait before another try (0 when it may try now)."""
@@ -38,7 +43,7 @@ class LoginThrottle:
         for key in keys:
             failures = self._failures.get(key)
             if failures is not None:
-                wait = max(wait, failures.last + self._delay(failures.count) - now)
+                wait = max(wait, failures.last + self._delay(key, failures.count) - now)
         return max(wait, 0.0)
 
     def attempt(self, keys: tuple[str, ...], now: float) -> float:

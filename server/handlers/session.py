@@ -14,6 +14,7 @@ from server.audit import SYSTEM, Action, Actor
 from server.errors import TooManyRequests, Unauthorized
 from server.records import Staff
 from server.request_bodies import decode_body
+from server.staff_throttle import ADDRESS_PREFIX
 
 routes = web.RouteTableDef()
 
@@ -36,7 +37,8 @@ def staff_json(staff: Staff) -> dict[str, Any]:
 async def create_session(request: web.Request) -> web.Response:
     body = await decode_body(request, LoginIn)
     throttle = request.app[LOGIN_THROTTLE]
-    keys = (f"user:{body.username.lower()}", f"addr:{staff_auth.client_address(request)}")
+    keys = (f"user:{body.username.lower()}",
+            f"{ADDRESS_PREFIX}{staff_auth.client_address(request)}")
     wait = throttle.attempt(keys, time.monotonic())
     if wait > 0:
         raise TooManyRequests(

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestServer
 
 from server.app import create_app
 from server.settings import Settings
+from server.staff_throttle import ADDRESS_FREE_FAILURES
 from tests.conftest import Accounts, assert_error
 
 
@@ -26,8 +27,9 @@ async def proxied(settings: Settings, accounts: Accounts) -> AsyncIterator[TestS
     await server.close()
 
 
-async def _fail_three_times(session: aiohttp.ClientSession, url: str, address: str) -> None:
-    for n in range(3):
+async def _fail_until_locked(session: aiohttp.ClientSession, url: str, address: str) -> None:
+    """Enough failures, each with another username, to lock out the address."""
+    for n in range(ADDRESS_FREE_FAILURES):
         resp = await session.post(
             url, json={"username": f"nobody{n}", "password": "x"},
             headers={"X-Forwarded-For": address},
@@ -38,7 +40,7 @@ async def _fail_three_times(session: aiohttp.ClientSession, url: str, address: s
 async def test_lockout_of_one_address_spares_another_behind_the_proxy(proxied: TestServer) -> None:
     url = str(proxied.make_url("/api/session"))
     async with aiohttp.ClientSession() as session:
-        await _fail_three_times(session, url, "198.51.100.7")
+        await _fail_until_locked(session, url, "198.51.100.7")
         locked = await session.post(
             url, json={"username": "nobody9", "password": "x"},
             headers={"X-Forwarded-For": "198.51.100.7"},
@@ -54,7 +56,7 @@ async def test_lockout_of_one_address_spares_another_behind_the_proxy(proxied: T
 async def test_forwarded_header_is_ignored_without_a_trusted_proxy(kota: TestServer) -> None:
     url = str(kota.make_url("/api/session"))
     async with aiohttp.ClientSession() as session:
-        await _fail_three_times(session, url, "198.51.100.7")
+        await _fail_until_locked(session, url, "198.51.100.7")
         # A client cannot dodge the lockout by claiming another address.
         resp = await session.post(
             url, json={"username": "nobody9", "password": "x"},

@@ -184,8 +184,8 @@ async def test_concurrent_sign_ins_and_outs_each_leave_their_session_and_row(
     base = str(kota.make_url("")).rstrip("/")
     clients = [StaffClient(base) for _ in range(8)]
     try:
-        # Sign-ins from one address count as attempts until they succeed, so at most
-        # FREE_FAILURES go at once (tests/server/test_login_throttle_race.py).
+        # One username at once counts as that many attempts until they succeed: at most
+        # FREE_FAILURES of one person's sign-ins go at once (test_login_throttle_race.py).
         logins = []
         for group in range(0, len(clients), FREE_FAILURES):
             logins += await asyncio.gather(
