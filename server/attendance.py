@@ -2,8 +2,12 @@
 
 Nothing extra is stored: the call's ``call.joined``, ``call.disconnected``,
 ``call.reconnected`` and ``call.left`` rows are enough (docs/protocol.md, "What the call
-records"). Connected time runs from a join or reconnect to the next disconnect or leave;
-the grace period of a dropped seat does not count.
+records"), with the server's ``server.lost`` rows. Connected time runs from a join or
+reconnect to the next disconnect or leave; the grace period of a dropped seat does not
+count. A crash ends no spell in the log, so ``server.lost`` (written at the next start,
+dated at the crashed run's last moment seen alive, ``alive_mark.py``) ends every spell
+still open: neither the outage nor the restored seat's ``call.disconnected`` at the
+restart is counted.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Final
 
 from server.audit import Action, ActorKind
@@ -43,26 +48,32 @@ class _Tally:
     connected: timedelta = timedelta(0)
     since: datetime | None = None  # set while connected
 
+    def end(self, at: datetime) -> None:
+        """Ends the open spell at ``at`` (never before it began)."""
+        if self.since is not None:
+            at = max(at, self.since)
+            self.connected += at - self.since
+            self.last_left, self.since = at, None
+
 
 def derive_attendance(
     rows: Iterable[AuditRow], connected_now: Collection[CallId], now: datetime
 ) -> dict[CallId, Attendance]:
-    """Per participant, from the call rows of one appointment in log order.
+    """Per participant, from the call rows of one appointment and the ``server.lost``
+    rows after its first call row, taken in log (id) order.
 
-    A spell still open counts up to ``now`` if the participant is connected now;
-    otherwise the server lost it (a crash) and it ends at its last row. A ``server.lost``
-    row (``rows`` include them) ends every open spell at the moment the crashed server
-    was last seen alive, so a seat resumed after the restart starts a new spell.
+    A spell ends at the next disconnect or leave. A ``server.lost`` row ends every open
+    spell at the moment the crashed server was last seen alive, so a seat resumed after
+    the restart starts a new spell. A spell whose end is missing for any other reason
+    (a join or reconnect while it is open, or still open with the participant not
+    connected now) ends at its last row, its start: time nobody saw is never counted.
+    A spell open for someone connected now counts up to ``now``.
     """
     tallies: dict[CallId, _Tally] = {}
-    for row in rows:
+    for row in sorted(rows, key=attrgetter("id")):
         if row.action == SERVER_LOST:
-            # The server died: every open spell ends at its last moment seen alive.
             for lost in tallies.values():
-                if lost.since is not None:
-                    end = max(row.at, lost.since)
-                    lost.connected += end - lost.since
-                    lost.last_left, lost.since = end, None
+                lost.end(row.at)
             continue
         if row.actor_kind not in (ActorKind.STAFF, ActorKind.PARTICIPANT) or row.actor_id is None:
             continue
@@ -71,18 +82,18 @@ def derive_attendance(
         if row.action in (CallAction.CALL_JOINED, CallAction.CALL_RECONNECTED):
             if row.action == CallAction.CALL_JOINED and tally.first_joined is None:
                 tally.first_joined = row.at
-            if tally.since is None:
-                tally.since = row.at
-        elif row.action in (CallAction.CALL_DISCONNECTED, CallAction.CALL_LEFT) and tally.since:
-            tally.connected += row.at - tally.since
-            tally.last_left, tally.since = row.at, None
+            if tally.since is not None:
+                tally.end(tally.since)  # the end of the spell before was lost
+            tally.since = row.at
+        elif row.action in (CallAction.CALL_DISCONNECTED, CallAction.CALL_LEFT):
+            tally.end(row.at)
     result = {}
     for who, tally in tallies.items():
         in_call = tally.since is not None and who in connected_now
         if in_call and tally.since is not None:
             tally.connected += max(timedelta(0), now - tally.since)
         elif tally.since is not None:
-            tally.last_left = tally.since
+            tally.end(tally.since)  # its end was lost: it ends at its last row
         result[who] = Attendance(who, tally.first_joined, None if in_call else tally.last_left,
                                  tally.connected, in_call)
     return result

@@ -382,18 +382,15 @@ class Reads:
         return None if row is None else AuditHead(int(row["id"]), str(row["hash"]))
 
     async def list_audit_rows_for_appointment(
-        self, appointment_id: int, actions: Iterable[str], server_actions: Iterable[str] = ()
+        self, appointment_id: int, actions: Iterable[str]
     ) -> list[AuditRow]:
-        """The appointment's usage-log rows with one of ``actions``, in order, with the
-        rows of any appointment with one of ``server_actions`` (facts about the server)."""
+        """The appointment's usage-log rows with one of ``actions``, in order."""
         wanted = sorted(set(actions))
         marks = ",".join("?" * len(wanted))
-        server = sorted(set(server_actions)) or [""]
-        server_marks = ",".join("?" * len(server))
         rows = await self._fetchall(
-            "SELECT * FROM audit_log WHERE (appointment_id = ?"  # noqa: S608
-            f" AND action IN ({marks})) OR action IN ({server_marks}) ORDER BY id",
-            [appointment_id, *wanted, *server],
+            "SELECT * FROM audit_log WHERE appointment_id = ?"  # noqa: S608
+            f" AND action IN ({marks}) ORDER BY id",
+            [appointment_id, *wanted],
         )
         return [self._audit_row(row) for row in rows]
 
@@ -439,6 +436,15 @@ class Reads:
             for row in rows
         )
         return StoredCall(appointment_id, session["seats_taken"], bool(session["ended"]), seats)
+
+    async def list_server_lost_rows(self, after_id: int) -> list[AuditRow]:
+        """The ``server.lost`` rows after row ``after_id``, in order: the crashes that may
+        have cut a call since then (a partial index keeps this off the rest of the log)."""
+        rows = await self._fetchall(
+            "SELECT * FROM audit_log WHERE action = 'server.lost' AND id > ? ORDER BY id",
+            (after_id,),
+        )
+        return [self._audit_row(row) for row in rows]
 
 
 class Tx(Reads):

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from server.app_keys import AUDIT, CLOCK, DB, ROOMS, SCHEDULER, SETTINGS
-from server.attendance import CALL_ACTIONS, SERVER_LOST, Attendance, derive_attendance
+from server.attendance import CALL_ACTIONS, Attendance, derive_attendance
 from server.call_members import STAFF_ROLE, CallId, parse_call_id
 from server.db import Database
 from server.handlers.params import path_id
@@ -26,8 +26,9 @@ async def get_attendance(request: web.Request) -> web.Response:
     # Call rows still queued are written first, so the answer is up to the moment.
     await request.app[AUDIT].flush()
     db = request.app[DB]
-    rows = await db.list_audit_rows_for_appointment(appointment.id, CALL_ACTIONS,
-                                                   [SERVER_LOST])
+    rows = await db.list_audit_rows_for_appointment(appointment.id, CALL_ACTIONS)
+    if rows:  # the crashes since the call began end the spells they cut
+        rows += await db.list_server_lost_rows(after_id=rows[0].id)
     live = request.app[ROOMS].get(str(appointment.id))
     connected = {c for pid in (live.connected() if live else ()) if (c := parse_call_id(pid))}
     found = derive_attendance(rows, connected, request.app[CLOCK]())

@@ -43,11 +43,6 @@ def test_someone_in_the_call_now_counts_up_to_now() -> None:
         timedelta(seconds=1800), True, None)
 
 
-def test_a_spell_lost_in_a_crash_ends_at_its_last_row() -> None:
-    found = derive_attendance(rows((0, HOST, "call.joined")), (), T0 + timedelta(hours=5))[HOST]
-    assert (found.connected, found.in_call, found.last_left) == (timedelta(0), False, T0)
-
-
 def test_rows_of_other_actors_are_ignored() -> None:
     system = AuditRow(1, T0, "system", None, "call.left", 1, None, "", "", "")
     assert derive_attendance([system], (), T0) == {}
@@ -62,36 +57,95 @@ def test_only_ids_this_server_issues_are_read_back(text: str, expected: CallId |
         assert str(expected) == text
 
 
-def _lost(row_id: int, seconds: int) -> AuditRow:
-    """The server's ``server.lost`` row: system actor, no appointment."""
-    return AuditRow(id=row_id, at=T0 + timedelta(seconds=seconds), actor_kind="system",
-                    actor_id=None, action="server.lost", appointment_id=None, subject_id=None,
-                    detail="", prev_hash="", hash="")
+# --- crashes: table-driven -------------------------------------------------------------------
+# Each case is the log as the server writes it, in order: (second, who, action); who is
+# None for the ``server.lost`` row a start after a crash writes, dated at the crashed
+# run's last moment seen alive. Expected per person: (connected seconds, last left
+# second or None, in call now).
+
+LOST = "server.lost"
+Event = tuple[int, CallId | None, str]
+Expected = dict[CallId, tuple[int, int | None, bool]]
+NOW = 3600  # when attendance is read
 
 
-def test_a_crash_ends_open_spells_at_the_last_moment_seen_alive() -> None:
-    """Joined at 0, the server last alive at 300, back at 367: the outage is not counted,
-    and the seat resumed after the restart starts a new spell."""
-    before = rows((0, HOST, "call.joined"), (10, GUEST, "call.joined"))
-    after = rows((367, HOST, "call.reconnected"), (400, HOST, "call.left"))
-    after = [AuditRow(**{**r.__dict__, "id": r.id + 10}) for r in after]
-    found = derive_attendance([*before, _lost(5, 300), *after], (), T0 + timedelta(hours=1))
-    assert found[HOST].connected == timedelta(seconds=300 + 33)
-    assert found[HOST].last_left == T0 + timedelta(seconds=400)
-    # The guest never came back: their spell ends where the server was last alive.
-    assert found[GUEST].connected == timedelta(seconds=290)
-    assert found[GUEST].last_left == T0 + timedelta(seconds=300)
+def log(*events: Event) -> list[AuditRow]:
+    return [AuditRow(id=i, at=T0 + timedelta(seconds=s),
+                     actor_kind="system" if who is None else "staff" if who.is_staff
+                     else "participant", actor_id=None if who is None else who.id,
+                     action=action, appointment_id=None if who is None else 1,
+                     subject_id=None if who is None or who.is_staff else who.id,
+                     detail="", prev_hash="", hash="")
+            for i, (s, who, action) in enumerate(events, 1)]
 
 
-def test_a_spell_begun_after_the_last_mark_counts_nothing_of_the_outage() -> None:
-    found = derive_attendance([*rows((305, GUEST, "call.joined")), _lost(2, 300)], (),
-                              T0 + timedelta(hours=1))[GUEST]
-    assert found.connected == timedelta(0)
-    assert not found.in_call
+CASES: dict[str, tuple[list[Event], set[CallId], Expected]] = {
+    "normal leave": (
+        [(0, GUEST, "call.joined"), (600, GUEST, "call.left")],
+        set(), {GUEST: (600, 600, False)}),
+    "disconnect and reconnect within grace": (
+        [(0, GUEST, "call.joined"), (600, GUEST, "call.disconnected"),
+         (630, GUEST, "call.reconnected"), (900, GUEST, "call.left")],
+        set(), {GUEST: (870, 900, False)}),
+    # Last alive at 300, killed soon after, started again at 367: the restored seat is
+    # logged disconnected at the restart, then resumed; the 67 s are not counted.
+    "crash, then a resume after the restart": (
+        [(0, GUEST, "call.joined"), (300, None, LOST),
+         (367, GUEST, "call.disconnected"), (380, GUEST, "call.reconnected"),
+         (500, GUEST, "call.left")],
+        set(), {GUEST: (300 + 120, 500, False)}),
+    "crash, then staff join again after the restart": (
+        [(0, HOST, "call.joined"), (300, None, LOST), (367, HOST, "call.disconnected"),
+         (380, HOST, "call.left"), (380, HOST, "call.joined")],
+        {HOST}, {HOST: (300 + NOW - 380, None, True)}),
+    "crash, nobody comes back": (
+        [(0, HOST, "call.joined"), (10, GUEST, "call.joined"), (300, None, LOST),
+         (367, HOST, "call.disconnected"), (367, GUEST, "call.disconnected"),
+         (427, HOST, "call.left"), (427, GUEST, "call.left")],
+        set(), {HOST: (300, 300, False), GUEST: (290, 300, False)}),
+    "crash, the call is never loaded again": (
+        [(0, GUEST, "call.joined"), (300, None, LOST)],
+        set(), {GUEST: (300, 300, False)}),
+    "crash while the seat was held: nothing more to end": (
+        [(0, GUEST, "call.joined"), (200, GUEST, "call.disconnected"), (300, None, LOST),
+         (367, GUEST, "call.reconnected"), (400, GUEST, "call.left")],
+        set(), {GUEST: (200 + 33, 400, False)}),
+    "joined after the last mark: nothing of the outage": (
+        [(305, GUEST, "call.joined"), (300, None, LOST), (367, GUEST, "call.disconnected")],
+        set(), {GUEST: (0, 305, False)}),
+    "a crash before anyone joined changes nothing": (
+        [(50, None, LOST), (100, GUEST, "call.joined"), (160, GUEST, "call.left")],
+        set(), {GUEST: (60, 160, False)}),
+    "two crashes: each ends only what was open": (
+        [(0, GUEST, "call.joined"), (300, None, LOST), (380, GUEST, "call.reconnected"),
+         (500, None, LOST), (600, GUEST, "call.reconnected"), (700, GUEST, "call.left")],
+        set(), {GUEST: (300 + 120 + 100, 700, False)}),
+    # No server.lost (a file from before it was written): a reconnect while the spell is
+    # open means its end was lost; the gap before the reconnect is not counted.
+    "an open spell reconnected without its end": (
+        [(0, GUEST, "call.joined"), (400, GUEST, "call.reconnected"),
+         (500, GUEST, "call.left")],
+        set(), {GUEST: (100, 500, False)}),
+    "open, not connected now, no crash logged: ends at its last row": (
+        [(0, HOST, "call.joined")], set(), {HOST: (0, 0, False)}),
+}
 
 
-def test_a_crash_before_anyone_joined_changes_nothing() -> None:
-    later = [AuditRow(**{**r.__dict__, "id": r.id + 1})
-             for r in rows((100, GUEST, "call.joined"), (160, GUEST, "call.left"))]
-    found = derive_attendance([_lost(1, 50), *later], (), T0 + timedelta(hours=1))[GUEST]
-    assert found.connected == timedelta(seconds=60)
+@pytest.mark.parametrize(("events", "connected_now", "expected"), CASES.values(), ids=CASES)
+def test_connected_time_never_counts_an_outage(
+    events: list[Event], connected_now: set[CallId], expected: Expected
+) -> None:
+    found = derive_attendance(log(*events), connected_now, T0 + timedelta(seconds=NOW))
+    got = {who: (int(a.connected.total_seconds()),
+                 None if a.last_left is None else int((a.last_left - T0).total_seconds()),
+                 a.in_call) for who, a in found.items()}
+    assert got == expected
+
+
+def test_rows_are_taken_in_log_order_whatever_order_they_come_in() -> None:
+    """The handler appends the ``server.lost`` rows after the call's own rows."""
+    rows = log((0, GUEST, "call.joined"), (300, None, LOST), (380, GUEST, "call.reconnected"),
+               (500, GUEST, "call.left"))
+    call_rows, lost = [r for r in rows if r.action != LOST], [r for r in rows if r.action == LOST]
+    found = derive_attendance([*call_rows, *lost], (), T0 + timedelta(seconds=NOW))[GUEST]
+    assert found.connected == timedelta(seconds=300 + 120)
