@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -141,6 +142,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         logger.info("server.storage_ready", extra={"schema": await db.schema_version()})
         yield
         refusals.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refusals
         await alive.stop()
         links_.report_refusals()  # windows still open: their counts go in now
         await audit.stop()
