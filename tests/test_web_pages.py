@@ -1,6 +1,8 @@
-"""The pages in web/ and the modules they load, checked without a browser: every
-module a page needs is preloaded (so it arrives in one round trip, not one per import
-level), and nothing preloaded or imported is missing."""
+"""The pages as the server sends them, and the modules they load, checked without a
+browser: every module a page needs is preloaded (so it arrives in one round trip, not
+one per import level), every URL is under the current version, and nothing preloaded or
+imported is missing. The preload links are written in by server/static_files.py from
+the import graph; this test follows the graph its own way."""
 
 from __future__ import annotations
 
@@ -9,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from server import static_files
 from server.handlers.pages import PAGES
 
 WEB = Path(__file__).resolve().parents[1] / "web"
 _IMPORT = re.compile(r'^import [^;]*? from "(\.[^"]+)";', re.M | re.S)
-_ENTRY = re.compile(r'<script type="module" src="/static/([^"]+)"></script>')
-_PRELOAD = re.compile(r'<link rel="modulepreload" href="/static/([^"]+)">')
+_ENTRY = re.compile(r'<script type="module" src="/static/v/\w+/([^"]+)"></script>')
+_PRELOAD = re.compile(r'<link rel="modulepreload" href="/static/v/\w+/([^"]+)">')
 
 
 def imports_of(entry: str) -> set[str]:
@@ -36,7 +39,11 @@ def imports_of(entry: str) -> set[str]:
 
 @pytest.mark.parametrize("page", sorted(set(PAGES.values())))
 def test_page_preloads_exactly_the_modules_it_imports(page: str) -> None:
-    html = (WEB / page).read_text("utf-8")
+    served = static_files.load(WEB)
+    html = served.pages[page].body.decode("utf-8")
+    for url in re.findall(r'(?:href|src)="(/static/[^"]+)"', html):
+        assert url.startswith(served.prefix), f"{page}: {url} is not versioned"
+        assert url.removeprefix(served.prefix) in served.assets, f"{page}: no {url}"
     entries = _ENTRY.findall(html)
     assert len(entries) == 1, f"{page} should load one entry module, found {entries}"
     preloaded = set(_PRELOAD.findall(html))

@@ -46,8 +46,12 @@ NUMBERS_ONLY = {"rtt_ms", "loss_pct", "jitter_ms", "bitrate_kbps", "relay_reacha
                 "verdict", "client_verdict"}
 # Long enough that the checks on the echoed video fit inside the measuring even on a
 # busy machine; the page's own default is a few seconds.
+# The module the page itself loaded (under its versioned URL), not a second copy.
 LONG_MEASURE = """
-async () => { (await import("/static/js/connection_test.js")).LIMITS.measure = 12000; }
+async () => {
+  const entry = document.querySelector('script[type="module"]').src;
+  (await import(new URL("../connection_test.js", entry))).LIMITS.measure = 12000;
+}
 """
 FI = load("fi")
 

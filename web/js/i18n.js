@@ -1,4 +1,5 @@
-// Every visible string goes through t(key); texts live in /static/locales/<code>.json.
+// Every visible string goes through t(key); texts live in web/locales/<code>.json, fetched
+// next to this module (under the same versioned URL, so a page never mixes two releases).
 // Elements built with data-i18n keep their key, so a language change re-translates
 // the page in place (videos and forms keep their state).
 
@@ -30,7 +31,7 @@ export function savedLocale() {
 
 export async function setLocale(code) {
   const wanted = LOCALES.includes(code) ? code : DEFAULT_LOCALE;
-  const response = await fetch(`/static/locales/${wanted}.json`, { cache: "no-cache" });
+  const response = await fetch(new URL(`../locales/${wanted}.json`, import.meta.url));
   if (!response.ok) throw new Error(`locale ${wanted}: HTTP ${response.status}`);
   strings = await response.json();
   current = wanted;
