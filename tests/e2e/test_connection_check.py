@@ -191,7 +191,8 @@ async def test_the_browser_judges_exactly_as_the_server(open_page: OpenPage) -> 
     cases = verdict_cases()
     browser = await page.evaluate(
         """async ([cases, thresholds]) => {
-          const { judge } = await import("/static/js/connection_test.js");
+          const entry = document.querySelector('script[type="module"]').src;
+          const { judge } = await import(new URL("../connection_test.js", entry));
           return cases.map((c) => judge(c, thresholds));
         }""",
         [cases, thresholds_json()],

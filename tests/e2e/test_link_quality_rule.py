@@ -17,7 +17,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 # Samples two seconds apart, as the page takes them; returns the state after each.
 _RUN = """
 async (samples) => {
-  const rule = await import("/static/js/link_quality.js");
+  const entry = document.querySelector('script[type="module"]').src;
+  const rule = await import(new URL("../link_quality.js", entry));
   let state = rule.initialState();
   return samples.map(([availableKbps, loss], i) => {
     state = rule.nextState(state, { availableKbps, loss, rttMs: 300 }, i * rule.SAMPLE_MS);
@@ -131,10 +132,12 @@ async def test_from_low_video_steps_up_despite_some_loss_but_no_further(
     assert levels(states)[4:] == ["low"] * 4 + ["reduced"] * 10
 
 
-# The banner on its own, with a stand-in for the call (weakLink, audioOnly).
+# The banner on its own, with a stand-in for the call (weakLink, audioOnly); imported
+# next to the page's own modules (its versioned URL), so it shares the page's texts.
 _BANNER = """
 async () => {
-  const { weakLinkBanner } = await import("/static/js/views/weak_link_banner.js");
+  const entry = document.querySelector('script[type="module"]').src;
+  const { weakLinkBanner } = await import(new URL("../views/weak_link_banner.js", entry));
   const call = { weakLink: false, audioOnly: false };
   let switched = 0;
   const banner = weakLinkBanner({ call, onAudioOnly: () => { switched += 1; } });

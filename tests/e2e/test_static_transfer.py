@@ -11,11 +11,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import CDPSession, Page
+from playwright.async_api import CDPSession, Page, ViewportSize
 
 from tests.e2e.flows import OpenPage, family_to_waiting_room
 from tests.e2e.kota_server import StaffApi
-from tests.e2e.page_checks import PHONE
+from tests.e2e.page_checks import PHONE, TABLET_PORTRAIT, assert_accessible
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -101,15 +101,18 @@ async def visit(page: Page, link: str) -> NetworkLog:
     return log
 
 
+@pytest.mark.parametrize("viewport", [PHONE, TABLET_PORTRAIT], ids=["phone", "tablet"])
 async def test_family_downloads_compressed_files_once(
-    open_page: OpenPage, staff_api: Callable[[str], Awaitable[StaffApi]]
+    open_page: OpenPage, staff_api: Callable[[str], Awaitable[StaffApi]],
+    viewport: ViewportSize,
 ) -> None:
     sanna = await staff_api("sanna")
     appointment = await sanna.appointment(("Aino Niemi", "guardian"))
     link = appointment.links["Aino Niemi"]
 
-    first = await open_page(PHONE, name="family")
+    first = await open_page(viewport, name="family")
     cold = await visit(first, link)
+    await assert_accessible(first, "the waiting room, from versioned files")
     print(f"\ncold: {cold.summary()}")
     static = [f for f in cold.fetches.values() if f.path.startswith("/static/")]
     assert static, "the page loaded no static files"
@@ -124,7 +127,10 @@ async def test_family_downloads_compressed_files_once(
     # The same phone opens the link again the next day: only the page and the API.
     await first.close()
     second = await first.context.new_page()
+    errors: list[str] = []
+    second.on("pageerror", lambda error: errors.append(str(error)))
     warm = await visit(second, link)
+    await assert_accessible(second, "the waiting room, from the cache")
     print(f"warm: {warm.summary()}")
     assert [f.path for f in warm.fetches.values() if f.path.startswith("/static/")], \
         "the second visit loaded no static files at all"
@@ -135,4 +141,5 @@ async def test_family_downloads_compressed_files_once(
     cold_page = next(f for f in cold.fetches.values() if f.path == "/join")
     assert 0 < page.bytes < cold_page.bytes
     assert sum(f.bytes for f in warm.over_network()) < sum(f.bytes for f in cold.over_network())
+    assert not errors, errors
     await second.close()
