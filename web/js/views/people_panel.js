@@ -83,6 +83,7 @@ export function peoplePanel({ call, selfName }) {
       threads.get(pid).push({ mine: true, toAll: !to, text });
     }
     messageText.value = "";
+    messageTo.value = ""; // with several waiting, each text is sent to a fresh choice
     if (to) {
       const person = call.waiting.find((p) => p.participant === to);
       status("people.message_sent_to", { name: person ? person.display_name : "" });
@@ -99,7 +100,8 @@ export function peoplePanel({ call, selfName }) {
       attrs: { "aria-label": t("people.texts_label", { name: person.display_name }) } },
       ...texts.map((m) => h("li", { class: m.mine ? "text-own" : "text-reply" },
         h("strong", { class: "text-sender" },
-          m.mine ? t(m.toAll ? "people.text_you_all" : "people.text_you") : person.display_name),
+          m.mine ? t(m.toAll ? "people.text_you_all" : "people.text_you")
+            : t("people.text_from", { name: person.display_name })),
         " ",
         h("span", { class: "text-body" }, m.text))));
   }
