@@ -11,7 +11,7 @@ function roleKey(role) {
 }
 
 /** Errors the server gives a refused waiting-room text; shown next to the form. */
-const TEXT_ERRORS = ["text_empty", "text_too_long", "unknown_participant", "not_staff"];
+const TEXT_ERRORS = ["text_empty", "text_too_long"];
 
 export function peoplePanel({ call, selfName }) {
   const waitingCount = h("h3", { class: "section-title" });
