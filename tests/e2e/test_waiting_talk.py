@@ -83,6 +83,19 @@ async def test_a_text_reaches_one_guardian_and_the_reply_reaches_the_worker(
     await form.locator(".send-all").scroll_into_view_if_needed()
     await screenshots(staff, "29-staff-waiting-texts", ("tablet-landscape", "phone"))
 
+    # Too many replies at once: said in plain words, and the text goes back into the box.
+    for n in (2, 3):
+        await father.locator("#reply-text").fill(f"Vastaus {n}")
+        await father.locator("[data-action=reply]").click()
+        await expect(reply.filter(has_text=f"Vastaus {n}")).to_have_count(1)
+    await father.locator("#reply-text").fill("Vastaus 4")
+    await father.locator("[data-action=reply]").click()
+    await expect(father.locator(".reply-status")).to_have_text(
+        "Liian monta viestiä lyhyessä ajassa. Odota hetki.")
+    await expect(father.locator("#reply-text")).to_have_value("Vastaus 4")
+    await expect(father.locator(".waiting-texts .text-own")).to_have_count(3)
+    await assert_accessible(father, "the waiting room with a refused reply")
+
     # Admission clears the texts on both sides; the one left waiting is the recipient.
     await admit(staff, FATHER)
     await expect(father.locator(".call-view")).to_be_visible()
