@@ -2,7 +2,9 @@
 
 Clients send requests (``ClientMessage``); the server sends facts (``ServerMessage``).
 Bounds live on the types, so a message that decodes is within every limit that
-docs/protocol.md states; nothing downstream re-checks lengths.
+docs/protocol.md states; nothing downstream re-checks lengths — except waiting-room
+texts, whose length rules the waiting room owns so that they get a clear error of their
+own (``text_too_long``); here they are only capped.
 """
 
 import re
