@@ -50,6 +50,8 @@ def _route(room: Room, sender: str, message: wire.ClientMessage, now: datetime) 
             return room.end(sender, now)
         case wire.MessageWaiting():
             return room.message_waiting(sender, message.to, message.text, now)
+        case wire.Reply():
+            return room.reply(sender, message.text, now)
         case wire.Chat():
             return room.chat(sender, message.text, now)
         case _:

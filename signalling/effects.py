@@ -30,6 +30,7 @@ class CallAction(StrEnum):
     WAITING_ENTERED = "waiting.entered"
     WAITING_LEFT = "waiting.left"
     WAITING_MESSAGED = "waiting.messaged"
+    WAITING_REPLIED = "waiting.replied"
     ADMISSION_ADMITTED = "admission.admitted"
     ADMISSION_DENIED = "admission.denied"
     PARTICIPANT_REMOVED = "participant.removed"

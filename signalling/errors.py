@@ -37,6 +37,11 @@ ERROR_CODES: Mapping[str, ErrorCode] = MappingProxyType(
         "unknown_participant": ErrorCode(None, "No such participant in the needed state."),
         "unknown_peer": ErrorCode(None, "No such connected peer in this call."),
         "staff_cannot_be_removed": ErrorCode(None, "Staff of the appointment cannot be removed."),
+        "not_waiting": ErrorCode(None, "Only people in the waiting room may do this."),
+        "no_staff_present": ErrorCode(None, "No staff member is in the call to read this yet."),
+        "text_empty": ErrorCode(None, "The text is empty."),
+        "text_too_long": ErrorCode(None, "The text is too long."),
+        "too_many_texts": ErrorCode(None, "Too many texts in a short time; wait a moment."),
         # Fatal: sent, then the socket closes.
         "message_too_big": ErrorCode(CloseReason.TOO_BIG, "The message is larger than 64 KiB."),
         "rate_limited": ErrorCode(CloseReason.FLOODING, "Too many messages."),

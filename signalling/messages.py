@@ -2,7 +2,9 @@
 
 Clients send requests (``ClientMessage``); the server sends facts (``ServerMessage``).
 Bounds live on the types, so a message that decodes is within every limit that
-docs/protocol.md states; nothing downstream re-checks lengths.
+docs/protocol.md states; nothing downstream re-checks lengths — except waiting-room
+texts, whose length rules the waiting room owns so that they get a clear error of their
+own (``text_too_long``); here they are only capped.
 """
 
 import re
@@ -27,7 +29,10 @@ Version = Annotated[str, Meta(min_length=1, max_length=16)]
 JoinToken = Annotated[str, Meta(min_length=1, max_length=2048)]
 ResumeSecret = Annotated[str, Meta(min_length=16, max_length=128)]
 ChatText = Annotated[str, Meta(min_length=1, max_length=2000)]
-NoticeText = Annotated[str, Meta(min_length=1, max_length=500)]
+# Waiting-room texts: the length rules (STAFF_TEXT_MAX_CHARS, REPLY_MAX_CHARS) are the
+# waiting room's, so that a text too long gets its own error, ``text_too_long``; the
+# wire only caps what no rule could accept.
+WaitingText = Annotated[str, Meta(min_length=1, max_length=4000)]
 Sdp = Annotated[str, Meta(min_length=1, max_length=32 * 1024)]
 CandidateLine = Annotated[str, Meta(max_length=1024)]
 # RTCConfiguration.iceTransportPolicy; "all" (the default) is omitted on the wire.
@@ -124,10 +129,22 @@ class EndSession(_Request, tag="end", frozen=True):
 
 
 class MessageWaiting(_Request, tag="message-waiting", frozen=True):
-    """Staff text to one waiting person (``to``) or to everyone waiting (``to`` null)."""
+    """Staff text to one waiting person (``to``) or, explicitly, to everyone waiting
+    (``to_all``); one of the two, so a missing recipient never means everyone."""
 
-    text: NoticeText
+    text: WaitingText
     to: ParticipantId | None = None
+    to_all: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.to is None) != self.to_all:
+            raise ValueError("message-waiting names one person in `to`, or sets `to_all`")
+
+
+class Reply(_Request, tag="reply", frozen=True):
+    """A waiting person's short text to the staff of the appointment."""
+
+    text: WaitingText
 
 
 class Signal(_Request, tag="signal", frozen=True):
@@ -140,7 +157,7 @@ class Chat(_Request, tag="chat", frozen=True):
 
 
 ClientMessage: TypeAlias = (
-    Hello | Leave | Admit | Deny | Remove | EndSession | MessageWaiting | Signal | Chat
+    Hello | Leave | Admit | Deny | Remove | EndSession | MessageWaiting | Reply | Signal | Chat
 )
 
 
@@ -271,6 +288,21 @@ class StaffMessage(_Fact, tag="staff-message", frozen=True):
     to_all: bool = False
 
 
+class WaitingReply(_Fact, tag="waiting-reply", frozen=True):
+    """To the staff present: a waiting person's text, with who sent it."""
+
+    from_: str = msgspec.field(name="from")
+    display_name: str
+    text: str
+    at: datetime
+
+
+class TextsCleared(_Fact, tag="texts-cleared", frozen=True):
+    """The waiting-room texts to and from ``participant`` are over: clear them."""
+
+    participant: str
+
+
 class SessionEnded(_Fact, tag="session-ended", frozen=True):
     pass
 
@@ -278,7 +310,7 @@ class SessionEnded(_Fact, tag="session-ended", frozen=True):
 ServerMessage: TypeAlias = (
     Welcome | Error | Waiting | Admitted | Denied | Removed | Knocked | WaitingList
     | PeerJoined | PeerLeft | PeerDisconnected | PeerReconnected | SignalRelayed
-    | ChatRelayed | StaffMessage | SessionEnded
+    | ChatRelayed | StaffMessage | WaitingReply | TextsCleared | SessionEnded
 )
 
 _client_decoder: msgspec.json.Decoder[ClientMessage] = msgspec.json.Decoder(ClientMessage)

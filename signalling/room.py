@@ -345,9 +345,13 @@ class Room:
         return [*effects, Record(CallAction.SESSION_ENDED, None, now, by=by)]
 
     def message_waiting(self, by: str, to: str | None, text: str, now: datetime) -> list[Effect]:
-        """Staff text to one or all waiting people; relayed, never kept."""
+        """Staff text to one waiting person, or (``to`` None) to all; relayed, never kept."""
         self._require_staff(by)
         return self.waiting.message(by, to, text, now)
+
+    def reply(self, sender: str, text: str, now: datetime) -> list[Effect]:
+        """A waiting person's text to the staff present; relayed, never kept."""
+        return self.waiting.reply(sender, text, now, self._seats.staff_present())
 
     def relay_signal(self, sender: str, signal: wire.Signal, now: datetime) -> list[Effect]:
         """Passes SDP or an ICE candidate to one connected peer, stamped with the sender."""

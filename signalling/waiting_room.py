@@ -2,8 +2,11 @@
 
 Admission is per person: nothing here admits anyone as a side effect of something else.
 Who is waiting is shown to the staff present only; a waiting person sees nothing but
-their own place in the queue and the texts staff send them. What arrives at the door — a
-verified Member — and the JoinWindow that says when the door is open live here too.
+their own place in the queue and the texts staff send them. Texts go both ways: staff
+write to one waiting person or, explicitly, to all of them; a waiting person may answer
+the staff present. Texts are relayed, never kept, and end with the stay: leaving, being
+admitted or turned away clears them on both sides. What arrives at the door — a verified
+Member — and the JoinWindow that says when the door is open live here too.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Final
 
 from signalling.effects import (
     CallAction,
@@ -29,12 +33,21 @@ from signalling.messages import (
     Denied,
     Knocked,
     StaffMessage,
+    TextsCleared,
     Waiting,
     WaitingList,
     WaitingPerson,
+    WaitingReply,
 )
+from signalling.rate_limit import RateLimiter
 
 logger = logging.getLogger(__name__)
+
+STAFF_TEXT_MAX_CHARS: Final = 500
+REPLY_MAX_CHARS: Final = 300
+# A waiting person may send REPLY_BURST texts at once, then one every REPLY_EVERY seconds.
+REPLY_BURST: Final = 3
+REPLY_EVERY: Final = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +102,9 @@ class WaitingRoom:
     def __init__(self, appointment_id: str) -> None:
         self.appointment_id = appointment_id
         self._entries: dict[str, _Entry] = {}  # insertion order is arrival order
+        self._talked: set[str] = set()  # waiting people with texts to clear when they go
+        # Kept across stays, so leaving and knocking again does not refill the bucket.
+        self._reply_limits: dict[str, RateLimiter] = {}
 
     def __contains__(self, participant_id: object) -> bool:
         return participant_id in self._entries
@@ -161,21 +177,46 @@ class WaitingRoom:
         return effects
 
     def message(self, by: str, to: str | None, text: str, now: datetime) -> list[Effect]:
-        """Relays a staff text to one person or to all waiting; the record keeps no text."""
+        """Relays a staff text to one person, or with ``to`` None to all waiting (the
+        caller asked for all explicitly); the record keeps no text."""
+        _check_text(text, STAFF_TEXT_MAX_CHARS)
         if to is None:
             recipients = self.participant_ids
         else:
             self._require(to)
             recipients = (to,)
+        self._talked.update(recipients)
         return [
             *send(recipients, StaffMessage(text=text, to_all=to is None)),
             Record(CallAction.WAITING_MESSAGED, to, now, by=by,
                    detail={"recipients": len(recipients)}),
         ]
 
+    def reply(self, sender: str, text: str, now: datetime, staff: tuple[str, ...],
+              ) -> list[Effect]:
+        """Relays a waiting person's text to the staff present, with who sent it."""
+        entry = self._entries.get(sender)
+        if entry is None:
+            raise SignallingError("not_waiting")
+        _check_text(text, REPLY_MAX_CHARS)
+        if not staff:
+            raise SignallingError("no_staff_present")
+        limit = self._reply_limits.get(sender)
+        if limit is None:
+            limit = self._reply_limits[sender] = RateLimiter(1 / REPLY_EVERY, REPLY_BURST)
+        if not limit.allow(now.timestamp()):
+            raise SignallingError("too_many_texts")
+        self._talked.add(sender)
+        reply = WaitingReply(from_=sender, display_name=entry.member.display_name, text=text,
+                             at=now)
+        return [Send(staff, reply),
+                Record(CallAction.WAITING_REPLIED, sender, now,
+                       detail={"recipients": len(staff)})]
+
     def clear(self, now: datetime, reason: CloseReason) -> list[Effect]:
         """Empties the queue when the session ends; the caller tells and disconnects people."""
         records: list[Effect] = []
+        self._talked.clear()
         for pid in self.participant_ids:
             self._set_state(pid, WaitingState.LEFT)
             records.append(Record(CallAction.WAITING_LEFT, pid, now,
@@ -185,11 +226,21 @@ class WaitingRoom:
     def _remove(
         self, participant_id: str, new: WaitingState, staff: tuple[str, ...]
     ) -> list[Effect]:
-        """Takes someone out of the queue; everyone behind moves up and is told."""
+        """Takes someone out of the queue; everyone behind moves up and is told.
+
+        Their texts end with the stay: the staff present are told to clear them, and so
+        is the person when admitted (anyone else is on the way out).
+        """
         behind = self.participant_ids[self.position(participant_id):]
         self._set_state(participant_id, new)
         effects: list[Effect] = [Send((pid,), Waiting(position=self.position(pid)))
                                  for pid in behind]
+        if participant_id in self._talked:
+            self._talked.discard(participant_id)
+            cleared = TextsCleared(participant=participant_id)
+            if new is WaitingState.ADMITTED:
+                effects.append(Send((participant_id,), cleared))
+            effects += send(staff, cleared)
         return [*effects, *send(staff, self.waiting_list())]
 
     def _require(self, participant_id: str) -> _Entry:
@@ -217,3 +268,12 @@ class WaitingRoom:
             "appointment": self.appointment_id, "participant": participant_id,
             "old": old.value if old else None, "new": new.value,
         })
+
+
+def _check_text(text: str, max_chars: int) -> None:
+    """A waiting-room text says something and is short enough, or gets a clear error."""
+    if not text.strip():
+        raise SignallingError("text_empty")
+    if len(text) > max_chars:
+        raise SignallingError("text_too_long",
+                              f"The text is {len(text)} characters; at most {max_chars} fit.")

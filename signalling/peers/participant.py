@@ -248,7 +248,11 @@ class BotParticipant:
         await self._send(wire.EndSession())
 
     async def message_waiting(self, text: str, to: str | None = None) -> None:
-        await self._send(wire.MessageWaiting(text=text, to=to))
+        """To ``to``, or with None explicitly to everyone waiting."""
+        await self._send(wire.MessageWaiting(text=text, to=to, to_all=to is None))
+
+    async def reply(self, text: str) -> None:
+        await self._send(wire.Reply(text=text))
 
     async def chat(self, text: str) -> None:
         await self._send(wire.Chat(text=text))

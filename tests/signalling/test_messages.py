@@ -55,7 +55,11 @@ VALID = [
      wire.Deny(participant="l:7", revoke=True)),
     ('{"type":"remove","participant":"l:7"}', wire.Remove(participant="l:7")),
     ('{"type":"end"}', wire.EndSession()),
-    ('{"type":"message-waiting","text":"5 min","to":null}', wire.MessageWaiting(text="5 min")),
+    ('{"type":"message-waiting","text":"5 min","to_all":true}',
+     wire.MessageWaiting(text="5 min", to_all=True)),
+    ('{"type":"message-waiting","text":"Hetki","to":"l:7"}',
+     wire.MessageWaiting(text="Hetki", to="l:7")),
+    ('{"type":"reply","text":"Selvä"}', wire.Reply(text="Selvä")),
     ('{"type":"signal","to":"s:1","payload":{"kind":"offer","sdp":"v=0"}}',
      wire.Signal(to="s:1", payload=wire.SdpOffer(sdp="v=0"))),
     ('{"type":"signal","to":"s:1","payload":{"kind":"candidate","candidate":"",'
@@ -75,7 +79,9 @@ def test_valid_client_messages_decode(data: str, expected: wire.ClientMessage) -
 
 def test_limits_are_inclusive() -> None:
     assert wire.decode_client(json.dumps({"type": "chat", "text": "x" * 2000}))
-    assert wire.decode_client(json.dumps({"type": "message-waiting", "text": "x" * 500}))
+    assert wire.decode_client(json.dumps({"type": "message-waiting", "text": "x" * 4000,
+                                          "to_all": True}))
+    assert wire.decode_client(json.dumps({"type": "reply", "text": "x" * 4000}))
     assert wire.decode_client(json.dumps({"type": "hello", "version": ["1"], "token": "t" * 2048}))
     offer = {"kind": "offer", "sdp": "x" * 32 * 1024}
     assert wire.decode_client(json.dumps({"type": "signal", "to": "a", "payload": offer}))
@@ -103,7 +109,15 @@ BAD = {
     "participant_id_too_long": json.dumps({"type": "admit", "participant": "a" * 65}).encode(),
     "chat_empty": b'{"type":"chat","text":""}',
     "chat_too_long": json.dumps({"type": "chat", "text": "x" * 2001}).encode(),
-    "notice_too_long": json.dumps({"type": "message-waiting", "text": "x" * 501}).encode(),
+    # Too long for any rule; a text merely over its rule is the waiting room's text_too_long.
+    "notice_too_long": json.dumps({"type": "message-waiting", "text": "x" * 4001,
+                                   "to_all": True}).encode(),
+    "reply_too_long": json.dumps({"type": "reply", "text": "x" * 4001}).encode(),
+    "reply_empty": b'{"type":"reply","text":""}',
+    "reply_with_recipient": b'{"type":"reply","text":"hi","to":"s:1"}',
+    "notice_without_recipient": b'{"type":"message-waiting","text":"hi"}',
+    "notice_with_null_recipient": b'{"type":"message-waiting","text":"hi","to":null}',
+    "notice_to_one_and_all": b'{"type":"message-waiting","text":"hi","to":"l:7","to_all":true}',
     "sdp_too_long": json.dumps({"type": "signal", "to": "a",
                                 "payload": {"kind": "offer", "sdp": "x" * (32 * 1024 + 1)}}
                                ).encode(),

@@ -216,7 +216,7 @@ def test_waiting_people_do_not_see_each_other() -> None:
 
 @pytest.mark.parametrize("request_", [wire.Admit(participant="l:c"), wire.Deny(participant="l:c"),
                                       wire.Remove(participant="s:1"), wire.EndSession(),
-                                      wire.MessageWaiting(text="hi")])
+                                      wire.MessageWaiting(text="hi", to_all=True)])
 def test_staff_actions_by_a_family_member_are_fatal(request_: wire.ClientMessage) -> None:
     room = make_room()
     room.join(WORKER, at(0))

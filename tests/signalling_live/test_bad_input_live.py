@@ -161,9 +161,10 @@ json_values = st.recursive(
 near_valid = st.builds(
     lambda type_, fields: {"type": type_, **fields},
     st.sampled_from(["hello", "leave", "admit", "deny", "remove", "end", "message-waiting",
-                     "signal", "chat", "welcome"]),
-    st.dictionaries(st.sampled_from(["to", "participant", "text", "payload", "version",
-                                     "token", "resume", "revoke"]), json_values, max_size=4),
+                     "reply", "signal", "chat", "welcome"]),
+    st.dictionaries(st.sampled_from(["to", "to_all", "participant", "text", "payload",
+                                     "version", "token", "resume", "revoke"]), json_values,
+                    max_size=4),
 )
 frames = st.lists(
     st.one_of(json_values.map(json.dumps), near_valid.map(json.dumps),

@@ -122,7 +122,7 @@ async def test_texts_reach_only_the_addressed(call: Call, settings: Settings) ->
     await second.expect("staff-message", text="Hetki vielä", to_all=False)
     await first.probe()
     await inside.probe()
-    await host.send("message-waiting", text="Aloitamme pian")
+    await host.send("message-waiting", to_all=True, text="Aloitamme pian")
     await first.expect("staff-message", text="Aloitamme pian", to_all=True)
     await second.expect("staff-message", text="Aloitamme pian", to_all=True)
     await inside.probe()

@@ -23,7 +23,8 @@ const END_BY_CLOSE = {
 /**
  * Events: ``state`` {state, reason?, detail?}; ``position`` {position};
  * ``peers``; ``media`` {peer}; ``chat`` {from, name, text, at, own};
- * ``staff-message`` {text, toAll}; ``knocked`` {person}; ``waiting-list`` {waiting};
+ * ``staff-message`` {text, toAll}; ``waiting-reply`` {from, name, text, at} (staff);
+ * ``texts-cleared`` {participant}; ``knocked`` {person}; ``waiting-list`` {waiting};
  * ``problem`` {code} for recoverable errors; ``quality`` {peer} when a link's sending
  * level or ``weakLink`` changes.
  * States: connecting, waiting, admitted, reconnecting, ended.
@@ -106,6 +107,9 @@ export class Call extends EventTarget {
     on("signal", (m) => this._onSignal(m));
     on("chat", (m) => this._onChat(m));
     on("staff-message", (m) => this._emit("staff-message", { text: m.text, toAll: !!m.to_all }));
+    on("waiting-reply", (m) => this._emit("waiting-reply",
+      { from: m.from, name: m.display_name, text: m.text, at: m.at }));
+    on("texts-cleared", (m) => this._emit("texts-cleared", { participant: m.participant }));
     on("session-ended", () => this._finishWith("ended"));
     on("close", (m) => this._onClose(m.code));
     try {
@@ -407,8 +411,15 @@ export class Call extends EventTarget {
     return this.socket && this.socket.end();
   }
 
-  messageWaiting(text, to = null) {
-    return this.socket && this.socket.messageWaiting(text, to);
+  /** ``to`` one waiting person's id, or null for everyone waiting (asked for explicitly). */
+  messageWaiting(text, to) {
+    if (!this.socket) return false;
+    return to ? this.socket.messageWaiting(text, to) : this.socket.messageAllWaiting(text);
+  }
+
+  /** While waiting: a short text to the staff in the call. */
+  reply(text) {
+    return this.socket && this.socket.reply(text);
   }
 
   // --- bookkeeping -------------------------------------------------------------

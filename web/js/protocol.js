@@ -130,8 +130,18 @@ export class SignallingSocket extends EventTarget {
     return this.send({ type: "end" });
   }
 
-  messageWaiting(text, to = null) {
+  /** A text to one waiting person; everyone waiting only through ``messageAllWaiting``. */
+  messageWaiting(text, to) {
     return this.send({ type: "message-waiting", text, to });
+  }
+
+  messageAllWaiting(text) {
+    return this.send({ type: "message-waiting", text, to_all: true });
+  }
+
+  /** A waiting person's short text to the staff in the call. */
+  reply(text) {
+    return this.send({ type: "reply", text });
   }
 
   signal(to, payload) {

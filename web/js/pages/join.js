@@ -14,6 +14,7 @@ import { connectionCheck } from "../views/connection_check.js";
 import { deviceCheck } from "../views/device_check.js";
 import { languageButtons, languageSelect } from "../views/language_picker.js";
 import { attachStream } from "../views/video.js";
+import { waitingTexts } from "../views/waiting_texts.js";
 
 const TOKEN_KEY = "kota.join.token";
 const RESUME_KEY = "kota.join.resume";
@@ -152,8 +153,7 @@ function nameView() {
 const waiting = {
   view: null,
   position: null,
-  message: null,
-  messageBox: null,
+  texts: null,
   heading: null,
   preview: null,
 };
@@ -161,10 +161,7 @@ const waiting = {
 function waitingView() {
   waiting.heading = h("h1", { id: "waiting-title", i18n: "waiting.title" });
   waiting.position = h("p", { class: "position", attrs: { role: "status" } });
-  waiting.message = h("p", { class: "staff-message-text" });
-  waiting.messageBox = h("div", { class: "notice staff-message", hidden: true,
-    attrs: { role: "status", "aria-live": "polite" } },
-    h("h2", { class: "label", i18n: "waiting.message_from_staff" }), waiting.message);
+  waiting.texts = waitingTexts({ call });
   waiting.preview = h("video", {
     class: "mirrored", muted: true, autoplay: true, playsInline: true,
     attrs: { playsinline: true, muted: true },
@@ -177,7 +174,7 @@ function waitingView() {
     h("p", { class: "lead", i18n: "waiting.lead", vars: { host: joinInfo.appointment.host_first_name } }),
     waiting.position,
     waiting.moved,
-    waiting.messageBox,
+    waiting.texts.element,
     h("div", { class: "waiting-layout" },
       h("div", { class: "waiting-next" },
         h("h2", { class: "label", i18n: "waiting.next_title" }),
@@ -236,11 +233,6 @@ function ensureCall() {
     resumeKey: RESUME_KEY,
   });
   call.addEventListener("state", (e) => onState(e.detail));
-  call.addEventListener("staff-message", (e) => {
-    waiting.message.textContent = e.detail.text;
-    waiting.messageBox.hidden = false;
-    announce(`${t("waiting.message_from_staff")}: ${e.detail.text}`);
-  });
   return call;
 }
 
@@ -255,12 +247,16 @@ function enterWaitingRoom({ audioOnly = false } = {}) {
 }
 
 function onState({ state, position, reason, detail }) {
+  // A lost socket ends the stay in the waiting room on the server, texts and all.
+  if (state === "reconnecting" && waiting.texts) waiting.texts.reset();
   if (state === "waiting") {
     const wasInCall = callView && !callView.element.hidden && callView.element.isConnected;
     showWaiting(position);
     waiting.moved.hidden = !wasInCall;
+    if (wasInCall) waiting.texts.reset(); // moved back: a new stay, no old texts
     if (wasInCall) announce(t("waiting.moved_back"));
   } else if (state === "admitted") {
+    if (waiting.texts) waiting.texts.reset();
     setTitle("call.page_title");
     if (!callView) {
       callView = new CallView({

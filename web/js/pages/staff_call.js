@@ -67,6 +67,19 @@ function onKnock(person) {
   toastTimer = setTimeout(() => { toast.hidden = true; }, 15000);
 }
 
+/** A waiting person's reply, when the people panel (where it shows) is closed. */
+function onReply({ name, text }) {
+  if (callView.isPanelOpen("people")) return;
+  clear(toast).append(
+    h("span", { class: "knock-text", i18n: "people.replied", vars: { name, text } }),
+    h("button", { type: "button", class: "button secondary small",
+      i18n: "staff_call.show_waiting",
+      on: { click: () => { callView.openPanel("people"); toast.hidden = true; } } }));
+  toast.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { toast.hidden = true; }, 15000);
+}
+
 function onWaitingList(waiting) {
   callView.setBadge("people", waiting.length);
   callView.element.classList.toggle("has-waiting", waiting.length > 0);
@@ -133,6 +146,7 @@ function openRoom() {
   callView.stage.append(toast);
   call.addEventListener("knocked", (e) => onKnock(e.detail.person));
   call.addEventListener("waiting-list", (e) => onWaitingList(e.detail.waiting));
+  call.addEventListener("waiting-reply", (e) => onReply(e.detail));
   call.addEventListener("problem", (e) => announce(errorText(e.detail.code)));
   call.addEventListener("state", (e) => onState(e.detail));
   setTitle("staff_call.page_title");
