@@ -1,6 +1,9 @@
 // Every visible string goes through t(key); texts live in /static/locales/<code>.json.
 // Elements built with data-i18n keep their key, so a language change re-translates
-// the page in place (videos and forms keep their state).
+// the page in place (videos and forms keep their state). Dates and times come from
+// dates.js, built from these texts in the server's time zone.
+
+import * as dates from "./dates.js";
 
 export const LOCALES = ["fi", "sv", "en", "se"];
 export const DEFAULT_LOCALE = "fi";
