@@ -79,6 +79,16 @@ function firstLocale(info) {
     || DEFAULT_LOCALE;
 }
 
+let localeFor; // the participant whose language the page speaks; null before the link opens
+
+async function chooseLocale(info) {
+  const participant = info ? info.participant.id : null;
+  if (participant === localeFor) return;
+  localeFor = participant;
+  rememberLocaleAs(info ? localeKey(info) : null);
+  await setLocale(firstLocale(info));
+}
+
 function setTitle(key) {
   const title = document.querySelector("title");
   title.dataset.i18n = key;
@@ -404,6 +414,7 @@ async function boot(opening = token ? post("/api/join", { token }) : null) {
     showView(main, linkProblemView(error.code));
     return;
   }
+  await chooseLocale(joinInfo); // when the first try found no connection
   const opensAt = joinInfo.join_window.opens_at;
   if (serverNow() < Date.parse(opensAt)) {
     // Said on the first page, before any camera or name step.
@@ -420,7 +431,7 @@ async function boot(opening = token ? post("/api/join", { token }) : null) {
 }
 
 async function init() {
-  // The link is checked while the texts load.
+  // The link is checked first: its answer names the language to load.
   const opening = token ? post("/api/join", { token }) : null;
   if (opening) opening.catch(() => {}); // handled in boot()
   let info = null;
@@ -429,8 +440,7 @@ async function init() {
   } catch {
     // A refused link still gets its page, in the browser's language.
   }
-  rememberLocaleAs(info ? localeKey(info) : null);
-  await setLocale(firstLocale(info));
+  await chooseLocale(info);
   const header = document.getElementById("header-tools");
   clear(header).append(languageSelect());
   await boot(opening);
