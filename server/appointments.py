@@ -16,6 +16,7 @@ from server.records import (
     AppointmentKind,
     AppointmentStatus,
     JoinLink,
+    Language,
     Participant,
     ParticipantRole,
     Staff,
@@ -39,6 +40,8 @@ class ParticipantIn(msgspec.Struct, forbid_unknown_fields=True):
     display_name: Name
     role: ParticipantRole
     contact: Contact | None = None
+    # fi, sv, en or se; None lets the family's browser decide.
+    language: Language | None = None
 
 
 class AppointmentIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -130,7 +133,8 @@ class Scheduler:
                 host_id=host_id,
                 staff_ids=staff_ids,
                 participants=[
-                    NewParticipant(p.display_name, p.role, p.contact) for p in body.participants
+                    NewParticipant(p.display_name, p.role, p.contact, p.language)
+                    for p in body.participants
                 ],
                 created_by=actor.id,
                 now=now,
@@ -218,7 +222,9 @@ class Scheduler:
                     "too_many_participants", "This appointment has no room for more people."
                 )
             participant_id = await tx.add_participant(
-                appointment_id, NewParticipant(body.display_name, body.role, body.contact), now
+                appointment_id, NewParticipant(
+                    body.display_name, body.role, body.contact, body.language
+                ), now
             )
             await self.audit.record(
                 who, Action.PARTICIPANT_ADDED, appointment_id, participant_id, tx=tx

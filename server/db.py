@@ -30,6 +30,7 @@ from server.records import (
     AppointmentStatus,
     AuditRow,
     JoinLink,
+    Language,
     Participant,
     ParticipantRole,
     Staff,
@@ -84,6 +85,7 @@ class NewParticipant:
     display_name: str
     role: ParticipantRole
     contact: str | None
+    language: Language | None = None
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,7 @@ class Reads:
             contact=row["contact"],
             removed_at=_maybe_time(row["removed_at"]),
             link=link,
+            language=Language(row["language"]) if row["language"] else None,
         )
 
     @staticmethod
@@ -597,13 +600,15 @@ class Tx(Reads):
         self, appointment_id: int, participant: NewParticipant, now: datetime
     ) -> int:
         cursor = await self._execute(
-            "INSERT INTO participants (appointment_id, display_name, role, contact, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO participants"
+            " (appointment_id, display_name, role, contact, language, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
             (
                 appointment_id,
                 participant.display_name,
                 participant.role.value,
                 participant.contact,
+                participant.language.value if participant.language else None,
                 db_time(now),
             ),
         )

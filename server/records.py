@@ -30,6 +30,15 @@ class ParticipantRole(enum.StrEnum):
     OTHER_PROFESSIONAL = "other_professional"
 
 
+class Language(enum.StrEnum):
+    """The languages Kota's pages speak: Finnish, Swedish, English, North Sámi."""
+
+    FI = "fi"
+    SV = "sv"
+    EN = "en"
+    SE = "se"
+
+
 class AppointmentStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
     CANCELLED = "cancelled"
@@ -82,6 +91,7 @@ class Participant:
     contact: str | None
     removed_at: datetime | None
     link: JoinLink | None = None
+    language: Language | None = None
 
 
 @dataclass(frozen=True)

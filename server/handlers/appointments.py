@@ -37,6 +37,7 @@ def participant_json(participant: Participant, tz: ZoneInfo) -> dict[str, Any]:
         "display_name": participant.display_name,
         "role": participant.role.value,
         "contact": participant.contact,
+        "language": participant.language.value if participant.language else None,
         "link": link_json(participant.link, tz),
     }
 

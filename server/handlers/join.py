@@ -23,14 +23,17 @@ class JoinIn(msgspec.Struct, forbid_unknown_fields=True):
 
 @routes.post("/api/join")
 async def open_join_link(request: web.Request) -> web.Response:
-    """Only what a family needs: time, the host's first name, their own name.
+    """Only what a family needs: time, the host's first name, their own name and
+    language, and the server's clock and zone (the page shows times in that zone and
+    waits for the window by the server's clock, not the device's).
 
     Never the appointment's kind, other participants or anyone's contact details.
     """
     check_join_rate(request.app[JOIN_THROTTLE], client_address(request), time.monotonic())
     body = await decode_body(request, JoinIn)
     settings = request.app[SETTINGS]
-    opened = await request.app[LINKS].open(body.token, request.app[CLOCK]())
+    now = request.app[CLOCK]()
+    opened = await request.app[LINKS].open(body.token, now)
     appointment, participant = opened.appointment, opened.participant
     tz = settings.timezone
     response = web.json_response(
@@ -39,6 +42,7 @@ async def open_join_link(request: web.Request) -> web.Response:
                 "id": participant.id,
                 "display_name": participant.display_name,
                 "role": participant.role.value,
+                "language": participant.language.value if participant.language else None,
             },
             "appointment": {
                 "starts_at": appointment.starts_at.astimezone(tz).isoformat(),
@@ -52,6 +56,8 @@ async def open_join_link(request: web.Request) -> web.Response:
                 .isoformat(),
                 "closes_at": (appointment.ends_at + settings.join_grace).astimezone(tz).isoformat(),
             },
+            "now": now.astimezone(tz).isoformat(),
+            "timezone": str(tz),
         }
     )
     response.headers["Cache-Control"] = "no-store"

@@ -79,13 +79,16 @@ async def open_page(browser: Browser, kota_server: KotaProcess) -> AsyncIterator
 
     async def open_(viewport: ViewportSize = TABLET_PORTRAIT, *, staff: str | None = None,
                     name: str = "page", permissions: list[str] | None = None,
-                    server: KotaProcess | None = None) -> Page:
+                    server: KotaProcess | None = None, timezone_id: str = "Europe/Helsinki",
+                    locale: str = "fi-FI", init_script: str | None = None) -> Page:
         context = await browser.new_context(
-            viewport=viewport, timezone_id="Europe/Helsinki", locale="fi-FI",
+            viewport=viewport, timezone_id=timezone_id, locale=locale,
             base_url=(server or kota_server).base, permissions=permissions or [],
         )
         contexts.append(context)
         await context.add_init_script(RECORD_CONNECTIONS)
+        if init_script:
+            await context.add_init_script(init_script)
         if staff:
             resp = await context.request.post(
                 "/api/session", data={"username": staff, "password": PASSWORD}

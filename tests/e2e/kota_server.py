@@ -177,9 +177,12 @@ class StaffApi:
             return data
 
     async def appointment(
-        self, *people: tuple[str, str], minutes: int = 30, starts_at: datetime | None = None
+        self, *people: tuple[str, str], minutes: int = 30, starts_at: datetime | None = None,
+        languages: dict[str, str] | None = None,
     ) -> Appointment:
+        """``languages``: a participant's language by name (fi, sv, en, se)."""
         start = starts_at or self.kota.next_start()
+        chosen = languages or {}
         created = await self.call(
             "POST",
             "/api/appointments",
@@ -187,7 +190,9 @@ class StaffApi:
                 "starts_at": start.isoformat(),
                 "ends_at": (start + timedelta(minutes=minutes)).isoformat(),
                 "kind": "child_protection",
-                "participants": [{"display_name": n, "role": r} for n, r in people],
+                "participants": [
+                    {"display_name": n, "role": r, "language": chosen.get(n)} for n, r in people
+                ],
             },
         )
         links = {}

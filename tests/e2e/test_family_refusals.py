@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import expect
@@ -20,9 +18,6 @@ from tests.e2e.page_checks import (
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-HELSINKI = ZoneInfo("Europe/Helsinki")
-
 
 async def test_denied_family_sees_a_clear_page_and_may_ask_again(
     open_page: OpenPage, staff_api: Callable[[str], Awaitable[StaffApi]]
@@ -107,23 +102,3 @@ async def test_join_page_without_a_token_says_what_to_do(open_page: OpenPage) ->
     await expect(family.locator("section[data-problem]")).to_have_attribute(
         "data-problem", "no_token"
     )
-
-
-async def test_too_early_family_is_told_when_to_come(
-    open_page: OpenPage, staff_api: Callable[[str], Awaitable[StaffApi]]
-) -> None:
-    """The test server opens rooms a day ahead; this appointment is two days away."""
-    pekka = await staff_api("pekka")
-    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
-    appointment = await pekka.appointment(("Eeva Kallio", "guardian"), starts_at=start)
-    family = await open_page(PHONE, name="family")
-    await family.goto(appointment.links["Eeva Kallio"])
-    await family.locator("[data-action=welcome-continue]").click()
-    await family.locator("[data-action=devices-continue]").click()
-    await family.locator("[data-action=enter-waiting-room]").click()
-    early = family.locator("section.early")
-    await expect(early).to_be_visible()
-    await expect(early.locator(".lead")).to_contain_text(
-        (start - timedelta(days=1)).astimezone(HELSINKI).strftime("%H.%M")
-    )
-    await screenshots(family, "19-family-too-early", ("phone",))

@@ -60,7 +60,7 @@ async def test_copying_twice_gives_the_same_link(sanna: StaffClient) -> None:
 
 
 async def test_family_sees_only_time_host_first_name_and_own_name(
-    sanna: StaffClient, family: aiohttp.ClientSession, settings: Settings
+    sanna: StaffClient, family: aiohttp.ClientSession, settings: Settings, clock: Clock
 ) -> None:
     created = await book(
         sanna,
@@ -69,15 +69,23 @@ async def test_family_sees_only_time_host_first_name_and_own_name(
             INTERPRETER,
         ],
     )
-    resp = await family.post("/api/join", json={"token": await copy_link(sanna, created)})
+    token = await copy_link(sanna, created)
+    before = clock()
+    resp = await family.post("/api/join", json={"token": token})
     body = await resp.json()
+    after = clock()
     assert resp.status == 200, body
     assert resp.headers["Cache-Control"] == "no-store"
+    # The server's clock, in its zone: the page waits for the window by it.
+    now = datetime.fromisoformat(body.pop("now"))
+    assert before <= now <= after
+    assert now.utcoffset() == before.astimezone(settings.timezone).utcoffset()
     assert body == {
         "participant": {
             "id": created["participants"][0]["id"],
             "display_name": MAIJA,
             "role": "guardian",
+            "language": None,
         },
         "appointment": {
             "starts_at": created["starts_at"],
@@ -93,6 +101,7 @@ async def test_family_sees_only_time_host_first_name_and_own_name(
                 datetime.fromisoformat(created["ends_at"]) + settings.join_grace
             ).isoformat(),
         },
+        "timezone": "Europe/Helsinki",
     }
     text = json.dumps(body)
     for secret in ("child_protection", "kind", "Aikio", MAIJA_CONTACT, "Ilse", "ilse@"):

@@ -1,7 +1,10 @@
 // Every visible string goes through t(key); texts live in web/locales/<code>.json, fetched
 // next to this module (under the same versioned URL, so a page never mixes two releases).
 // Elements built with data-i18n keep their key, so a language change re-translates
-// the page in place (videos and forms keep their state).
+// the page in place (videos and forms keep their state). Dates and times come from
+// dates.js, built from these texts in the server's time zone.
+
+import * as dates from "./dates.js";
 
 export const LOCALES = ["fi", "sv", "en", "se"];
 export const DEFAULT_LOCALE = "fi";
@@ -9,6 +12,9 @@ const STORAGE_KEY = "kota.locale";
 
 let current = DEFAULT_LOCALE;
 let strings = {};
+// Where setLocale remembers the choice: the staff pages share one key; a family's page
+// uses one per link (rememberLocaleAs), or none before the link is known.
+let storageKey = STORAGE_KEY;
 
 export function locale() {
   return current;
@@ -19,14 +25,35 @@ export function intlTag() {
   return { fi: "fi-FI", sv: "sv-FI", en: "en-GB", se: "se-FI" }[current] || "fi-FI";
 }
 
-export function savedLocale() {
+/** The language remembered under ``key`` (the staff pages' one by default), else Finnish. */
+export function savedLocale(key = STORAGE_KEY) {
+  return rememberedLocale(key) || DEFAULT_LOCALE;
+}
+
+/** The language remembered under ``key``, or null. */
+export function rememberedLocale(key) {
   try {
-    const saved = localStorage.getItem(STORAGE_KEY);
+    const saved = localStorage.getItem(key);
     if (LOCALES.includes(saved)) return saved;
   } catch {
-    // Storage may be blocked; Finnish is the default.
+    // Storage may be blocked.
   }
-  return DEFAULT_LOCALE;
+  return null;
+}
+
+/** The first of the browser's languages (navigator.languages) Kota speaks, or null. */
+export function browserLocale(languages = navigator.languages || [navigator.language]) {
+  for (const tag of languages || []) {
+    const primary = String(tag).toLowerCase().split("-")[0];
+    if (LOCALES.includes(primary)) return primary;
+    if (primary === "sme") return "se"; // North Sámi's three-letter code
+  }
+  return null;
+}
+
+/** Remember later choices under ``key`` (null: do not remember). */
+export function rememberLocaleAs(key) {
+  storageKey = key;
 }
 
 export async function setLocale(code) {
@@ -37,7 +64,7 @@ export async function setLocale(code) {
   current = wanted;
   document.documentElement.lang = wanted;
   try {
-    localStorage.setItem(STORAGE_KEY, wanted);
+    if (storageKey) localStorage.setItem(storageKey, wanted);
   } catch {
     // Not remembering the choice is fine.
   }
@@ -45,22 +72,17 @@ export async function setLocale(code) {
   document.dispatchEvent(new CustomEvent("localechange", { detail: { locale: wanted } }));
 }
 
-/** Format a time such as "10.30" (fi) or "10:30" (en) in the given zone. */
+/**
+ * A time such as "9.30" (fi) or "9:30" (en) in ``timeZone`` (the server's zone when
+ * omitted), with the zone in words ("9.30 Suomen aikaa") when the device is elsewhere.
+ */
 export function formatTime(iso, timeZone) {
-  return new Intl.DateTimeFormat(intlTag(), {
-    hour: "2-digit",
-    minute: "2-digit",
-    timeZone,
-  }).format(new Date(iso));
+  return dates.formatTime(iso, t, { timeZone: timeZone || dates.serverZone() });
 }
 
+/** A date such as "perjantai 5. joulukuuta" in ``timeZone`` (default: the server's). */
 export function formatDate(iso, timeZone) {
-  return new Intl.DateTimeFormat(intlTag(), {
-    weekday: "long",
-    day: "numeric",
-    month: "long",
-    timeZone,
-  }).format(new Date(iso));
+  return dates.formatDate(iso, t, { timeZone: timeZone || dates.serverZone() });
 }
 
 function formatVar(value) {

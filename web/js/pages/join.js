@@ -1,11 +1,15 @@
 // The family's page: link → language → camera and microphone → name → waiting room
 // → call → end. The join token arrives in the URL fragment, leaves the address bar at
 // once, and is kept only in this tab (sessionStorage) for the call socket's hello.
+// A link opened before its room opens says when at once (date and time) and waits,
+// camera off, by the server's clock.
 
 import { post } from "../api.js";
 import { Call } from "../call.js";
 import { announce, clear, h, setText, showView } from "../dom.js";
-import { savedLocale, setLocale, t } from "../i18n.js";
+import { setServerZone } from "../dates.js";
+import { browserLocale, DEFAULT_LOCALE, rememberedLocale, rememberLocaleAs, setLocale, t }
+  from "../i18n.js";
 import { icon } from "../icons.js";
 import { LocalMedia } from "../media.js";
 import { socketUrl } from "../protocol.js";
@@ -45,9 +49,45 @@ let joinInfo = null;
 let call = null;
 let callView = null;
 let retryTimer = null;
+// The server's clock at the join answer, and this page's monotonic clock then: the
+// device's own date may be off, so waits are measured from the server's `now`.
+let serverClock = null;
 
 function tz() {
-  return joinInfo ? joinInfo.appointment.timezone : undefined;
+  return joinInfo ? joinInfo.timezone || joinInfo.appointment.timezone : undefined;
+}
+
+function serverNow() {
+  if (!serverClock) return Date.now();
+  return serverClock.at + (performance.now() - serverClock.read);
+}
+
+function learnJoinInfo(info) {
+  joinInfo = info;
+  setServerZone(tz());
+  const at = Date.parse(info.now);
+  serverClock = Number.isNaN(at) ? null : { at, read: performance.now() };
+}
+
+/** The language: chosen before for this link, else the staff's choice, else the browser's. */
+function localeKey(info) {
+  return `kota.join.locale.${info.participant.id}`;
+}
+
+function firstLocale(info) {
+  if (!info) return browserLocale() || DEFAULT_LOCALE;
+  return rememberedLocale(localeKey(info)) || info.participant.language || browserLocale()
+    || DEFAULT_LOCALE;
+}
+
+let localeFor; // the participant whose language the page speaks; null before the link opens
+
+async function chooseLocale(info) {
+  const participant = info ? info.participant.id : null;
+  if (participant === localeFor) return;
+  localeFor = participant;
+  rememberLocaleAs(info ? localeKey(info) : null);
+  await setLocale(firstLocale(info));
 }
 
 function setTitle(key) {
@@ -209,17 +249,58 @@ function connectingView() {
 
 // --- too early ----------------------------------------------------------------------
 
-function tooEarlyView(opensAt) {
-  setTitle("waiting.page_title");
+// Checked at least once a minute, so a tablet that slept through the time still opens.
+const EARLY_CHECK_MS = 60_000;
+
+/**
+ * The room is not open yet: when it opens (date and time), then ``onOpen()`` by itself
+ * at that moment by the server's clock. The camera stays off until then.
+ */
+function tooEarlyView(opensAt, onOpen) {
+  setTitle("early.title");
   clearTimeout(retryTimer);
-  const delay = new Date(opensAt).getTime() - Date.now();
-  // The camera stays off until the room opens; then the page tries again by itself.
   media.stop();
-  retryTimer = setTimeout(() => rejoin(), Math.max(1000, Math.min(delay + 500, 2 ** 31 - 1)));
-  return h("section", { class: "card center early" },
-    h("h1", { i18n: "early.title" }),
-    h("p", { class: "lead", i18n: "early.text", vars: { time: { time: opensAt, tz: tz() } } }),
-    h("p", { i18n: "early.keep_open" }));
+  const opens = Date.parse(opensAt);
+  const wait = () => {
+    const left = opens - serverNow();
+    if (left <= 0) {
+      onOpen();
+      return;
+    }
+    retryTimer = setTimeout(wait, Math.min(left + 250, EARLY_CHECK_MS));
+  };
+  wait();
+  return h("section", { class: "card center early", attrs: { "aria-labelledby": "early-title" } },
+    h("h1", { id: "early-title", i18n: "early.title" }),
+    h("p", { class: "lead", i18n: "early.opens", vars: {
+      date: { date: opensAt, tz: tz() },
+      time: { time: opensAt, tz: tz() },
+    } }),
+    h("p", { i18n: "early.keep_open" }),
+    h("h2", { class: "label", i18n: "join.welcome.choose_language" }),
+    languageButtons());
+}
+
+/** The window is open by the server's clock: ask the server again, then the first step. */
+async function roomOpened() {
+  let info;
+  try {
+    info = await post("/api/join", { token });
+  } catch (error) {
+    if (error.code === "network") {
+      retryTimer = setTimeout(roomOpened, 5000);
+    } else {
+      showView(main, linkProblemView(error.code));
+    }
+    return;
+  }
+  learnJoinInfo(info);
+  if (serverNow() < Date.parse(info.join_window.opens_at)) {
+    showView(main, tooEarlyView(info.join_window.opens_at, roomOpened));
+    return;
+  }
+  showView(main, welcomeView());
+  announce(t("early.opened"));
 }
 
 // --- the call ---------------------------------------------------------------------
@@ -271,7 +352,7 @@ function onState({ state, position, reason, detail }) {
     announce(t("call.admitted"));
   } else if (state === "ended") {
     if (reason === "outside_window" && detail && detail.opensAt) {
-      showView(main, tooEarlyView(detail.opensAt));
+      showView(main, tooEarlyView(detail.opensAt, () => rejoin()));
     } else {
       showView(main, endView(reason, detail));
     }
@@ -324,9 +405,16 @@ async function boot(opening = token ? post("/api/join", { token }) : null) {
     return;
   }
   try {
-    joinInfo = await opening;
+    learnJoinInfo(await opening);
   } catch (error) {
     showView(main, linkProblemView(error.code));
+    return;
+  }
+  await chooseLocale(joinInfo); // when the first try found no connection
+  const opensAt = joinInfo.join_window.opens_at;
+  if (serverNow() < Date.parse(opensAt)) {
+    // Said on the first page, before any camera or name step.
+    showView(main, tooEarlyView(opensAt, roomOpened));
     return;
   }
   if (hasResume()) {
@@ -339,10 +427,16 @@ async function boot(opening = token ? post("/api/join", { token }) : null) {
 }
 
 async function init() {
-  // The link is checked while the texts load.
+  // The link is checked first: its answer names the language to load.
   const opening = token ? post("/api/join", { token }) : null;
   if (opening) opening.catch(() => {}); // handled in boot()
-  await setLocale(savedLocale());
+  let info = null;
+  try {
+    info = opening ? await opening : null;
+  } catch {
+    // A refused link still gets its page, in the browser's language.
+  }
+  await chooseLocale(info);
   const header = document.getElementById("header-tools");
   clear(header).append(languageSelect());
   await boot(opening);

@@ -3,6 +3,7 @@
 // Routes live in the fragment (#/day/2026-03-03, #/appointment/7, #/new, ...).
 
 import { del, get, setCsrfToken } from "../api.js";
+import { setServerZone } from "../dates.js";
 import { clear, h, showView } from "../dom.js";
 import { savedLocale, setLocale, t } from "../i18n.js";
 import { appointmentForm } from "../views/appointment_form.js";
@@ -87,6 +88,7 @@ function route() {
 
 function signedIn(body) {
   me = body.staff;
+  setServerZone(body.timezone); // every time is shown in KOTA_TIMEZONE
   setCsrfToken(body.csrf_token);
   renderHeader();
   route();

@@ -5,6 +5,7 @@
 
 import { get, setCsrfToken } from "../api.js";
 import { Call } from "../call.js";
+import { setServerZone } from "../dates.js";
 import { announce, clear, h, showView } from "../dom.js";
 import { errorText, savedLocale, setLocale, t } from "../i18n.js";
 import { KnockSound } from "../knock_sound.js";
@@ -199,6 +200,7 @@ async function boot() {
     return;
   }
   setCsrfToken(session.csrf_token);
+  setServerZone(session.timezone);
   if (!appointmentId || !/^\d{1,12}$/.test(appointmentId)) {
     showView(main, problemView("appointment_not_found"));
     return;

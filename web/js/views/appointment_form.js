@@ -3,7 +3,7 @@
 import { get, patch, post } from "../api.js";
 import { clear, h } from "../dom.js";
 import { errorText } from "../i18n.js";
-import { ROLES } from "./appointment_view.js";
+import { participantLanguageSelect, ROLES } from "./appointment_view.js";
 import { localDate, localTime, toInstant } from "./staff_format.js";
 
 export const KINDS = [
@@ -44,7 +44,9 @@ export function appointmentForm({ id = null, day, me, navigate }) {
             ROLES.map((r) => h("option", { value: r, i18n: `role.${r}` })))),
         field(`p-contact-${n}`, "form.contact",
           h("input", { id: `p-contact-${n}`, class: "p-contact", type: "text", maxLength: 200,
-            attrs: { autocomplete: "off" } }))),
+            attrs: { autocomplete: "off" } })),
+        field(`p-language-${n}`, "form.language",
+          participantLanguageSelect(`p-language-${n}`, "p-language"))),
       h("button", { type: "button", class: "button secondary small", i18n: "form.remove_person",
         on: { click: () => row.remove() } }));
     people.append(row);
@@ -112,6 +114,7 @@ export function appointmentForm({ id = null, day, me, navigate }) {
           display_name: row.querySelector(".p-name").value.trim(),
           role: row.querySelector(".p-role").value,
           contact: row.querySelector(".p-contact").value.trim() || null,
+          language: row.querySelector(".p-language").value || null,
         }))
         .filter((p) => p.display_name);
     }

@@ -2,14 +2,24 @@
 // adding and removing people, cancelling, the meeting room, and attendance afterwards.
 
 import { del, get, post } from "../api.js";
+import { dayOf } from "../dates.js";
 import { announce, clear, h, setText } from "../dom.js";
 import { errorText, t } from "../i18n.js";
 import { icon } from "../icons.js";
 import { attendanceSection } from "./attendance.js";
 import { confirmDialog } from "./confirm.js";
-import { longDate, localDate, timeRange } from "./staff_format.js";
+import { longDate, timeRange } from "./staff_format.js";
 
 export const ROLES = ["guardian", "child", "interpreter", "school_staff", "other_professional"];
+// The languages a participant's link can open in; none lets their browser decide.
+export const LANGUAGES = { fi: "language.fi", sv: "language.sv", en: "language.en", se: "language.se" };
+
+/** A select of a participant's language: "" (the browser's) or fi, sv, en, se. */
+export function participantLanguageSelect(id, className) {
+  return h("select", { id, class: className },
+    h("option", { value: "", i18n: "form.language_auto" }),
+    Object.entries(LANGUAGES).map(([code, key]) => h("option", { value: code, i18n: key })));
+}
 
 export function appointmentView({ id }) {
   const body = h("div", {}, h("p", { class: "hint", i18n: "common.loading" }));
@@ -43,7 +53,7 @@ export function appointmentView({ id }) {
 
   function render() {
     const a = appointment;
-    const day = localDate(new Date(a.starts_at));
+    const day = dayOf(a.starts_at); // the day in the server's zone
     const cancelled = a.status === "cancelled";
     clear(body).append(
       h("dl", { class: "facts" },
@@ -95,6 +105,8 @@ export function appointmentView({ id }) {
           h("span", { class: "person-name" }, p.display_name),
           h("span", { class: "person-meta" },
             `${t(`role.${p.role}`)}${p.contact ? ` · ${p.contact}` : ""}`),
+          p.language ? h("span", { class: "person-language", i18n: "appointment.language",
+            vars: { language: { key: LANGUAGES[p.language] } } }) : null,
           h("span", { class: `link-state ${linkState}`, i18n: `link.state.${linkState}` })),
         actions);
     }));
@@ -184,11 +196,13 @@ export function appointmentView({ id }) {
       ROLES.map((r) => h("option", { value: r, i18n: `role.${r}` })));
     const contact = h("input", { id: "new-contact", type: "text", maxLength: 200,
       attrs: { autocomplete: "off" } });
+    const language = participantLanguageSelect("new-language", "p-language");
     const form = h("form", { class: "form add-participant", on: { submit: async (e) => {
       e.preventDefault();
       try {
         await post(`/api/appointments/${id}/participants`, {
           display_name: name.value.trim(), role: role.value, contact: contact.value.trim() || null,
+          language: language.value || null,
         });
         await load();
         say("appointment.participant_added");
@@ -201,7 +215,9 @@ export function appointmentView({ id }) {
         h("div", { class: "field" }, h("label", { htmlFor: "new-name", i18n: "form.name" }), name),
         h("div", { class: "field" }, h("label", { htmlFor: "new-role", i18n: "form.role" }), role),
         h("div", { class: "field" },
-          h("label", { htmlFor: "new-contact", i18n: "form.contact" }), contact)),
+          h("label", { htmlFor: "new-contact", i18n: "form.contact" }), contact),
+        h("div", { class: "field" },
+          h("label", { htmlFor: "new-language", i18n: "form.language" }), language)),
       h("button", { type: "submit", class: "button secondary", i18n: "appointment.add_participant" }));
     return form;
   }

@@ -1,6 +1,8 @@
-// Dates and times as staff see them: the browser's own time zone and language.
+// Dates and times as staff see them. Shown dates and times come from dates.js (Kota's
+// own strings, the server's zone, the zone in words when the device is elsewhere).
 
-import { intlTag } from "../i18n.js";
+import * as dates from "../dates.js";
+import { t } from "../i18n.js";
 
 export function localDate(date = new Date()) {
   const pad = (n) => String(n).padStart(2, "0");
@@ -18,16 +20,14 @@ export function addDays(day, n) {
   return localDate(new Date(y, m - 1, d + n));
 }
 
+/** A calendar day ("2026-12-05") as "lauantai 5. joulukuuta 2026". */
 export function longDate(day) {
-  const [y, m, d] = day.split("-").map(Number);
-  return new Intl.DateTimeFormat(intlTag(), {
-    weekday: "long", day: "numeric", month: "long", year: "numeric",
-  }).format(new Date(y, m - 1, d));
+  return dates.formatDay(day, t);
 }
 
+/** "9.00–9.45" in the server's zone ("… Suomen aikaa" when the device is elsewhere). */
 export function timeRange(startIso, endIso) {
-  const f = new Intl.DateTimeFormat(intlTag(), { hour: "2-digit", minute: "2-digit" });
-  return `${f.format(new Date(startIso))}–${f.format(new Date(endIso))}`;
+  return dates.formatTimeRange(startIso, endIso, t);
 }
 
 /** An ISO instant from a local date and a local time ("2026-03-03", "10:30"). */
