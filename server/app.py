@@ -34,9 +34,9 @@ from server.app_keys import (
 from server.appointments import Scheduler
 from server.audit import AuditLog
 from server.audit_checkpoints import Checkpointer, open_chain
-from server.call_access import CallAccess
 from server.call_socket_quota import CallSocketQuota
-from server.call_store import CallStore
+from server.calls.access import CallAccess
+from server.calls.store import CallStore
 from server.coalesced_log import CoalescedLog
 from server.connection_tests import ConnectionTests
 from server.db import Database

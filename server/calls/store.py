@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from server.audit import SYSTEM, Actor, AuditLog
-from server.call_members import CallId, link_member, parse_call_id, staff_member
+from server.calls.members import CallId, link_member, parse_call_id, staff_member
 from server.db import Database
 from server.join_links import JoinLinks
 from server.records import Appointment, AppointmentStatus, StoredCall, StoredSeat

@@ -14,7 +14,7 @@ from typing import Final
 
 from server.appointments import can_see
 from server.audit import AuditLog
-from server.call_members import link_member, parse_call_id, staff_member
+from server.calls.members import link_member, parse_call_id, staff_member
 from server.db import Database
 from server.errors import ApiError
 from server.join_links import JoinLinks
