@@ -65,7 +65,8 @@ from server.settings import Settings
 from server.staff_auth import session_middleware
 from server.staff_throttle import LoginThrottle
 from signalling.heartbeat import Heartbeat
-from signalling.room_registry import RoomRegistry, RoomRules
+from signalling.ports import RoomRules
+from signalling.room_registry import RoomRegistry
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Admission is per person: nothing here admits anyone as a side effect of something else.
 Who is waiting is shown to the staff present only; a waiting person sees nothing but
 their own place in the queue and the texts staff send them. What arrives at the door — a
-verified Member — and the JoinWindow that says when the door is open live here too.
+verified Member — and the JoinWindow that says when the door is open are in ports.py.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from signalling.effects import (
 )
 from signalling.errors import SignallingError
 from signalling.messages import (
-    PARTICIPANT_ID_RE,
     Denied,
     Knocked,
     StaffMessage,
@@ -33,39 +32,9 @@ from signalling.messages import (
     WaitingList,
     WaitingPerson,
 )
+from signalling.ports import Member
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    """An identity the server has already verified; signalling never sees tokens or cookies."""
-
-    participant_id: str
-    display_name: str
-    role: str
-    is_staff: bool
-
-    def __post_init__(self) -> None:
-        if not PARTICIPANT_ID_RE.match(self.participant_id):
-            raise ValueError("participant_id must match messages.PARTICIPANT_ID_PATTERN")
-
-
-@dataclass(frozen=True, slots=True)
-class JoinWindow:
-    """When the appointment may be entered. Resume ignores it, so a call may run past it."""
-
-    opens_at: datetime
-    closes_at: datetime
-
-    def __post_init__(self) -> None:
-        if self.opens_at.tzinfo is None or self.closes_at.tzinfo is None:
-            raise ValueError("join window times must be timezone-aware")
-        if self.opens_at > self.closes_at:
-            raise ValueError("join window opens after it closes")
-
-    def contains(self, now: datetime) -> bool:
-        return self.opens_at <= now <= self.closes_at
 
 
 class WaitingState(Enum):

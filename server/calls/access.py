@@ -20,8 +20,8 @@ from server.errors import ApiError
 from server.join_links import JoinLinks
 from server.records import AppointmentStatus, StaffSession
 from signalling import messages as wire
-from signalling.connection import Entry
 from signalling.errors import SignallingError
+from signalling.ports import Entry
 
 # Refusals of POST /api/join, in the call protocol's words (docs/protocol.md).
 _LINK_REFUSALS: Final = {

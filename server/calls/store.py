@@ -23,9 +23,7 @@ from server.records import Appointment, AppointmentStatus, StoredCall, StoredSea
 from server.settings import Settings
 from signalling.effects import Record, Revoke
 from signalling.errors import SignallingError
-from signalling.room_registry import RoomFacts
-from signalling.seat import CallSnapshot, SeatSnapshot
-from signalling.waiting_room import JoinWindow, Member
+from signalling.ports import CallSnapshot, JoinWindow, Member, RoomFacts, SeatSnapshot
 
 logger = logging.getLogger(__name__)
 

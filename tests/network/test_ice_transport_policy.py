@@ -15,8 +15,8 @@ from server.settings import Settings, SettingsError, load_settings
 from signalling import messages as wire
 from signalling.effects import Effect, Send
 from signalling.peers.participant import BotParticipant
+from signalling.ports import JoinWindow, Member
 from signalling.room import Room
-from signalling.waiting_room import JoinWindow, Member
 from tests.calls.conftest import Bots, SignIn, book, family_link
 from tests.network.conftest import TurnServer, write_secret
 
