@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from server.audit import SYSTEM, Actor, AuditLog
+from server.calls.join_window import join_window
 from server.calls.members import CallId, link_member, parse_call_id, staff_member
 from server.db import Database
 from server.join_links import JoinLinks
@@ -23,19 +24,13 @@ from server.records import Appointment, AppointmentStatus, StoredCall, StoredSea
 from server.settings import Settings
 from signalling.effects import Record, Revoke
 from signalling.errors import SignallingError
-from signalling.ports import CallSnapshot, JoinWindow, Member, RoomFacts, SeatSnapshot
+from signalling.ports import CallSnapshot, Member, RoomFacts, SeatSnapshot
 
 logger = logging.getLogger(__name__)
 
 # After a failed write the writer tries again this soon, doubling up to the cap.
 RETRY_FIRST_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
-
-
-def join_window(appointment: Appointment, settings: Settings) -> JoinWindow:
-    """Opens KOTA_JOIN_OPENS_MINUTES before the start, closes KOTA_JOIN_GRACE_MINUTES after."""
-    return JoinWindow(appointment.starts_at - settings.join_opens_before,
-                      appointment.ends_at + settings.join_grace)
 
 
 def members_of(appointment: Appointment) -> dict[str, Member]:
