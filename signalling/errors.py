@@ -42,9 +42,8 @@ ERROR_CODES: Mapping[str, ErrorCode] = MappingProxyType(
         "rate_limited": ErrorCode(CloseReason.FLOODING, "Too many messages."),
         "unsupported_version": ErrorCode(CloseReason.POLICY, "No common protocol version."),
         "unauthenticated": ErrorCode(CloseReason.POLICY, "No join token and no staff session."),
-        "unknown_appointment": ErrorCode(
-            CloseReason.POLICY, "No such appointment to join, or it has been cancelled."
-        ),
+        "unknown_appointment": ErrorCode(CloseReason.POLICY, "No such appointment to join."),
+        "appointment_cancelled": ErrorCode(CloseReason.POLICY, "The appointment was cancelled."),
         "token_invalid": ErrorCode(CloseReason.POLICY, "The join link is not valid."),
         "token_expired": ErrorCode(CloseReason.POLICY, "The join link has expired."),
         "link_revoked": ErrorCode(CloseReason.REVOKED, "The join link has been revoked."),

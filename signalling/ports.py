@@ -150,7 +150,8 @@ class RoomStore(Protocol):
     """
 
     async def load(self, appointment_id: str) -> RoomFacts:
-        """The facts for a new room; SignallingError("unknown_appointment") if none."""
+        """The facts for a new room; SignallingError("unknown_appointment") if none,
+        ("appointment_cancelled") if it was cancelled."""
 
     def record(self, appointment_id: str, record: Record) -> None:
         """Append a usage-log row."""

@@ -63,8 +63,10 @@ class CallStore:
 
     async def load(self, appointment_id: str) -> RoomFacts:
         appointment = await self._db.get_appointment(int(appointment_id))
-        if appointment is None or appointment.status is AppointmentStatus.CANCELLED:
+        if appointment is None:
             raise SignallingError("unknown_appointment")
+        if appointment.status is AppointmentStatus.CANCELLED:
+            raise SignallingError("appointment_cancelled")
         saved = self._snapshots.get(appointment_id) or self._writing.get(appointment_id)
         if saved is None:
             stored = await self._db.get_call(appointment.id)
