@@ -224,7 +224,7 @@ export class Call extends EventTarget {
     ];
     if (m.code === "session_ended") this._finishWith("ended");
     else if (m.code === "link_revoked") this._finishWith("revoked");
-    else if (m.code === "appointment_cancelled") this._finishWith("cancelled", { code: m.code });
+    else if (m.code === "appointment_cancelled") this._finishWith("cancelled");
     else if (fatal.includes(m.code)) this._finishWith("refused", { code: m.code });
     this._emit("problem", { code: m.code });
   }
