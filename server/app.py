@@ -34,9 +34,9 @@ from server.app_keys import (
 from server.appointments import Scheduler
 from server.audit import AuditLog
 from server.audit_checkpoints import Checkpointer, open_chain
-from server.call_access import CallAccess
 from server.call_socket_quota import CallSocketQuota
-from server.call_store import CallStore
+from server.calls.access import CallAccess
+from server.calls.store import CallStore
 from server.coalesced_log import CoalescedLog
 from server.connection_tests import ConnectionTests
 from server.db import Database
@@ -65,7 +65,8 @@ from server.settings import Settings
 from server.staff_auth import session_middleware
 from server.staff_throttle import LoginThrottle
 from signalling.heartbeat import Heartbeat
-from signalling.room_registry import RoomRegistry, RoomRules
+from signalling.ports import RoomRules
+from signalling.room_registry import RoomRegistry
 
 logger = logging.getLogger(__name__)
 

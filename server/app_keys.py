@@ -9,8 +9,8 @@ from aiohttp import web
 
 from server.appointments import Scheduler
 from server.audit import AuditLog
-from server.call_access import CallAccess
 from server.call_socket_quota import CallSocketQuota
+from server.calls.access import CallAccess
 from server.coalesced_log import CoalescedLog
 from server.connection_tests import ConnectionTests
 from server.db import Database

@@ -17,6 +17,7 @@ from server.app import create_app
 from server.appointments import AppointmentIn, ParticipantIn, Scheduler
 from server.audit_chain import AuditChain, AuditKeyError, read_key, verify_chain
 from server.audit_checkpoints import Checkpointer, CheckpointLog, open_chain
+from server.calls.join_window import join_window
 from server.db import Conflict, Database, db_time
 from server.ice_servers import IceServers
 from server.join_links import JoinLinks
@@ -306,7 +307,7 @@ async def _demo_family_link(
         now - timedelta(hours=13), now + window_opens + timedelta(minutes=1), host_id=host.id
     ):
         is_open = (
-            appointment.starts_at - window_opens <= now <= appointment.ends_at
+            join_window(appointment, settings).contains(now)
             and appointment.status is AppointmentStatus.SCHEDULED
         )
         for participant in appointment.participants if is_open else ():

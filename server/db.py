@@ -190,10 +190,6 @@ class Reads:
             active=bool(row[f"{prefix}active"]),
         )
 
-    async def get_staff(self, staff_id: int) -> Staff | None:
-        row = await self._fetchone("SELECT * FROM staff WHERE id = ?", (staff_id,))
-        return None if row is None else self._staff(row)
-
     async def get_staff_by_username(self, username: str) -> tuple[Staff, str] | None:
         """The account and its password hash, for login."""
         row = await self._fetchone("SELECT * FROM staff WHERE username = ?", (username,))

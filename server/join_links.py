@@ -142,7 +142,7 @@ class JoinLinks:
         participant = appointment.participant(participant_id) if appointment else None
         if appointment is None or participant is None:
             return LinkRefused(
-                "token_revoked", "This link is no longer in use. Ask for a new link."
+                "link_revoked", "This link is no longer in use. Ask for a new link."
             )
         # Before the revoked check: cancelling also revokes every link, and the family
         # should hear that the appointment was cancelled, not that the link is old.
@@ -150,6 +150,6 @@ class JoinLinks:
             return Forbidden("appointment_cancelled", "This appointment has been cancelled.")
         if link.revoked:
             return LinkRefused(
-                "token_revoked", "This link is no longer in use. Ask for a new link."
+                "link_revoked", "This link is no longer in use. Ask for a new link."
             )
         return OpenedLink(appointment, participant, link)

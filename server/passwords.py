@@ -26,10 +26,6 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
-
-
 class PasswordChecker:
     """Checks sign-in passwords off the event loop, one argon2 verification per attempt
     whether or not the username exists, so timing does not tell which usernames do.

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -21,10 +20,6 @@ class TurnCredentials:
     username: str
     credential: str
     expires_at: datetime
-
-    def ice_server(self) -> dict[str, Any]:
-        """The entry a browser's RTCConfiguration.iceServers takes."""
-        return {"urls": list(self.urls), "username": self.username, "credential": self.credential}
 
 
 def turn_password(secret: bytes, username: str) -> str:

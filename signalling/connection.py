@@ -17,7 +17,6 @@ import contextlib
 import logging
 import struct
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -27,9 +26,9 @@ from signalling import messages as wire
 from signalling.effects import CloseReason
 from signalling.errors import SignallingError
 from signalling.heartbeat import Heartbeat
+from signalling.ports import Identify
 from signalling.rate_limit import RateLimiter
 from signalling.room_registry import LiveRoom, RegistryClosed, RoomRegistry
-from signalling.waiting_room import Member
 
 logger = logging.getLogger(__name__)
 
@@ -50,18 +49,6 @@ class ConnectionLimits:
     burst: int  # messages at once, e.g. a burst of ICE candidates
     send_queue: int  # messages waiting to be written before the client is too slow
     close_timeout: float = 2.0  # how long closing may wait for the client
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A hello the server has verified: which call, and who (None for a resume ticket)."""
-
-    appointment_id: str
-    member: Member | None
-
-
-# Checks a hello's token or the staff session, without reading the socket.
-Identify = Callable[[wire.Hello], Awaitable[Entry]]
 
 
 class Connection:

@@ -47,9 +47,8 @@ ERROR_CODES: Mapping[str, ErrorCode] = MappingProxyType(
         "rate_limited": ErrorCode(CloseReason.FLOODING, "Too many messages."),
         "unsupported_version": ErrorCode(CloseReason.POLICY, "No common protocol version."),
         "unauthenticated": ErrorCode(CloseReason.POLICY, "No join token and no staff session."),
-        "unknown_appointment": ErrorCode(
-            CloseReason.POLICY, "No such appointment to join, or it has been cancelled."
-        ),
+        "unknown_appointment": ErrorCode(CloseReason.POLICY, "No such appointment to join."),
+        "appointment_cancelled": ErrorCode(CloseReason.POLICY, "The appointment was cancelled."),
         "token_invalid": ErrorCode(CloseReason.POLICY, "The join link is not valid."),
         "token_expired": ErrorCode(CloseReason.POLICY, "The join link has expired."),
         "link_revoked": ErrorCode(CloseReason.REVOKED, "The join link has been revoked."),
@@ -101,19 +100,3 @@ class SignallingError(Exception):
     @property
     def fatal(self) -> bool:
         return self.close_reason is not None
-
-
-def close_reason_for(exc: BaseException) -> CloseReason:
-    """Why a socket closes because of ``exc``: its own reason, POLICY, or INTERNAL for bugs."""
-    if isinstance(exc, SignallingError):
-        return exc.close_reason or CloseReason.POLICY
-    return CloseReason.INTERNAL
-
-
-def close_code_for(exc: BaseException) -> int:
-    """The close code for ``exc``, as Galène's errorToWSCloseMessage does for its errors.
-
-    Fatal SignallingErrors use their reason's code (1008, 1009, 4003, 4004, 4007, 4009, 1011);
-    a recoverable one maps to 1008 should the caller close anyway; anything else is a bug: 1011.
-    """
-    return close_reason_for(exc).close_code

@@ -26,8 +26,8 @@ from signalling.effects import (
     send,
 )
 from signalling.errors import SignallingError
+from signalling.ports import CallSnapshot, IceServerSource, JoinWindow, Member, no_ice_servers
 from signalling.seat import (
-    CallSnapshot,
     Seat,
     SeatState,
     hash_secret,
@@ -35,18 +35,9 @@ from signalling.seat import (
     restore_seats,
 )
 from signalling.seats import Seats
-from signalling.waiting_room import JoinWindow, Member, WaitingRoom
+from signalling.waiting_room import WaitingRoom
 
 logger = logging.getLogger(__name__)
-
-
-# The ICE servers a seated participant gets, TURN credentials made for it at ``now``;
-# none (omitted on the wire) means host candidates only.
-IceServerSource = Callable[[str, datetime], tuple[wire.IceServer, ...]]
-
-
-def no_ice_servers(participant_id: str, now: datetime) -> tuple[wire.IceServer, ...]:
-    return ()
 
 
 class RoomState(Enum):

@@ -12,72 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import datetime
 
 from signalling import messages as wire
 from signalling.dispatch import handle
 from signalling.effects import CloseReason, Disconnect, Effect, Record, Revoke, Send
 from signalling.errors import SignallingError
-from signalling.room import IceServerSource, Room, no_ice_servers
-from signalling.seat import CallSnapshot, SeatState
-from signalling.waiting_room import JoinWindow, Member
+from signalling.ports import CallSnapshot, Member, Outbox, RoomFacts, RoomRules, RoomStore
+from signalling.room import Room
+from signalling.seat import SeatState
 
 logger = logging.getLogger(__name__)
-
-
-class Outbox(Protocol):
-    """A participant's connection as a room sees it; see signalling/connection.py."""
-
-    def send(self, data: bytes) -> None:
-        """Queue one encoded message; never waits."""
-
-    def close(self, reason: CloseReason) -> None:
-        """Close after the queued messages; never waits."""
-
-
-@dataclass(frozen=True)
-class RoomFacts:
-    """What the server knows of an appointment when its room is made.
-
-    ``saved`` is the call as the previous server left it; ``members`` are the identities
-    of its seats (the snapshot holds ids only).
-    """
-
-    window: JoinWindow
-    staff_ids: frozenset[str]
-    host_id: str
-    saved: CallSnapshot | None = None
-    members: Mapping[str, Member] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RoomRules:
-    reconnect_grace: timedelta
-    max_participants: int
-    ice_servers: IceServerSource = no_ice_servers  # the server's STUN/TURN, per participant
-    ice_transport_policy: wire.IceTransportPolicy = "all"  # "relay": TURN routes only
-
-
-class RoomStore(Protocol):
-    """The server's side of every room: facts in; usage-log rows, revocations and saves out.
-
-    Only ``load`` may wait. The others must return at once (queue their work), so that
-    performing a room's effects never waits on storage.
-    """
-
-    async def load(self, appointment_id: str) -> RoomFacts:
-        """The facts for a new room; SignallingError("unknown_appointment") if none."""
-
-    def record(self, appointment_id: str, record: Record) -> None:
-        """Append a usage-log row."""
-
-    def revoke(self, appointment_id: str, revoke: Revoke) -> None:
-        """Revoke the participant's join link."""
-
-    def save(self, snapshot: CallSnapshot) -> None:
-        """Keep the call's seats for a restart; the latest snapshot wins."""
 
 
 class RegistryClosed(Exception):

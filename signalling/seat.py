@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from signalling.effects import CallAction, CloseReason, Record
-from signalling.waiting_room import Member
+from signalling.ports import CallSnapshot, Member
 
 
 class SeatState(Enum):
@@ -43,29 +43,6 @@ class Seat:
 
     def opens_with(self, secret: str) -> bool:
         return hmac.compare_digest(self.secret_hash, hash_secret(secret))
-
-
-@dataclass(frozen=True, slots=True)
-class SeatSnapshot:
-    """A seat as saved: ``held_until`` None means its socket was connected."""
-
-    participant_id: str
-    number: int
-    secret_hash: str
-    held_until: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class CallSnapshot:
-    """What a restarted server needs to give admitted people their seats back.
-
-    The waiting room is not part of it: whoever was waiting knocks again.
-    """
-
-    appointment_id: str
-    ended: bool
-    seats_taken: int
-    seats: tuple[SeatSnapshot, ...]
 
 
 def restore_seats(

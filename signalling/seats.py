@@ -11,8 +11,8 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime
 
-from signalling.seat import Seat, SeatSnapshot, SeatState
-from signalling.waiting_room import Member
+from signalling.ports import Member, SeatSnapshot
+from signalling.seat import Seat, SeatState
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ their own place in the queue and the texts staff send them. Texts go both ways: 
 write to one waiting person or, explicitly, to all of them; a waiting person may answer
 the staff present. Texts are relayed, never kept, and end with the stay: leaving, being
 admitted or turned away clears them on both sides. What arrives at the door — a verified
-Member — and the JoinWindow that says when the door is open live here too.
+Member — and the JoinWindow that says when the door is open are in ports.py.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from signalling.effects import (
 )
 from signalling.errors import SignallingError
 from signalling.messages import (
-    PARTICIPANT_ID_RE,
     Denied,
     Knocked,
     StaffMessage,
@@ -39,6 +38,7 @@ from signalling.messages import (
     WaitingPerson,
     WaitingReply,
 )
+from signalling.ports import Member
 from signalling.rate_limit import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -48,37 +48,6 @@ REPLY_MAX_CHARS: Final = 300
 # A waiting person may send REPLY_BURST texts at once, then one every REPLY_EVERY seconds.
 REPLY_BURST: Final = 3
 REPLY_EVERY: Final = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    """An identity the server has already verified; signalling never sees tokens or cookies."""
-
-    participant_id: str
-    display_name: str
-    role: str
-    is_staff: bool
-
-    def __post_init__(self) -> None:
-        if not PARTICIPANT_ID_RE.match(self.participant_id):
-            raise ValueError("participant_id must match messages.PARTICIPANT_ID_PATTERN")
-
-
-@dataclass(frozen=True, slots=True)
-class JoinWindow:
-    """When the appointment may be entered. Resume ignores it, so a call may run past it."""
-
-    opens_at: datetime
-    closes_at: datetime
-
-    def __post_init__(self) -> None:
-        if self.opens_at.tzinfo is None or self.closes_at.tzinfo is None:
-            raise ValueError("join window times must be timezone-aware")
-        if self.opens_at > self.closes_at:
-            raise ValueError("join window opens after it closes")
-
-    def contains(self, now: datetime) -> bool:
-        return self.opens_at <= now <= self.closes_at
 
 
 class WaitingState(Enum):

@@ -31,7 +31,8 @@ DEVICE_PROBLEMS = (
 )
 LINK_PROBLEMS = ("revoked", "expired", "cancelled", "invalid", "no_token", "network")
 END_REASONS = (
-    "left", "ended", "denied", "revoked", "removed", "replaced", "connection_lost", "refused",
+    "left", "ended", "denied", "revoked", "cancelled", "removed", "replaced", "connection_lost",
+    "refused",
 )
 LINK_STATES = ("active", "revoked", "none")
 # Codes the client itself reports (no server involved).

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from server.app_keys import AUDIT, CLOCK, DB, ROOMS, SCHEDULER, SETTINGS
-from server.attendance import CALL_ACTIONS, Attendance, derive_attendance
-from server.call_members import STAFF_ROLE, CallId, parse_call_id
+from server.calls.attendance import CALL_ACTIONS, Attendance, derive_attendance
+from server.calls.members import STAFF_ROLE, CallId, parse_call_id
 from server.db import Database
 from server.handlers.params import path_id
 from server.records import Appointment

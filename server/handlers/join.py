@@ -8,6 +8,7 @@ import msgspec
 from aiohttp import web
 
 from server.app_keys import CLOCK, JOIN_THROTTLE, LINKS, SETTINGS
+from server.calls.join_window import join_window
 from server.join_throttle import check_join_rate
 from server.request_bodies import decode_body
 from server.staff_auth import client_address
@@ -36,6 +37,7 @@ async def open_join_link(request: web.Request) -> web.Response:
     opened = await request.app[LINKS].open(body.token, now)
     appointment, participant = opened.appointment, opened.participant
     tz = settings.timezone
+    window = join_window(appointment, settings)
     response = web.json_response(
         {
             "participant": {
@@ -51,10 +53,8 @@ async def open_join_link(request: web.Request) -> web.Response:
                 "timezone": str(tz),
             },
             "join_window": {
-                "opens_at": (appointment.starts_at - settings.join_opens_before)
-                .astimezone(tz)
-                .isoformat(),
-                "closes_at": (appointment.ends_at + settings.join_grace).astimezone(tz).isoformat(),
+                "opens_at": window.opens_at.astimezone(tz).isoformat(),
+                "closes_at": window.closes_at.astimezone(tz).isoformat(),
             },
             "now": now.astimezone(tz).isoformat(),
             "timezone": str(tz),

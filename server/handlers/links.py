@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from server.app_keys import CLOCK, LINKS, ROOMS, SCHEDULER, SETTINGS
-from server.call_members import CallId
+from server.calls.members import CallId
 from server.handlers.appointments import link_json
 from server.handlers.params import path_id
 from server.records import JoinLink

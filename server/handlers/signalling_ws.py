@@ -28,8 +28,9 @@ from server.handlers.params import query_int
 from server.records import StaffSession
 from server.settings import Settings
 from server.staff_auth import current_staff
-from signalling.connection import Connection, ConnectionLimits, Entry
+from signalling.connection import Connection, ConnectionLimits
 from signalling.messages import MAX_MESSAGE_BYTES, Hello
+from signalling.ports import Entry
 
 logger = logging.getLogger(__name__)
 routes = web.RouteTableDef()

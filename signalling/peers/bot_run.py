@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
     from signalling.peers.participant import BotParticipant
 
-_ENDED = frozenset({"denied", "revoked", "ended", "refused", "left", "closed"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +81,7 @@ def _read_password() -> str:
 
 async def run(args: argparse.Namespace, base_url: str, password: str | None,
               ice_servers: list[RTCIceServer], out: TextIO | None = None) -> int:
-    from signalling.peers.participant import BotParticipant
+    from signalling.peers.participant import FINAL_STATES, BotParticipant
     from signalling.peers.synthetic_media import TINTS
 
     out = out or sys.stdout
@@ -105,12 +104,12 @@ async def run(args: argparse.Namespace, base_url: str, password: str | None,
                     asked.add(participant)
                     await bot.admit(participant)
             try:
-                await bot.wait_for(lambda: bot.state in _ENDED
+                await bot.wait_for(lambda: bot.state in FINAL_STATES
                                    or (args.admit_all and bool(set(bot.waiting) - asked)),
                                    remaining, "the end of the run")
             except TimeoutError:
                 break
-            if bot.state in _ENDED:
+            if bot.state in FINAL_STATES:
                 break
         print(report(bot, started), file=out, flush=True)
         return 0 if succeeded(bot) else 1

@@ -6,7 +6,8 @@ one PeerLink per peer following docs/protocol.md (who offers, perfect negotiatio
 resume and restart), sends a test pattern and a tone, and counts what it receives.
 Tests and benchmarks use it as a real peer; ``kota bot`` runs it against a live server.
 
-Every change wakes the ``wait_*`` helpers, so tests wait on conditions, never on time.
+Every change wakes ``wait_for``, so callers wait on conditions, never on time (the
+tests' own waits, in tests/calls/participant_waits.py, are built on it).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT: Final = 10.0
 SOCKET_PATH: Final = "/ws"
-_TERMINAL: Final = frozenset({"denied", "revoked", "ended", "refused", "left", "closed"})
 # Closes that were a decision, not a lost connection: reconnecting cannot help.
 _FINAL_CLOSES: Final = frozenset({1000, 1008, 1009, 4001, 4003, 4004, 4005, 4007, 4009})
 
@@ -56,6 +56,11 @@ class BotState(StrEnum):
     REFUSED = "refused"  # hello refused with a fatal error
     LEFT = "left"
     CLOSED = "closed"  # closed for good for another reason (replaced, flooding, close())
+
+
+# States a bot does not leave by itself.
+FINAL_STATES: Final = frozenset({BotState.DENIED, BotState.REVOKED, BotState.ENDED,
+                                 BotState.REFUSED, BotState.LEFT, BotState.CLOSED})
 
 
 def socket_url(base_url: str, appointment_id: int | None = None) -> str:
@@ -229,7 +234,7 @@ class BotParticipant:
             # would leave aiortc's decoder threads running.
             await self._reader
         await self.mesh.close_links()
-        if self.state not in _TERMINAL:
+        if self.state not in FINAL_STATES:
             self._set_state(BotState.CLOSED)
         await self.http.close()
 
@@ -272,54 +277,6 @@ class BotParticipant:
                 raise TimeoutError(f"{self.name}: no {what} within {timeout} s ({self.describe()})")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), remaining)
-
-    async def wait_state(self, state: str, timeout: float = DEFAULT_TIMEOUT) -> None:  # noqa: ASYNC109
-        wanted = BotState(state)
-
-        def reached() -> bool:
-            if self.state is not wanted and self.state in _TERMINAL:
-                raise AssertionError(f"{self.name} ended {self.state} waiting for {wanted}")
-            return self.state is wanted
-
-        await self.wait_for(reached, timeout, f"state {wanted}")
-
-    async def wait_frames(
-        self, peer_id: str, n: int = 1, timeout: float = DEFAULT_TIMEOUT, *,  # noqa: ASYNC109
-        audio: int = 0,
-    ) -> ReceivedMedia:
-        """Until a live connection from ``peer_id`` decoded ``n`` video frames (and
-        ``audio`` audio frames); a closed one does not count, however much it received."""
-
-        def enough() -> bool:
-            link = self.links.get(peer_id)
-            return (link is not None and link.media.video_frames >= n
-                    and link.media.audio_frames >= audio)
-
-        await self.wait_for(enough, timeout, f"{n} frames from {peer_id}")
-        return self.links[peer_id].media
-
-    async def wait_message(
-        self, kind: type[wire.ServerMessage], timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109
-    ) -> Any:
-        """The first message of type ``kind`` received so far (or next)."""
-        await self.wait_for(lambda: any(isinstance(m, kind) for m in self.messages), timeout,
-                            f"a {kind.__name__} message")
-        return next(m for m in self.messages if isinstance(m, kind))
-
-    async def wait_knock(
-        self, participant: str | None = None, timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109
-    ) -> str:
-        """Staff: until someone (or ``participant``) is waiting; returns their id."""
-        def found() -> bool:
-            return participant in self.waiting if participant else bool(self.waiting)
-
-        await self.wait_for(found, timeout, f"{participant or 'someone'} waiting")
-        return participant or next(iter(self.waiting))
-
-    def media(self, peer_id: str) -> ReceivedMedia | None:
-        """What the newest connection from ``peer_id`` received."""
-        history = self.received.get(peer_id)
-        return history[-1] if history else None
 
     def describe(self) -> str:
         frames = ", ".join(f"{p}: {m.video_frames}v/{m.audio_frames}a {m.state} {m.errors}"
@@ -365,7 +322,7 @@ class BotParticipant:
             self.close_code = code if code is not None else ws.close_code
             if self._leaving:
                 self._set_state(BotState.LEFT)
-            elif self.state in _TERMINAL:
+            elif self.state in FINAL_STATES:
                 pass
             elif self._dropping or (self.state is BotState.ADMITTED and not self._closing
                                     and self.close_code not in _FINAL_CLOSES):

@@ -13,6 +13,7 @@ import pytest
 
 from server import cli
 from tests.calls.conftest import Bots, SignIn, book, family_link
+from tests.calls.participant_waits import wait_frames, wait_knock, wait_state
 from tests.conftest import PASSWORD
 
 
@@ -33,9 +34,9 @@ async def test_family_bot_command_reports_admission_and_frames(
 
     command = asyncio.create_task(
         asyncio.to_thread(cli.main, ["bot", "--link", link, "--seconds", "2.5"]))
-    family_id = await worker.wait_knock()
+    family_id = await wait_knock(worker)
     await worker.admit(family_id)
-    await worker.wait_frames(family_id, 10)  # the command's media reaches us
+    await wait_frames(worker, family_id, 10)  # the command's media reaches us
     assert await command == 0
 
     out = capsys.readouterr().out
@@ -60,9 +61,9 @@ async def test_staff_bot_command_signs_in_and_admits_everyone(
         "--url", bots.base, "--password-env", "BOT_TEST_PASSWORD", "--admit-all",
         "--seconds", "3"]))
     await family.join()
-    await family.wait_state("admitted", timeout=15)  # the command admitted us
+    await wait_state(family, "admitted", timeout=15)  # the command admitted us
     peer = next(iter(family.peers))
-    await family.wait_frames(peer, 10)
+    await wait_frames(family, peer, 10)
     assert await command == 0
     out = capsys.readouterr().out
     assert f"staff participant {peer}" in out and "result: ok" in out

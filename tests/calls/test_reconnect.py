@@ -10,6 +10,7 @@ from server.settings import Settings
 from signalling import messages as wire
 from signalling.peers.participant import BotParticipant
 from tests.calls.conftest import Bots, SignIn, book, family_link
+from tests.calls.participant_waits import wait_frames, wait_knock, wait_message, wait_state
 
 
 async def _call(staff_client: SignIn, bots: Bots) -> tuple[BotParticipant, BotParticipant]:
@@ -21,10 +22,10 @@ async def _call(staff_client: SignIn, bots: Bots) -> tuple[BotParticipant, BotPa
     await worker.join()
     await family.join()
     assert family.participant_id is not None and worker.participant_id is not None
-    await worker.wait_knock(family.participant_id)
+    await wait_knock(worker, family.participant_id)
     await worker.admit(family.participant_id)
-    await family.wait_frames(worker.participant_id, 5)
-    await worker.wait_frames(family.participant_id, 5)
+    await wait_frames(family, worker.participant_id, 5)
+    await wait_frames(worker, family.participant_id, 5)
     return worker, family
 
 
@@ -38,20 +39,20 @@ async def test_resume_within_grace_keeps_the_seat_and_media_resumes(
     assert fid is not None and wid is not None
 
     await family.drop()
-    disconnected = await worker.wait_message(wire.PeerDisconnected)
+    disconnected = await wait_message(worker, wire.PeerDisconnected)
     assert disconnected.participant == fid
 
     assert await family.resume(fresh=fresh) == "admitted"  # no waiting room, no admission
     welcome = [m for m in family.messages if isinstance(m, wire.Welcome)][-1]
     assert welcome.resumed and welcome.participant == fid
-    reconnected = await worker.wait_message(wire.PeerReconnected)
+    reconnected = await wait_message(worker, wire.PeerReconnected)
     assert reconnected.participant == fid and reconnected.fresh is fresh
     assert wire.Waiting not in {type(m) for m in family.messages}
 
     # The worker restarted (a new connection: aiortc cannot restart ICE in place) and
     # media flows again on it, both ways.
-    await family.wait_frames(wid, 10)
-    await worker.wait_frames(fid, 10)
+    await wait_frames(family, wid, 10)
+    await wait_frames(worker, fid, 10)
     assert len(worker.received[fid]) == 2 and len(family.received[wid]) == 2
     assert worker.received[fid][0].state == "closed"
     assert [state for _, state in family.transitions] == [
@@ -67,15 +68,15 @@ async def test_after_the_grace_the_family_must_wait_again(
     assert fid is not None and wid is not None
 
     await family.drop()
-    left = await worker.wait_message(wire.PeerLeft)  # the held seat was freed
+    left = await wait_message(worker, wire.PeerLeft)  # the held seat was freed
     assert left.participant == fid and fid not in worker.links
 
     assert await family.resume() == "waiting"
     assert "resume_failed" in family.errors
-    await worker.wait_knock(fid)
+    await wait_knock(worker, fid)
     await worker.admit(fid)
-    await family.wait_frames(wid, 5)
-    await worker.wait_frames(fid, 5)
+    await wait_frames(family, wid, 5)
+    await wait_frames(worker, fid, 5)
 
 
 @pytest.mark.grace(0.5)
@@ -87,12 +88,12 @@ async def test_after_the_grace_staff_take_a_seat_again_without_admission(
     assert fid is not None and wid is not None
 
     await worker.drop()
-    await family.wait_message(wire.PeerLeft)
+    await wait_message(family, wire.PeerLeft)
     assert await worker.resume() == "admitted"
     assert "resume_failed" in worker.errors
     # A new seat: the family was in the call first, so it offers to the worker.
-    await family.wait_frames(wid, 5)
-    await worker.wait_frames(fid, 5)
+    await wait_frames(family, wid, 5)
+    await wait_frames(worker, fid, 5)
 
 
 @pytest.mark.grace(20)
@@ -105,7 +106,7 @@ async def test_server_restart_keeps_the_call_and_media_resumes(
 
     await kota.close()  # every socket gets 1001; the seats are held and saved
     for bot in (worker, family):
-        await bot.wait_state("disconnected")
+        await wait_state(bot, "disconnected")
         assert bot.close_code == 1001
         assert bot.links  # the connections are kept: peer-to-peer media needs no server
     restarted = TestServer(create_app(settings), host="127.0.0.1", port=settings.port)
@@ -115,8 +116,8 @@ async def test_server_restart_keeps_the_call_and_media_resumes(
         assert await family.resume(fresh=False) == "admitted"  # no new admission
         # The family came back last, so the worker restarts their connection.
         await worker.wait_for(lambda: len(worker.received[fid]) == 2, what="a restart")
-        await family.wait_frames(wid, 10)
-        await worker.wait_frames(fid, 10)
+        await wait_frames(family, wid, 10)
+        await wait_frames(worker, fid, 10)
         assert len(family.received[wid]) == 2
     finally:
         await restarted.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from signalling.peers.synthetic_media import same_tint
 from tests.calls.conftest import Bots, SignIn, book, family_link
+from tests.calls.participant_waits import wait_frames, wait_knock, wait_state
 from tests.conftest import Accounts
 
 
@@ -23,9 +24,9 @@ async def test_every_participant_receives_both_others(
     assert await parent.join() == "waiting"
     assert parent.participant_id is not None
     # Either professional may admit; here the one who did not schedule it does.
-    await social_worker.wait_knock(parent.participant_id)
+    await wait_knock(social_worker, parent.participant_id)
     await social_worker.admit(parent.participant_id)
-    await parent.wait_state("admitted")
+    await wait_state(parent, "admitted")
 
     everyone = (teacher, social_worker, parent)
     tones = {teacher: 440, social_worker: 660, parent: 880}
@@ -34,7 +35,7 @@ async def test_every_participant_receives_both_others(
             if sender is receiver:
                 continue
             assert sender.participant_id is not None
-            media = await receiver.wait_frames(sender.participant_id, 15, audio=10)
+            media = await wait_frames(receiver, sender.participant_id, 15, audio=10)
             assert media.tint is not None and same_tint(media.tint, sender.tint), (receiver.name,
                                                                                sender.name)
             assert media.audio_hz is not None and abs(media.audio_hz - tones[sender]) < 20

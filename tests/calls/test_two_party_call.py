@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from signalling.peers.synthetic_media import TINTS, same_tint
 from tests.calls.conftest import Bots, SignIn, book, family_link
+from tests.calls.participant_waits import wait_frames, wait_knock, wait_state
 
 
 async def test_family_is_admitted_and_both_receive_video_and_audio(
@@ -18,12 +19,12 @@ async def test_family_is_admitted_and_both_receive_video_and_audio(
     assert await family.join() == "waiting"
     assert family.position == 1
     assert family.participant_id is not None and worker.participant_id is not None
-    assert await worker.wait_knock() == family.participant_id
+    assert await wait_knock(worker) == family.participant_id
 
     await worker.admit(family.participant_id)
-    await family.wait_state("admitted")
-    from_worker = await family.wait_frames(worker.participant_id, 20, audio=20)
-    from_family = await worker.wait_frames(family.participant_id, 20, audio=20)
+    await wait_state(family, "admitted")
+    from_worker = await wait_frames(family, worker.participant_id, 20, audio=20)
+    from_family = await wait_frames(worker, family.participant_id, 20, audio=20)
 
     # Each side decoded the other's pattern and tone, not its own.
     assert from_worker.frame_size == (320, 240)

@@ -96,6 +96,29 @@ async def test_revoked_link_shows_a_clear_page(
     await screenshots(family, "12-family-link-revoked")
 
 
+async def test_appointment_cancelled_on_the_way_in_says_cancelled(
+    open_page: OpenPage, staff_api: Callable[[str], Awaitable[StaffApi]]
+) -> None:
+    """Cancelled while the family checks its camera: the call socket says cancelled (in
+    the same word as POST /api/join), not that the link was stopped."""
+    sanna = await staff_api("sanna")
+    appointment = await sanna.appointment(("Outi Rask", "guardian"))
+    family = await open_page(PHONE, name="family")
+    await family.goto(appointment.links["Outi Rask"])
+    await family.locator("[data-action=welcome-continue]").click()
+    await family.locator("[data-action=devices-continue]").click()
+    await sanna.call("POST", f"/api/appointments/{appointment.id}/cancel")
+    await family.locator("[data-action=enter-waiting-room]").click()
+
+    end = family.locator("section.end")
+    await expect(end).to_have_attribute("data-reason", "cancelled")
+    await expect(end.locator("h1")).to_have_attribute("data-i18n", "end.cancelled.title")
+    await expect(end.locator(".lead")).to_have_attribute("data-i18n", "end.cancelled.text")
+    await expect(family.locator("[data-action=rejoin]")).to_have_count(0)
+    await assert_accessible(family, "the cancelled-appointment page")
+    await screenshots(family, "12-family-appointment-cancelled", ("tablet-portrait", "phone"))
+
+
 async def test_join_page_without_a_token_says_what_to_do(open_page: OpenPage) -> None:
     family = await open_page(PHONE, name="family")
     await family.goto("/join")

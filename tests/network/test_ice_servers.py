@@ -15,9 +15,10 @@ from signalling import messages as wire
 from signalling.effects import Effect, Send
 from signalling.peers.ice_policy import rtc_ice_servers
 from signalling.peers.participant import BotParticipant
+from signalling.ports import JoinWindow, Member
 from signalling.room import Room
-from signalling.waiting_room import JoinWindow, Member
 from tests.calls.conftest import Bots, SignIn, book, family_link
+from tests.calls.participant_waits import wait_knock, wait_message, wait_state
 from tests.network.conftest import TurnServer
 
 T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
@@ -113,8 +114,8 @@ async def test_welcome_and_admitted_carry_credentials_coturn_accepts_in_form(
     await worker.join()
     assert await family.join() == "waiting"
     assert family.server_ice_servers == ()
-    await worker.admit(await worker.wait_knock())
-    await family.wait_state("admitted")
+    await worker.admit(await wait_knock(worker))
+    await wait_state(family, "admitted")
 
     ttl = timedelta(hours=3)
     secret = turn.secret.encode()
@@ -123,7 +124,7 @@ async def test_welcome_and_admitted_carry_credentials_coturn_accepts_in_form(
         assert server.urls == (turn.url,)
         assert bot.participant_id is not None
         assert_valid_turn(server, bot.participant_id, secret, before, ttl)
-    admitted = await family.wait_message(wire.Admitted)
+    admitted = await wait_message(family, wire.Admitted)
     assert admitted.ice_servers == family.server_ice_servers
 
 
@@ -135,10 +136,10 @@ async def test_without_turn_nobody_gets_ice_servers(staff_client: SignIn, bots: 
     family = bots.family(await family_link(sanna, appointment))
     await worker.join()
     await family.join()
-    await worker.admit(await worker.wait_knock())
-    await family.wait_state("admitted")
-    welcome = await worker.wait_message(wire.Welcome)
-    admitted = await family.wait_message(wire.Admitted)
+    await worker.admit(await wait_knock(worker))
+    await wait_state(family, "admitted")
+    welcome = await wait_message(worker, wire.Welcome)
+    admitted = await wait_message(family, wire.Admitted)
     assert welcome.ice_servers is None and admitted.ice_servers is None
     assert worker.server_ice_servers == () == family.server_ice_servers
 

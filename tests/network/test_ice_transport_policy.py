@@ -15,9 +15,10 @@ from server.settings import Settings, SettingsError, load_settings
 from signalling import messages as wire
 from signalling.effects import Effect, Send
 from signalling.peers.participant import BotParticipant
+from signalling.ports import JoinWindow, Member
 from signalling.room import Room
-from signalling.waiting_room import JoinWindow, Member
 from tests.calls.conftest import Bots, SignIn, book, family_link
+from tests.calls.participant_waits import wait_frames, wait_knock, wait_message, wait_state
 from tests.network.conftest import TurnServer, write_secret
 
 T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
@@ -143,12 +144,12 @@ async def test_bots_honour_the_servers_relay_policy(
     family = bots.family(await family_link(sanna, appointment), tint=1)
     await worker.join()
     await family.join()
-    await worker.admit(await worker.wait_knock())
-    await family.wait_state("admitted")
-    assert (await family.wait_message(wire.Admitted)).ice_transport_policy == "relay"
+    await worker.admit(await wait_knock(worker))
+    await wait_state(family, "admitted")
+    assert (await wait_message(family, wire.Admitted)).ice_transport_policy == "relay"
     assert family.participant_id and worker.participant_id
-    await family.wait_frames(worker.participant_id, 5)
-    await worker.wait_frames(family.participant_id, 5)
+    await wait_frames(family, worker.participant_id, 5)
+    await wait_frames(worker, family.participant_id, 5)
     for bot in (worker, family):
         assert bot.mesh.ice.relay_only
     assert worker.links[family.participant_id].route() == ("relay", "relay")

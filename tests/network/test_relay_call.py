@@ -21,6 +21,7 @@ from signalling.peers.ice_policy import IcePolicy, NoCandidates
 from signalling.peers.participant import BotParticipant
 from signalling.peers.synthetic_media import TINTS, ToneTrack, same_tint
 from tests.calls.conftest import Bots, SignIn, book, family_link
+from tests.calls.participant_waits import wait_frames, wait_knock, wait_state
 from tests.network.conftest import TurnServer
 
 FAST = 3.0  # seconds: a refusal must be known this quickly
@@ -49,11 +50,11 @@ async def test_relay_only_call_connects_through_kota_issued_credentials(
                          relay_only=True)
     await worker.join()
     await family.join()
-    await worker.admit(await worker.wait_knock())
-    await family.wait_state("admitted")
+    await worker.admit(await wait_knock(worker))
+    await wait_state(family, "admitted")
     assert family.participant_id and worker.participant_id
-    from_worker = await family.wait_frames(worker.participant_id, 15, audio=15)
-    from_family = await worker.wait_frames(family.participant_id, 15, audio=15)
+    from_worker = await wait_frames(family, worker.participant_id, 15, audio=15)
+    from_family = await wait_frames(worker, family.participant_id, 15, audio=15)
 
     assert from_worker.tint is not None and same_tint(from_worker.tint, TINTS[0])
     assert from_family.tint is not None and same_tint(from_family.tint, TINTS[1])
@@ -134,8 +135,8 @@ async def test_bot_with_refused_credentials_reports_no_candidates_quickly(
     try:
         await worker.join()
         await family.join()
-        await worker.admit(await worker.wait_knock())
-        await family.wait_state("admitted")
+        await worker.admit(await wait_knock(worker))
+        await wait_state(family, "admitted")
         assert worker.participant_id is not None
         peer = worker.participant_id
 

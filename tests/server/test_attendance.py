@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from server.attendance import derive_attendance
-from server.call_members import CallId, parse_call_id
+from server.calls.attendance import derive_attendance
+from server.calls.members import CallId, parse_call_id
 from server.records import AuditRow
 
 T0 = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)

@@ -138,7 +138,7 @@ async def test_a_refused_link_row_says_why_and_nothing_else(
     kota: TestServer, activity: dict[str, Any]
 ) -> None:
     refused = [r for r in await _rows(kota) if r.action == "link.refused"]
-    assert [json.loads(r.detail) for r in refused] == [{"count": 1, "reason": "token_revoked"}]
+    assert [json.loads(r.detail) for r in refused] == [{"count": 1, "reason": "link_revoked"}]
     others = [r.detail for r in await _rows(kota) if r.action != "link.refused"]
     assert set(others) == {""}
 

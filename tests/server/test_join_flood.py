@@ -95,17 +95,17 @@ async def test_a_revoked_link_tried_again_and_again_leaves_one_row_a_minute(
             resp = await family.post(kota.make_url("/api/join"), json={"token": token})
             assert resp.status == 401
     await kota.app[AUDIT].flush()
-    assert _refusal_rows(settings) == [{"count": 1, "reason": "token_revoked"}]
+    assert _refusal_rows(settings) == [{"count": 1, "reason": "link_revoked"}]
     kota.app[LINKS].report_refusals()  # as at shutdown
     await kota.app[AUDIT].flush()
-    assert _refusal_rows(settings) == [{"count": 1, "reason": "token_revoked"},
-                                       {"count": 4, "reason": "token_revoked"}]
+    assert _refusal_rows(settings) == [{"count": 1, "reason": "link_revoked"},
+                                       {"count": 4, "reason": "link_revoked"}]
 
 
 def test_the_tally_reports_the_first_at_once_and_the_rest_when_the_window_closes() -> None:
     tally = RefusalTally(window=60)
     forged = RefusalKey("token_malformed", None, None)
-    revoked = RefusalKey("token_revoked", 7, 3)
+    revoked = RefusalKey("link_revoked", 7, 3)
     assert tally.add(forged, 0) is True
     assert [tally.add(forged, t) for t in (1, 2, 59)] == [False] * 3
     assert tally.add(revoked, 10) is True

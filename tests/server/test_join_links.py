@@ -124,7 +124,7 @@ async def test_renewing_issues_a_new_link_and_stops_the_old(
         old.append(new)
     for token in old[:-1]:
         resp = await family.post("/api/join", json={"token": token})
-        await assert_error(resp, 401, "token_revoked")
+        await assert_error(resp, 401, "link_revoked")
     assert (await family.post("/api/join", json={"token": old[-1]})).status == 200
 
 
@@ -133,7 +133,7 @@ async def test_revoking_stops_the_link(sanna: StaffClient, family: aiohttp.Clien
     token = await copy_link(sanna, created)
     assert (await sanna.delete(link_path(created))).status == 204
     await assert_error(await sanna.get(link_path(created)), 404, "link_not_active")
-    await assert_error(await family.post("/api/join", json={"token": token}), 401, "token_revoked")
+    await assert_error(await family.post("/api/join", json={"token": token}), 401, "link_revoked")
     listed = await (await sanna.get(f"/api/appointments/{created['id']}")).json()
     assert listed["participants"][0]["link"]["status"] == "revoked"
 
@@ -177,7 +177,7 @@ async def test_rescheduling_later_renews_links_that_would_expire_too_early(
     assert resp.status == 200, await resp.text()
     new = await copy_link(sanna, created)
     assert new != old
-    await assert_error(await family.post("/api/join", json={"token": old}), 401, "token_revoked")
+    await assert_error(await family.post("/api/join", json={"token": old}), 401, "link_revoked")
     opened = await (await family.post("/api/join", json={"token": new})).json()
     assert datetime.fromisoformat(opened["appointment"]["starts_at"]) == later
 

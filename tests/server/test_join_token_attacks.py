@@ -161,7 +161,7 @@ async def test_revoked_token_is_refused(
 ) -> None:
     created, token = booked
     assert (await sanna.delete(link_path(created))).status == 204
-    await _refused(family, kota, token, 401, "token_revoked")
+    await _refused(family, kota, token, 401, "link_revoked")
 
 
 async def test_renewed_token_replaces_the_old_one(
@@ -171,7 +171,7 @@ async def test_renewed_token_replaces_the_old_one(
     assert (await sanna.post(link_path(created))).status == 201
     new = await copy_link(sanna, created)
     assert (await family.post("/api/join", json={"token": new})).status == 200
-    await _refused(family, kota, old, 401, "token_revoked")
+    await _refused(family, kota, old, 401, "link_revoked")
 
 
 async def test_token_of_another_appointment_is_refused(
@@ -253,7 +253,7 @@ async def test_token_of_a_removed_participant_is_refused(
     pid = created["participants"][0]["id"]
     resp = await sanna.delete(f"/api/appointments/{created['id']}/participants/{pid}")
     assert resp.status == 204
-    await _refused(family, kota, token, 401, "token_revoked")
+    await _refused(family, kota, token, 401, "link_revoked")
 
 
 async def test_join_body_must_be_json_with_a_token(family: aiohttp.ClientSession) -> None:

@@ -13,12 +13,7 @@ from hypothesis import strategies as st
 
 from signalling import messages as wire
 from signalling.effects import CallAction, CloseReason
-from signalling.errors import (
-    ERROR_CODES,
-    SignallingError,
-    close_code_for,
-    close_reason_for,
-)
+from signalling.errors import ERROR_CODES, SignallingError
 
 PROTOCOL_DOC = Path(__file__).parents[2] / "docs" / "protocol.md"
 T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
@@ -145,7 +140,7 @@ def test_lone_surrogate_string_is_bad_message() -> None:
 def test_message_over_64_kib_is_too_big_and_fatal() -> None:
     data = json.dumps({"type": "chat", "text": "x" * 70_000})
     exc = assert_bad(data, "message_too_big")
-    assert close_code_for(exc) == 1009
+    assert close_code_of(exc) == 1009
 
 
 def test_bad_message_text_is_short() -> None:
@@ -238,7 +233,7 @@ def test_choose_version_refuses_unknown_versions() -> None:
     with pytest.raises(SignallingError) as caught:
         wire.choose_version(wire.Hello(version=("0", "2")))
     assert caught.value.code == "unsupported_version"
-    assert close_code_for(caught.value) == 1008
+    assert close_code_of(caught.value) == 1008
 
 
 # --- errors and close codes ------------------------------------------------------------------
@@ -248,8 +243,13 @@ def test_unknown_error_code_is_a_bug() -> None:
         SignallingError("oops")
 
 
+def close_code_of(exc: SignallingError) -> int | None:
+    """The close code that follows the error; None when the socket stays open."""
+    return None if exc.close_reason is None else exc.close_reason.close_code
+
+
 @pytest.mark.parametrize(("code", "close_code"), [
-    ("bad_message", 1008),  # recoverable: only if the caller closes anyway
+    ("bad_message", None),  # recoverable: the socket stays open
     ("not_staff", 1008),
     ("message_too_big", 1009),
     ("internal", 1011),
@@ -258,13 +258,8 @@ def test_unknown_error_code_is_a_bug() -> None:
     ("rate_limited", 4007),
     ("outside_join_window", 4009),
 ])
-def test_close_code_for_signalling_errors(code: str, close_code: int) -> None:
-    assert close_code_for(SignallingError(code)) == close_code
-
-
-def test_any_other_exception_closes_as_a_bug() -> None:
-    assert close_code_for(KeyError("x")) == 1011
-    assert close_reason_for(KeyError("x")) is CloseReason.INTERNAL
+def test_close_code_for_signalling_errors(code: str, close_code: int | None) -> None:
+    assert close_code_of(SignallingError(code)) == close_code
 
 
 def test_close_codes_are_unique_and_in_range() -> None:

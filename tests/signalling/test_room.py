@@ -14,9 +14,9 @@ from signalling import messages as wire
 from signalling.dispatch import handle
 from signalling.effects import CallAction, CloseReason, Disconnect, Effect, Record, Revoke, Send
 from signalling.errors import SignallingError
+from signalling.ports import JoinWindow, Member
 from signalling.room import Room, RoomState
 from signalling.seat import SeatState
-from signalling.waiting_room import JoinWindow, Member
 
 T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
 WINDOW = JoinWindow(T0 - timedelta(minutes=15), T0 + timedelta(hours=1))

@@ -12,9 +12,8 @@ import pytest
 from signalling import messages as wire
 from signalling.effects import CallAction, CloseReason, Record, Revoke
 from signalling.errors import SignallingError
-from signalling.room_registry import RegistryClosed, RoomFacts, RoomRegistry, RoomRules
-from signalling.seat import CallSnapshot
-from signalling.waiting_room import JoinWindow, Member
+from signalling.ports import CallSnapshot, JoinWindow, Member, RoomFacts, RoomRules
+from signalling.room_registry import RegistryClosed, RoomRegistry
 
 HOST = Member("s:1", "Sari", "staff", is_staff=True)
 GUEST = Member("l:7", "Maija", "guardian", is_staff=False)

@@ -6,8 +6,9 @@ from signalling import messages as wire
 from signalling.dispatch import handle
 from signalling.effects import CallAction, CloseReason, Disconnect, Record
 from signalling.errors import SignallingError
+from signalling.ports import CallSnapshot
 from signalling.room import RoomState
-from signalling.seat import CallSnapshot, SeatState, hash_secret
+from signalling.seat import SeatState, hash_secret
 from tests.signalling.test_room import (
     CHILD,
     COLLEAGUE,

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from signalling import messages as wire
 from signalling.effects import CallAction, CloseReason, Disconnect, Revoke
+from signalling.ports import JoinWindow
 from signalling.room import RoomState
 from signalling.seat import SeatState
-from signalling.waiting_room import JoinWindow
 from tests.signalling.test_room import (
     CHILD,
     COLLEAGUE,

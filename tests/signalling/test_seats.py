@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from signalling.ports import Member
 from signalling.seat import SeatState, hash_secret
 from signalling.seats import Seats
-from signalling.waiting_room import Member
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 HOST = Member("s:1", "Sanna", "social_worker", is_staff=True)

@@ -11,8 +11,9 @@ from signalling import messages as wire
 from signalling.dispatch import handle
 from signalling.effects import CallAction, CloseReason, Disconnect, Effect, Record, Revoke, Send
 from signalling.errors import SignallingError
+from signalling.ports import JoinWindow, Member
 from signalling.room import Room
-from signalling.waiting_room import JoinWindow, Member, WaitingRoom
+from signalling.waiting_room import WaitingRoom
 
 T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
 WINDOW = JoinWindow(T0 - timedelta(minutes=15), T0 + timedelta(hours=1))

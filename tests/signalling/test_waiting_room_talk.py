@@ -11,14 +11,13 @@ from signalling import messages as wire
 from signalling.dispatch import handle
 from signalling.effects import CallAction, CloseReason, Effect, Record, Send
 from signalling.errors import SignallingError
+from signalling.ports import JoinWindow, Member
 from signalling.room import Room
 from signalling.waiting_room import (
     REPLY_BURST,
     REPLY_EVERY,
     REPLY_MAX_CHARS,
     STAFF_TEXT_MAX_CHARS,
-    JoinWindow,
-    Member,
     WaitingRoom,
 )
 

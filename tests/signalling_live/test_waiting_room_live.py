@@ -111,7 +111,7 @@ async def _join_is_refused(call: Call, token: str) -> None:
 
         await wait_until(revoked, what="the link to be revoked")
         resp = await family.post(call.kota.make_url("/api/join"), json={"token": token})
-        await assert_error(resp, 401, "token_revoked")
+        await assert_error(resp, 401, "link_revoked")
 
 
 async def test_texts_reach_only_the_addressed(call: Call, settings: Settings) -> None:

@@ -219,6 +219,7 @@ export class Call extends EventTarget {
     const fatal = [
       "session_ended",
       "link_revoked",
+      "appointment_cancelled",
       "token_invalid",
       "token_expired",
       "unauthenticated",
@@ -227,6 +228,7 @@ export class Call extends EventTarget {
     ];
     if (m.code === "session_ended") this._finishWith("ended");
     else if (m.code === "link_revoked") this._finishWith("revoked");
+    else if (m.code === "appointment_cancelled") this._finishWith("cancelled");
     else if (fatal.includes(m.code)) this._finishWith("refused", { code: m.code });
     this._emit("problem", { code: m.code });
   }

@@ -99,7 +99,6 @@ function setTitle(key) {
 // --- problems with the link ------------------------------------------------------
 
 const LINK_PROBLEMS = {
-  token_revoked: "revoked",
   link_revoked: "revoked",
   token_expired: "expired",
   appointment_cancelled: "cancelled",

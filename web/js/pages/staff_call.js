@@ -168,6 +168,7 @@ function endView(reason, detail) {
   const texts = {
     ended: ["staff_call.ended_title", "staff_call.ended_text"],
     left: ["staff_call.left_title", "staff_call.left_text"],
+    cancelled: ["end.cancelled.title", "end.cancelled.text"],
   }[reason];
   const view = h("section", { class: "card end", dataset: { reason } },
     h("h1", { i18n: texts ? texts[0] : "staff_call.problem_title" }),
@@ -175,7 +176,7 @@ function endView(reason, detail) {
       ? h("p", { class: "lead", i18n: texts[1] })
       : h("p", { class: "lead" }, errorText((detail && detail.code) || reason)),
     h("div", { class: "actions" },
-      reason !== "ended"
+      reason !== "ended" && reason !== "cancelled"
         ? h("button", { type: "button", class: "button primary", i18n: "staff_call.reopen",
             on: { click: () => window.location.reload() } })
         : null,

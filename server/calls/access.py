@@ -14,21 +14,18 @@ from typing import Final
 
 from server.appointments import can_see
 from server.audit import AuditLog
-from server.call_members import link_member, parse_call_id, staff_member
+from server.calls.members import link_member, parse_call_id, staff_member
 from server.db import Database
 from server.errors import ApiError
 from server.join_links import JoinLinks
 from server.records import AppointmentStatus, StaffSession
 from signalling import messages as wire
-from signalling.connection import Entry
 from signalling.errors import SignallingError
+from signalling.ports import Entry
 
-# Refusals of POST /api/join, in the call protocol's words (docs/protocol.md).
-_LINK_REFUSALS: Final = {
-    "token_expired": "token_expired",
-    "token_revoked": "link_revoked",
-    "appointment_cancelled": "link_revoked",
-}
+# Refusals of POST /api/join the call protocol says with the same code (docs/protocol.md);
+# every other refusal of a token is ``token_invalid`` on the socket.
+_SHARED_REFUSALS: Final = frozenset({"token_expired", "link_revoked", "appointment_cancelled"})
 
 
 class CallAccess:
@@ -51,16 +48,18 @@ class CallAccess:
         if appointment_id is None:
             raise SignallingError("unknown_appointment", "Name the appointment in the URL.")
         appointment = await self._db.get_appointment(appointment_id)
-        if (appointment is None or not can_see(staff.staff, appointment)
-                or appointment.status is AppointmentStatus.CANCELLED):
+        if appointment is None or not can_see(staff.staff, appointment):
             raise SignallingError("unknown_appointment")
+        if appointment.status is AppointmentStatus.CANCELLED:
+            raise SignallingError("appointment_cancelled")
         return Entry(str(appointment.id), staff_member(staff.staff))
 
     async def _family(self, token: str, appointment_id: int | None) -> Entry:
         try:
             opened = await self._links.verify(token, self._clock())
         except ApiError as exc:
-            raise SignallingError(_LINK_REFUSALS.get(exc.code, "token_invalid")) from None
+            code = exc.code if exc.code in _SHARED_REFUSALS else "token_invalid"
+            raise SignallingError(code) from None
         participant = opened.participant
         if appointment_id is not None and appointment_id != opened.appointment.id:
             self._links.refused(participant.id, appointment_id, "token_wrong_appointment",

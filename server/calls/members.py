@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from server.records import Participant, Staff
-from signalling.waiting_room import Member
+from signalling.ports import Member
 
 STAFF_PREFIX: Final = "s:"
 LINK_PREFIX: Final = "l:"

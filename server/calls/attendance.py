@@ -19,7 +19,7 @@ from operator import attrgetter
 from typing import Final
 
 from server.audit import Action, ActorKind
-from server.call_members import CallId
+from server.calls.members import CallId
 from server.records import AuditRow
 from signalling.effects import CallAction
 

@@ -16,28 +16,21 @@ from collections.abc import Callable
 from datetime import datetime
 
 from server.audit import SYSTEM, Actor, AuditLog
-from server.call_members import CallId, link_member, parse_call_id, staff_member
+from server.calls.join_window import join_window
+from server.calls.members import CallId, link_member, parse_call_id, staff_member
 from server.db import Database
 from server.join_links import JoinLinks
 from server.records import Appointment, AppointmentStatus, StoredCall, StoredSeat
 from server.settings import Settings
 from signalling.effects import Record, Revoke
 from signalling.errors import SignallingError
-from signalling.room_registry import RoomFacts
-from signalling.seat import CallSnapshot, SeatSnapshot
-from signalling.waiting_room import JoinWindow, Member
+from signalling.ports import CallSnapshot, Member, RoomFacts, SeatSnapshot
 
 logger = logging.getLogger(__name__)
 
 # After a failed write the writer tries again this soon, doubling up to the cap.
 RETRY_FIRST_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
-
-
-def join_window(appointment: Appointment, settings: Settings) -> JoinWindow:
-    """Opens KOTA_JOIN_OPENS_MINUTES before the start, closes KOTA_JOIN_GRACE_MINUTES after."""
-    return JoinWindow(appointment.starts_at - settings.join_opens_before,
-                      appointment.ends_at + settings.join_grace)
 
 
 def members_of(appointment: Appointment) -> dict[str, Member]:
@@ -70,8 +63,10 @@ class CallStore:
 
     async def load(self, appointment_id: str) -> RoomFacts:
         appointment = await self._db.get_appointment(int(appointment_id))
-        if appointment is None or appointment.status is AppointmentStatus.CANCELLED:
+        if appointment is None:
             raise SignallingError("unknown_appointment")
+        if appointment.status is AppointmentStatus.CANCELLED:
+            raise SignallingError("appointment_cancelled")
         saved = self._snapshots.get(appointment_id) or self._writing.get(appointment_id)
         if saved is None:
             stored = await self._db.get_call(appointment.id)
