@@ -57,7 +57,12 @@ async def create_session(request: web.Request) -> web.Response:
     throttle.succeeded(keys)
     value, session = await staff_auth.start_session(request, staff)
     response = web.json_response(
-        {"staff": staff_json(staff), "csrf_token": session.csrf_token}, status=201
+        {
+            "staff": staff_json(staff),
+            "csrf_token": session.csrf_token,
+            "time_zone": request.app[SETTINGS].timezone.key,
+        },
+        status=201,
     )
     staff_auth.set_session_cookie(response, value, request.app[SETTINGS])
     return response
@@ -72,6 +77,7 @@ async def get_session(request: web.Request) -> web.Response:
             "csrf_token": session.csrf_token,
             "expires_at": session.expires_at.isoformat(),
             "now": request.app[CLOCK]().isoformat(),
+            "time_zone": request.app[SETTINGS].timezone.key,
         }
     )
 
