@@ -82,7 +82,7 @@ def resolve(wall: datetime, tz: ZoneInfo, fold: int | None, field: str) -> datet
             local=wall.isoformat(timespec="minutes"),
             jumps_from=jump_from.isoformat(timespec="minutes"),
             jumps_to=jump_to.isoformat(timespec="minutes"),
-            time_zone=tz.key,
+            timezone=tz.key,
         )
     if first.utcoffset() == second.utcoffset():
         return first
@@ -93,7 +93,7 @@ def resolve(wall: datetime, tz: ZoneInfo, fold: int | None, field: str) -> datet
             " the clocks go back that night. Say which one with fold (0 the first, 1 the second).",
             field=field,
             local=wall.isoformat(timespec="minutes"),
-            time_zone=tz.key,
+            timezone=tz.key,
             choices=[_choice(first), _choice(second)],
         )
     return second if fold else first

@@ -153,6 +153,6 @@ async def get_next_free(request: web.Request) -> web.Response:
             "starts_at": local.isoformat(),
             "ends_at": (starts_at + timedelta(minutes=minutes)).astimezone(tz).isoformat(),
             "starts_local": local.replace(tzinfo=None).isoformat(timespec="minutes"),
-            "time_zone": tz.key,
+            "timezone": tz.key,
         }
     )

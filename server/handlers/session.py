@@ -60,7 +60,7 @@ async def create_session(request: web.Request) -> web.Response:
         {
             "staff": staff_json(staff),
             "csrf_token": session.csrf_token,
-            "time_zone": request.app[SETTINGS].timezone.key,
+            "timezone": request.app[SETTINGS].timezone.key,
         },
         status=201,
     )
@@ -77,7 +77,7 @@ async def get_session(request: web.Request) -> web.Response:
             "csrf_token": session.csrf_token,
             "expires_at": session.expires_at.isoformat(),
             "now": request.app[CLOCK]().isoformat(),
-            "time_zone": request.app[SETTINGS].timezone.key,
+            "timezone": request.app[SETTINGS].timezone.key,
         }
     )
 

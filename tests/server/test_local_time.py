@@ -31,7 +31,7 @@ def test_a_time_the_clocks_skip_is_refused_with_the_jump(day: str) -> None:
         assert error.extra["jumps_from"] == f"{day}T03:00"
         assert error.extra["jumps_to"] == f"{day}T04:00"
         assert error.extra["field"] == "starts_local"
-        assert error.extra["time_zone"] == "Europe/Helsinki"
+        assert error.extra["timezone"] == "Europe/Helsinki"
 
 
 @pytest.mark.parametrize("day", SPRING)

@@ -32,7 +32,7 @@ async def _post(client: StaffClient, body: dict[str, Any]) -> tuple[int, dict[st
 
 async def test_the_session_tells_the_time_zone(sanna: StaffClient) -> None:
     body = await (await sanna.get("/api/session")).json()
-    assert body["time_zone"] == "Europe/Helsinki"
+    assert body["timezone"] == "Europe/Helsinki"
 
 
 async def test_a_wall_time_is_booked_at_its_helsinki_instant(sanna: StaffClient) -> None:

@@ -10,7 +10,7 @@ import { appointmentView } from "../views/appointment_view.js";
 import { dayView } from "../views/day_view.js";
 import { languageSelect } from "../views/language_picker.js";
 import { loginView } from "../views/login_view.js";
-import { localDate } from "../views/staff_format.js";
+import { setStaffZone, today } from "../views/staff_zone.js";
 import { usageLogView } from "../views/usage_log_view.js";
 
 const main = document.getElementById("main");
@@ -33,7 +33,7 @@ function renderHeader() {
   if (!me) return;
   tools.append(
     h("nav", { class: "staff-nav", i18nAttrs: { "aria-label": "staff.nav_label" } },
-      h("a", { href: `#/day/${localDate()}`, i18n: "staff.today" }),
+      h("a", { href: `#/day/${today()}`, i18n: "staff.today" }),
       me.role === "admin" ? h("a", { href: "#/usage-log", i18n: "usage.title" }) : null),
     h("span", { class: "signed-in-as" }, me.display_name),
     h("button", { type: "button", class: "button secondary small", i18n: "staff.sign_out",
@@ -57,7 +57,7 @@ function route() {
     showView(main, loginView({ onSignedIn: signedIn }));
     return;
   }
-  const hash = window.location.hash.slice(1) || `/day/${localDate()}`;
+  const hash = window.location.hash.slice(1) || `/day/${today()}`;
   const [path, query] = hash.split("?");
   const params = new URLSearchParams(query || "");
   const parts = path.split("/").filter(Boolean);
@@ -77,7 +77,7 @@ function route() {
     setTitle("usage.title");
     view = usageLogView();
   } else {
-    const day = /^\d{4}-\d{2}-\d{2}$/.test(parts[1] || "") ? parts[1] : localDate();
+    const day = /^\d{4}-\d{2}-\d{2}$/.test(parts[1] || "") ? parts[1] : today();
     setTitle("day.page_title");
     view = dayView({ day, navigate });
   }
@@ -87,6 +87,7 @@ function route() {
 
 function signedIn(body) {
   me = body.staff;
+  setStaffZone(body.timezone);
   setCsrfToken(body.csrf_token);
   renderHeader();
   route();

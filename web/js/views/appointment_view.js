@@ -7,7 +7,8 @@ import { errorText, t } from "../i18n.js";
 import { icon } from "../icons.js";
 import { attendanceSection } from "./attendance.js";
 import { confirmDialog } from "./confirm.js";
-import { longDate, localDate, timeRange } from "./staff_format.js";
+import { longDate } from "./staff_format.js";
+import { timeRange, zoneDate } from "./staff_zone.js";
 
 export const ROLES = ["guardian", "child", "interpreter", "school_staff", "other_professional"];
 
@@ -43,7 +44,7 @@ export function appointmentView({ id }) {
 
   function render() {
     const a = appointment;
-    const day = localDate(new Date(a.starts_at));
+    const day = zoneDate(a.starts_at);
     const cancelled = a.status === "cancelled";
     clear(body).append(
       h("dl", { class: "facts" },
@@ -76,7 +77,11 @@ export function appointmentView({ id }) {
     return h("ul", { class: "people-list participants" }, a.participants.map((p) => {
       const link = p.link;
       const linkState = !link ? "none" : link.status;
+      // The link's own actions in one group; taking the person off the appointment stands
+      // apart from them, so "stop the link" and "remove the person" are not side by side.
       const actions = cancelled ? null : h("div", { class: "person-actions" },
+        h("div", { class: "link-actions", attrs: { role: "group" },
+          i18nAttrs: { "aria-label": "link.actions_label" } },
         linkState === "active"
           ? h("button", { type: "button", class: "button primary small copy-link",
               on: { click: () => copyLink(p) } }, icon("copy"), h("span", { i18n: "link.copy" }))
@@ -87,9 +92,10 @@ export function appointmentView({ id }) {
         linkState === "active"
           ? h("button", { type: "button", class: "button secondary small revoke-link",
               i18n: "link.revoke", on: { click: () => revokeLink(p) } })
-          : null,
-        h("button", { type: "button", class: "button danger small remove-participant",
-          i18n: "appointment.remove_participant", on: { click: () => removeParticipant(p) } }));
+          : null),
+        h("div", { class: "person-remove" },
+          h("button", { type: "button", class: "button danger small remove-participant",
+            i18n: "appointment.remove_participant", on: { click: () => removeParticipant(p) } })));
       return h("li", { class: "person", dataset: { participant: String(p.id), link: linkState } },
         h("div", { class: "person-info" },
           h("span", { class: "person-name" }, p.display_name),
