@@ -79,9 +79,10 @@ async def open_page(browser: Browser, kota_server: KotaProcess) -> AsyncIterator
 
     async def open_(viewport: ViewportSize = TABLET_PORTRAIT, *, staff: str | None = None,
                     name: str = "page", permissions: list[str] | None = None,
-                    server: KotaProcess | None = None) -> Page:
+                    server: KotaProcess | None = None,
+                    timezone_id: str = "Europe/Helsinki") -> Page:
         context = await browser.new_context(
-            viewport=viewport, timezone_id="Europe/Helsinki", locale="fi-FI",
+            viewport=viewport, timezone_id=timezone_id, locale="fi-FI",
             base_url=(server or kota_server).base, permissions=permissions or [],
         )
         contexts.append(context)
