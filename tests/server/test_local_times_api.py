@@ -194,3 +194,30 @@ async def test_concurrent_wall_time_bookings_of_one_slot_give_one_appointment(
             assert answer["error"]["appointment_id"] == made["id"]
     with sqlite3.connect(settings.db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM appointments").fetchone() == (1,)
+
+
+async def test_concurrent_moves_by_wall_time_into_one_slot_leave_one_there(
+    kota: TestServer, sanna: StaffClient, settings: Settings
+) -> None:
+    booked = [
+        await book(sanna, starts_at=f"2027-02-0{i + 1}T10:00:00+02:00",
+                   ends_at=f"2027-02-0{i + 1}T10:30:00+02:00")
+        for i in range(6)
+    ]
+    move = {"starts_local": "2027-03-28T04:00", "duration_minutes": 45}
+    results = await asyncio.gather(
+        *(sanna.patch(f"/api/appointments/{a['id']}", json=move) for a in booked)
+    )
+    statuses = Counter(resp.status for resp in results)
+    assert statuses == {200: 1, 409: 5}, statuses
+    for resp in results:
+        answer = await resp.json()
+        if resp.status == 200:
+            assert answer["starts_at"] == "2027-03-28T04:00:00+03:00"
+        else:
+            assert answer["error"]["code"] == "appointment_overlap"
+    with sqlite3.connect(settings.db_path) as conn:
+        there = conn.execute(
+            "SELECT COUNT(*) FROM appointments WHERE starts_at = ?", ("2027-03-28T01:00:00Z",)
+        ).fetchone()
+    assert there == (1,)
