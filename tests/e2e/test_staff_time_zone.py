@@ -16,7 +16,13 @@ from playwright.async_api import Page, expect
 
 from tests.e2e.flows import OpenPage
 from tests.e2e.kota_server import StaffApi
-from tests.e2e.page_checks import PHONE, TABLET_LANDSCAPE, assert_accessible, screenshots
+from tests.e2e.page_checks import (
+    ARTIFACTS,
+    PHONE,
+    TABLET_LANDSCAPE,
+    assert_accessible,
+    screenshots,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -44,6 +50,18 @@ async def _book(api: StaffApi, start: datetime, minutes: int = 60, **fields: Any
         "participants": [{"display_name": "Maija Virtanen", "role": "guardian"}],
         **fields,
     })
+
+
+async def _shots(page: Page, name: str, selector: str) -> None:
+    """Tablet (also to docs/screenshots) and phone, each scrolled to ``selector``."""
+    await page.locator(selector).first.scroll_into_view_if_needed()
+    await screenshots(page, name, ("tablet-landscape",))
+    original = page.viewport_size
+    await page.set_viewport_size(PHONE)
+    await page.locator(selector).first.scroll_into_view_if_needed()
+    await page.screenshot(path=str(ARTIFACTS / f"{name}-phone.png"), animations="disabled")
+    if original:
+        await page.set_viewport_size(original)
 
 
 async def _form(page: Page, day: date | None = None) -> None:
@@ -170,8 +188,7 @@ async def test_a_time_the_clocks_skip_is_refused_with_the_jump(
     await expect(page).to_have_url(re.compile("#/new$"))
     await assert_accessible(page, "the refused spring-forward time")
     if zone == "UTC":
-        await error.scroll_into_view_if_needed()
-        await screenshots(page, "28-staff-time-skipped", ("tablet-landscape", "phone"))
+        await _shots(page, "28-staff-time-skipped", ".form .notice.error")
 
 
 @pytest.mark.parametrize("zone", ZONES)
@@ -222,8 +239,7 @@ async def test_the_overlap_error_names_and_links_the_clash(
     link = error.locator("a.clash-link")
     await expect(link).to_have_attribute("href", f"#/appointment/{clash['id']}")
     await assert_accessible(page, "the overlap message")
-    await error.scroll_into_view_if_needed()
-    await screenshots(page, "30-staff-overlap", ("tablet-landscape", "phone"))
+    await _shots(page, "30-staff-overlap", ".form .notice.error")
     await link.click()
     await expect(page).to_have_url(re.compile(f"#/appointment/{clash['id']}$"))
 
@@ -246,7 +262,7 @@ async def test_stopping_the_link_and_removing_the_person_each_ask_first(
     await expect(maija.locator(".person-remove .remove-participant")).to_be_visible()
     await assert_accessible(page, "the appointment page")
     if size == "tablet-landscape":
-        await screenshots(page, "22-staff-appointment", ("tablet-landscape", "phone"))
+        await _shots(page, "22-staff-appointment", ".participants .person")
 
     # Stop the link: asked first, in plain words; cancelling changes nothing.
     await maija.locator(".revoke-link").click()
