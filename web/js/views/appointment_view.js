@@ -8,7 +8,7 @@ import { icon } from "../icons.js";
 import { attendanceSection } from "./attendance.js";
 import { confirmDialog } from "./confirm.js";
 import { longDate } from "./staff_format.js";
-import { timeRange, zoneDate } from "./staff_zone.js";
+import { deviceInOtherZone, staffZone, timeRange, zoneDate } from "./staff_zone.js";
 
 export const ROLES = ["guardian", "child", "interpreter", "school_staff", "other_professional"];
 
@@ -49,7 +49,8 @@ export function appointmentView({ id }) {
     clear(body).append(
       h("dl", { class: "facts" },
         h("dt", { i18n: "appointment.when" }),
-        h("dd", {}, `${longDate(day)} ${timeRange(a.starts_at, a.ends_at)}`),
+        h("dd", {}, `${longDate(day)} ${timeRange(a.starts_at, a.ends_at)}`
+          + (deviceInOtherZone() ? ` (${staffZone()})` : "")),
         h("dt", { i18n: "appointment.kind" }), h("dd", { i18n: `kind.${a.kind}` }),
         h("dt", { i18n: "appointment.host" }), h("dd", {}, a.host.display_name),
         a.staff.length ? h("dt", { i18n: "appointment.staff" }) : null,
