@@ -207,9 +207,7 @@ class Scheduler:
                 **clash_json(actor, clash, self.tz),
             )
 
-    async def next_free(
-        self, actor: Staff, host_id: int, length: timedelta, after: datetime
-    ) -> datetime:
+    async def next_free(self, host_id: int, length: timedelta, after: datetime) -> datetime:
         """The first half hour (in Kota's zone) at or after ``after`` when ``host_id`` is free
         for ``length``. Only the time is told, so any staff member may ask for any host."""
         await self._check_staff(self.db, {host_id})

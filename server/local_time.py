@@ -19,7 +19,8 @@ _MINUTE = timedelta(minutes=1)
 
 
 def parse_wall_time(raw: str, field: str) -> datetime:
-    """"2027-03-28T03:30" (seconds allowed) as a naive datetime; an offset is refused."""
+    """A wall time such as ``2027-03-28T03:30`` (seconds allowed) as a naive datetime;
+    one with an offset is refused."""
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:

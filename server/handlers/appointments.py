@@ -136,7 +136,7 @@ async def remove_participant(request: web.Request) -> web.Response:
 @routes.get("/api/staff/{id}/next_free")
 async def get_next_free(request: web.Request) -> web.Response:
     """The next free half hour of a host, for the form's default start."""
-    session = require_staff(request)
+    require_staff(request)
     tz = request.app[SETTINGS].timezone
     now = request.app[CLOCK]()
     minutes = query_int(request, "duration_minutes") or 60
@@ -145,7 +145,7 @@ async def get_next_free(request: web.Request) -> web.Response:
     day = query_date(request, "date", now.astimezone(tz).date())
     after = max(now, datetime.combine(day, DAY_START, tz))
     starts_at = await request.app[SCHEDULER].next_free(
-        session.staff, path_id(request, "id"), timedelta(minutes=minutes), after
+        path_id(request, "id"), timedelta(minutes=minutes), after
     )
     local = starts_at.astimezone(tz)
     return web.json_response(
