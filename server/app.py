@@ -139,7 +139,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         app[SIGNING_KEY] = key
         app[AUDIT] = audit
         app[LINKS] = links_
-        app[SCHEDULER] = Scheduler(db, audit, links_)
+        app[SCHEDULER] = Scheduler(db, audit, links_, settings.timezone)
         logger.info("server.storage_ready", extra={"schema": await db.schema_version()})
         yield
         refusals.cancel()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -11,6 +12,7 @@ from server.audit import Action, Actor, AuditLog
 from server.db import Database, NewParticipant, Reads, Tx
 from server.errors import Conflict, Forbidden, NotFound, Unprocessable
 from server.join_links import JoinLinks
+from server.local_time import parse_wall_time, resolve
 from server.records import (
     Appointment,
     AppointmentKind,
@@ -34,6 +36,12 @@ Contact = Annotated[str, msgspec.Meta(max_length=200)]
 # Positive and within SQLite's 64-bit INTEGER, so a huge number is a 422, not a crash.
 StaffId = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
 StaffIds = Annotated[list[StaffId], msgspec.Meta(max_length=20)]
+# "2027-03-28T03:30": a wall time in KOTA_TIMEZONE, resolved by server.local_time.
+WallTime = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+Minutes = Annotated[int, msgspec.Meta(ge=1, le=int(MAX_DURATION.total_seconds() // 60))]
+# A free slot is searched for at most this far ahead.
+FREE_SEARCH = timedelta(days=31)
+SLOT = timedelta(minutes=30)
 
 
 class ParticipantIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -44,9 +52,20 @@ class ParticipantIn(msgspec.Struct, forbid_unknown_fields=True):
     language: Language | None = None
 
 
-class AppointmentIn(msgspec.Struct, forbid_unknown_fields=True):
-    starts_at: datetime
-    ends_at: datetime
+class TimesIn(msgspec.Struct, forbid_unknown_fields=True):
+    """When: instants with an offset (``starts_at``/``ends_at``), or wall times in
+    KOTA_TIMEZONE (``starts_local`` with ``ends_local`` or ``duration_minutes``; ``fold``
+    picks the first (0) or second (1) of a time the clocks show twice)."""
+
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    starts_local: WallTime | None = None
+    ends_local: WallTime | None = None
+    duration_minutes: Minutes | None = None
+    fold: Literal[0, 1] | None = None
+
+
+class AppointmentIn(TimesIn, forbid_unknown_fields=True, kw_only=True):
     kind: AppointmentKind
     host_id: StaffId | None = None
     staff_ids: StaffIds = msgspec.field(default_factory=list)
@@ -55,9 +74,7 @@ class AppointmentIn(msgspec.Struct, forbid_unknown_fields=True):
     )
 
 
-class AppointmentPatch(msgspec.Struct, forbid_unknown_fields=True):
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+class AppointmentPatch(TimesIn, forbid_unknown_fields=True, kw_only=True):
     kind: AppointmentKind | None = None
     host_id: StaffId | None = None
     staff_ids: StaffIds | None = None
@@ -65,6 +82,76 @@ class AppointmentPatch(msgspec.Struct, forbid_unknown_fields=True):
 
 def can_see(staff: Staff, appointment: Appointment) -> bool:
     return staff.is_admin or staff.id in appointment.staff_ids
+
+
+def _one_of(body: TimesIn, names: tuple[str, ...], required: bool) -> str | None:
+    given = [name for name in names if getattr(body, name) is not None]
+    if len(given) > 1:
+        raise Unprocessable("invalid_field", f"Give only one of {', '.join(given)}.")
+    if required and not given:
+        raise Unprocessable("invalid_field", f"One of {', '.join(names)} is required.")
+    return given[0] if given else None
+
+
+def resolve_times(
+    body: TimesIn, tz: ZoneInfo, current: tuple[datetime, datetime] | None = None
+) -> tuple[datetime, datetime] | None:
+    """The (start, end) instants ``body`` asks for, or None when a patch leaves them be.
+
+    ``current`` is the appointment's (start, end) when patching; a new appointment
+    (``current`` None) must say both.
+    """
+    new = current is None
+    start_field = _one_of(body, ("starts_at", "starts_local"), required=new)
+    end_field = _one_of(body, ("ends_at", "ends_local", "duration_minutes"), required=new)
+    if start_field is None and end_field is None:
+        return None
+    assert current is not None or (start_field and end_field)
+    if start_field == "starts_local":
+        assert body.starts_local is not None
+        wall = parse_wall_time(body.starts_local, "starts_local")
+        starts_at = resolve(wall, tz, body.fold, "starts_local")
+    elif start_field == "starts_at":
+        assert body.starts_at is not None
+        starts_at = body.starts_at
+    else:
+        assert current is not None
+        starts_at = current[0]
+    if end_field == "ends_local":
+        assert body.ends_local is not None
+        wall = parse_wall_time(body.ends_local, "ends_local")
+        ends_at = resolve(wall, tz, body.fold, "ends_local")
+    elif end_field == "ends_at":
+        assert body.ends_at is not None
+        ends_at = body.ends_at
+    elif end_field == "duration_minutes":
+        assert body.duration_minutes is not None
+        ends_at = starts_at + timedelta(minutes=body.duration_minutes)
+    else:
+        assert current is not None
+        ends_at = current[1]
+    return starts_at, ends_at
+
+
+def clash_json(actor: Staff, clash: Appointment, tz: ZoneInfo) -> dict[str, Any]:
+    """What the overlap error tells ``actor`` about the appointment in the way: its time,
+    and its id and kind only when ``actor`` may see it."""
+    seen: dict[str, Any] = {
+        "starts_at": clash.starts_at.astimezone(tz).isoformat(),
+        "ends_at": clash.ends_at.astimezone(tz).isoformat(),
+    }
+    if can_see(actor, clash):
+        seen |= {"appointment_id": clash.id, "kind": clash.kind.value}
+    return seen
+
+
+def next_half_hour(moment: datetime, tz: ZoneInfo) -> datetime:
+    """The first :00 or :30 of the clocks in ``tz`` at or after ``moment``."""
+    local = moment.astimezone(tz)
+    floor = local.replace(minute=0 if local.minute < 30 else 30, second=0, microsecond=0)
+    if floor.astimezone(UTC) < moment.astimezone(UTC):
+        floor = (floor.astimezone(UTC) + SLOT).astimezone(tz)
+    return floor
 
 
 def check_times(starts_at: datetime, ends_at: datetime, now: datetime, *, new: bool) -> None:
@@ -91,33 +178,59 @@ class Scheduler:
     """Applies the scheduling rules. Each change is one transaction: its checks, its rows,
     its usage-log rows and the appointment it answers with all come from that one ``tx``."""
 
-    def __init__(self, db: Database, audit: AuditLog, links: JoinLinks) -> None:
+    def __init__(self, db: Database, audit: AuditLog, links: JoinLinks, tz: ZoneInfo) -> None:
         self.db = db
         self.audit = audit
         self.links = links
+        self.tz = tz
 
     @staticmethod
-    async def _check_staff(tx: Tx, ids: set[int]) -> None:
+    async def _check_staff(tx: Reads, ids: set[int]) -> None:
         found = {s.id for s in await tx.list_staff_by_ids(ids) if s.active}
         missing = sorted(ids - found)
         if missing:
             raise Unprocessable("unknown_staff", f"No active staff member with id {missing[0]}.")
 
-    @staticmethod
     async def _check_overlap(
-        tx: Tx, host_id: int, starts_at: datetime, ends_at: datetime, ignore: int | None = None
+        self,
+        tx: Tx,
+        actor: Staff,
+        host_id: int,
+        starts_at: datetime,
+        ends_at: datetime,
+        ignore: int | None = None,
     ) -> None:
         """Read under the transaction's write lock, so no other booking can slip in."""
         other = await tx.find_overlapping_appointment(host_id, starts_at, ends_at, ignore)
         if other is not None:
+            clash = await _load(tx, other)
             raise Conflict(
                 "appointment_overlap",
                 "The host already has an appointment at that time.",
-                appointment_id=other,
+                **clash_json(actor, clash, self.tz),
             )
 
+    async def next_free(self, host_id: int, length: timedelta, after: datetime) -> datetime:
+        """The first half hour (in Kota's zone) at or after ``after`` when ``host_id`` is free
+        for ``length``. Only the time is told, so any staff member may ask for any host."""
+        await self._check_staff(self.db, {host_id})
+        candidate = next_half_hour(after, self.tz)
+        limit = after + FREE_SEARCH
+        while candidate < limit:
+            other = await self.db.find_overlapping_appointment(
+                host_id, candidate, candidate + length
+            )
+            if other is None:
+                return candidate
+            clash = await _load(self.db, other)
+            candidate = next_half_hour(max(clash.ends_at, candidate + SLOT), self.tz)
+        raise Conflict("no_free_time", "The host has no free time in the next month.")
+
     async def create(self, actor: Staff, body: AppointmentIn, now: datetime) -> Appointment:
-        check_times(body.starts_at, body.ends_at, now, new=True)
+        times = resolve_times(body, self.tz)
+        assert times is not None
+        starts_at, ends_at = times
+        check_times(starts_at, ends_at, now, new=True)
         host_id = body.host_id if body.host_id is not None else actor.id
         staff_ids = set(body.staff_ids) - {host_id}
         if not actor.is_admin and actor.id != host_id and actor.id not in staff_ids:
@@ -125,10 +238,10 @@ class Scheduler:
         who = Actor.staff(actor.id)
         async with self.db.transaction() as tx:
             await self._check_staff(tx, {host_id, *staff_ids})
-            await self._check_overlap(tx, host_id, body.starts_at, body.ends_at)
+            await self._check_overlap(tx, actor, host_id, starts_at, ends_at)
             appointment_id, participant_ids = await tx.create_appointment(
-                starts_at=body.starts_at,
-                ends_at=body.ends_at,
+                starts_at=starts_at,
+                ends_at=ends_at,
                 kind=body.kind,
                 host_id=host_id,
                 staff_ids=staff_ids,
@@ -144,7 +257,7 @@ class Scheduler:
                 await self.audit.record(
                     who, Action.PARTICIPANT_ADDED, appointment_id, participant_id, tx=tx
                 )
-                await self.links.issue(tx, who, appointment_id, body.ends_at, participant_id, now)
+                await self.links.issue(tx, who, appointment_id, ends_at, participant_id, now)
             return await _load(tx, appointment_id)
 
     async def get(self, actor: Staff, appointment_id: int, *, log: bool = True) -> Appointment:
@@ -178,9 +291,9 @@ class Scheduler:
         who = Actor.staff(actor.id)
         async with self.db.transaction() as tx:
             current = await _changeable(tx, actor, appointment_id)
-            starts_at = patch.starts_at or current.starts_at
-            ends_at = patch.ends_at or current.ends_at
-            if patch.starts_at is not None or patch.ends_at is not None:
+            times = resolve_times(patch, self.tz, (current.starts_at, current.ends_at))
+            starts_at, ends_at = times or (current.starts_at, current.ends_at)
+            if times is not None:
                 check_times(starts_at, ends_at, now, new=False)
             host_id = patch.host_id if patch.host_id is not None else current.host.id
             staff_ids = set(patch.staff_ids) - {host_id} if patch.staff_ids is not None else None
@@ -188,7 +301,9 @@ class Scheduler:
             if not actor.is_admin and actor.id != host_id and actor.id not in after:
                 raise Forbidden("not_allowed", "You cannot remove yourself from the appointment.")
             await self._check_staff(tx, {host_id, *(staff_ids or set())})
-            await self._check_overlap(tx, host_id, starts_at, ends_at, ignore=appointment_id)
+            await self._check_overlap(
+                tx, actor, host_id, starts_at, ends_at, ignore=appointment_id
+            )
             await tx.update_appointment(
                 appointment_id,
                 starts_at=starts_at,

@@ -268,7 +268,7 @@ async def _demo(settings: Settings) -> int:
         log, checkpoints = await _usage_log(db, settings)
         key = SigningKey.load_or_create(settings.signing_key_path)
         links = JoinLinks(db, log, key, settings.public_url, settings.join_grace)
-        scheduler = Scheduler(db, log, links)
+        scheduler = Scheduler(db, log, links, settings.timezone)
         admin, admin_password = await _demo_staff(db, log, DEMO_ADMIN, now)
         host, host_password = await _demo_staff(db, log, DEMO_PROFESSIONAL, now)
         url = await _demo_family_link(settings, db, scheduler, links, host, now)

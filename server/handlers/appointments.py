@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from server.app_keys import CLOCK, ROOMS, SCHEDULER, SETTINGS
-from server.appointments import AppointmentIn, AppointmentPatch, ParticipantIn
+from server.appointments import MAX_DURATION, AppointmentIn, AppointmentPatch, ParticipantIn
+from server.errors import BadRequest
 from server.handlers.params import day_bounds, path_id, query_date, query_int
 from server.records import Appointment, JoinLink, Participant, Staff
 from server.request_bodies import decode_body
 from server.staff_auth import require_staff
 
 routes = web.RouteTableDef()
+
+# A free time asked for on a later day is searched from this local time on.
+DAY_START = time(8, 0)
 
 
 def _person(staff: Staff) -> dict[str, Any]:
@@ -127,3 +132,28 @@ async def remove_participant(request: web.Request) -> web.Response:
     )
     await request.app[ROOMS].appointment_changed(str(appointment_id))
     return web.Response(status=204)
+
+
+@routes.get("/api/staff/{id}/next_free")
+async def get_next_free(request: web.Request) -> web.Response:
+    """The next free half hour of a host, for the form's default start."""
+    require_staff(request)
+    tz = request.app[SETTINGS].timezone
+    now = request.app[CLOCK]()
+    minutes = query_int(request, "duration_minutes") or 60
+    if not 1 <= minutes <= MAX_DURATION.total_seconds() // 60:
+        raise BadRequest("bad_query", "duration_minutes must be between 1 and 720.")
+    day = query_date(request, "date", now.astimezone(tz).date())
+    after = max(now, datetime.combine(day, DAY_START, tz))
+    starts_at = await request.app[SCHEDULER].next_free(
+        path_id(request, "id"), timedelta(minutes=minutes), after
+    )
+    local = starts_at.astimezone(tz)
+    return web.json_response(
+        {
+            "starts_at": local.isoformat(),
+            "ends_at": (starts_at + timedelta(minutes=minutes)).astimezone(tz).isoformat(),
+            "starts_local": local.replace(tzinfo=None).isoformat(timespec="minutes"),
+            "timezone": tz.key,
+        }
+    )

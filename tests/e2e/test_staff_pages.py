@@ -56,9 +56,8 @@ async def test_create_an_appointment_and_manage_its_links(
     await page.locator(".form button.secondary", has_text="Lisää").click()
     await page.locator("#p-name-2").fill("Opettaja Outi")
     await page.locator("#p-role-2").select_option("school_staff")
+    # Its screenshots come from test_staff_time_zone.py (host picker, separate actions).
     await assert_accessible(page, "the appointment form")
-    await page.evaluate("() => window.scrollTo(0, 0)")
-    await screenshots(page, "21-staff-new-appointment", ("tablet-landscape",))
     await page.locator(".form button[type=submit]").click()
 
     # The appointment: each person has a link in use.
@@ -66,7 +65,6 @@ async def test_create_an_appointment_and_manage_its_links(
     await expect(people).to_have_count(2)
     await expect(page.locator("[data-link=active]")).to_have_count(2)
     await assert_accessible(page, "the appointment page")
-    await screenshots(page, "22-staff-appointment", ("tablet-landscape", "tablet-portrait"))
 
     maija = page.locator(".participants .person", has_text="Maija Virtanen")
     await maija.locator(".copy-link").click()

@@ -3,7 +3,6 @@
 // Routes live in the fragment (#/day/2026-03-03, #/appointment/7, #/new, ...).
 
 import { del, get, setCsrfToken } from "../api.js";
-import { setServerZone } from "../dates.js";
 import { clear, h, showView } from "../dom.js";
 import { savedLocale, setLocale, t } from "../i18n.js";
 import { appointmentForm } from "../views/appointment_form.js";
@@ -11,7 +10,7 @@ import { appointmentView } from "../views/appointment_view.js";
 import { dayView } from "../views/day_view.js";
 import { languageSelect } from "../views/language_picker.js";
 import { loginView } from "../views/login_view.js";
-import { localDate } from "../views/staff_format.js";
+import { setStaffZone, today } from "../views/staff_zone.js";
 import { usageLogView } from "../views/usage_log_view.js";
 
 const main = document.getElementById("main");
@@ -34,7 +33,7 @@ function renderHeader() {
   if (!me) return;
   tools.append(
     h("nav", { class: "staff-nav", i18nAttrs: { "aria-label": "staff.nav_label" } },
-      h("a", { href: `#/day/${localDate()}`, i18n: "staff.today" }),
+      h("a", { href: `#/day/${today()}`, i18n: "staff.today" }),
       me.role === "admin" ? h("a", { href: "#/usage-log", i18n: "usage.title" }) : null),
     h("span", { class: "signed-in-as" }, me.display_name),
     h("button", { type: "button", class: "button secondary small", i18n: "staff.sign_out",
@@ -58,7 +57,7 @@ function route() {
     showView(main, loginView({ onSignedIn: signedIn }));
     return;
   }
-  const hash = window.location.hash.slice(1) || `/day/${localDate()}`;
+  const hash = window.location.hash.slice(1) || `/day/${today()}`;
   const [path, query] = hash.split("?");
   const params = new URLSearchParams(query || "");
   const parts = path.split("/").filter(Boolean);
@@ -78,7 +77,7 @@ function route() {
     setTitle("usage.title");
     view = usageLogView();
   } else {
-    const day = /^\d{4}-\d{2}-\d{2}$/.test(parts[1] || "") ? parts[1] : localDate();
+    const day = /^\d{4}-\d{2}-\d{2}$/.test(parts[1] || "") ? parts[1] : today();
     setTitle("day.page_title");
     view = dayView({ day, navigate });
   }
@@ -88,7 +87,7 @@ function route() {
 
 function signedIn(body) {
   me = body.staff;
-  setServerZone(body.timezone); // every time is shown in KOTA_TIMEZONE
+  setStaffZone(body.timezone);
   setCsrfToken(body.csrf_token);
   renderHeader();
   route();

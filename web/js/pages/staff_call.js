@@ -5,7 +5,6 @@
 
 import { get, setCsrfToken } from "../api.js";
 import { Call } from "../call.js";
-import { setServerZone } from "../dates.js";
 import { announce, clear, h, showView } from "../dom.js";
 import { errorText, savedLocale, setLocale, t } from "../i18n.js";
 import { KnockSound } from "../knock_sound.js";
@@ -17,6 +16,7 @@ import { chooseDialog } from "../views/confirm.js";
 import { deviceCheck } from "../views/device_check.js";
 import { languageSelect } from "../views/language_picker.js";
 import { peoplePanel } from "../views/people_panel.js";
+import { setStaffZone } from "../views/staff_zone.js";
 
 const main = document.getElementById("main");
 const appointmentId = new URLSearchParams(window.location.search).get("appointment");
@@ -201,7 +201,7 @@ async function boot() {
     return;
   }
   setCsrfToken(session.csrf_token);
-  setServerZone(session.timezone);
+  setStaffZone(session.timezone);
   if (!appointmentId || !/^\d{1,12}$/.test(appointmentId)) {
     showView(main, problemView("appointment_not_found"));
     return;

@@ -2,13 +2,13 @@
 // adding and removing people, cancelling, the meeting room, and attendance afterwards.
 
 import { del, get, post } from "../api.js";
-import { dayOf } from "../dates.js";
 import { announce, clear, h, setText } from "../dom.js";
 import { errorText, t } from "../i18n.js";
 import { icon } from "../icons.js";
 import { attendanceSection } from "./attendance.js";
 import { confirmDialog } from "./confirm.js";
-import { longDate, timeRange } from "./staff_format.js";
+import { longDate } from "./staff_format.js";
+import { deviceInOtherZone, staffZone, timeRange, zoneDate } from "./staff_zone.js";
 
 export const ROLES = ["guardian", "child", "interpreter", "school_staff", "other_professional"];
 // The languages a participant's link can open in; none lets their browser decide.
@@ -53,12 +53,13 @@ export function appointmentView({ id }) {
 
   function render() {
     const a = appointment;
-    const day = dayOf(a.starts_at); // the day in the server's zone
+    const day = zoneDate(a.starts_at);
     const cancelled = a.status === "cancelled";
     clear(body).append(
       h("dl", { class: "facts" },
         h("dt", { i18n: "appointment.when" }),
-        h("dd", {}, `${longDate(day)} ${timeRange(a.starts_at, a.ends_at)}`),
+        h("dd", {}, `${longDate(day)} ${timeRange(a.starts_at, a.ends_at)}`
+          + (deviceInOtherZone() ? ` (${staffZone()})` : "")),
         h("dt", { i18n: "appointment.kind" }), h("dd", { i18n: `kind.${a.kind}` }),
         h("dt", { i18n: "appointment.host" }), h("dd", {}, a.host.display_name),
         a.staff.length ? h("dt", { i18n: "appointment.staff" }) : null,
@@ -86,7 +87,11 @@ export function appointmentView({ id }) {
     return h("ul", { class: "people-list participants" }, a.participants.map((p) => {
       const link = p.link;
       const linkState = !link ? "none" : link.status;
+      // The link's own actions in one group; taking the person off the appointment stands
+      // apart from them, so "stop the link" and "remove the person" are not side by side.
       const actions = cancelled ? null : h("div", { class: "person-actions" },
+        h("div", { class: "link-actions", attrs: { role: "group" },
+          i18nAttrs: { "aria-label": "link.actions_label" } },
         linkState === "active"
           ? h("button", { type: "button", class: "button primary small copy-link",
               on: { click: () => copyLink(p) } }, icon("copy"), h("span", { i18n: "link.copy" }))
@@ -97,9 +102,10 @@ export function appointmentView({ id }) {
         linkState === "active"
           ? h("button", { type: "button", class: "button secondary small revoke-link",
               i18n: "link.revoke", on: { click: () => revokeLink(p) } })
-          : null,
-        h("button", { type: "button", class: "button danger small remove-participant",
-          i18n: "appointment.remove_participant", on: { click: () => removeParticipant(p) } }));
+          : null),
+        h("div", { class: "person-remove" },
+          h("button", { type: "button", class: "button danger small remove-participant",
+            i18n: "appointment.remove_participant", on: { click: () => removeParticipant(p) } })));
       return h("li", { class: "person", dataset: { participant: String(p.id), link: linkState } },
         h("div", { class: "person-info" },
           h("span", { class: "person-name" }, p.display_name),

@@ -3,6 +3,7 @@
 import { get } from "../api.js";
 import { clear, h } from "../dom.js";
 import { formatTime, t } from "../i18n.js";
+import { staffZone } from "./staff_zone.js";
 
 function duration(seconds) {
   const total = Math.max(0, Math.round(seconds || 0));
@@ -37,8 +38,8 @@ export function attendanceSection(appointmentId) {
       h("tbody", {}, rows.map((row) =>
         h("tr", {},
           h("td", {}, row.display_name || t("call.someone")),
-          h("td", {}, row.first_joined ? formatTime(row.first_joined) : "–"),
-          h("td", {}, row.last_left ? formatTime(row.last_left) : "–"),
+          h("td", {}, row.first_joined ? formatTime(row.first_joined, staffZone()) : "–"),
+          h("td", {}, row.last_left ? formatTime(row.last_left, staffZone()) : "–"),
           h("td", {}, duration(row.connected_seconds))))));
     clear(body).append(table);
   }

@@ -4,7 +4,7 @@ import { h } from "../dom.js";
 
 /**
  * Resolves to the ``value`` of the chosen answer, or null on cancel or Escape.
- * ``choices``: [{value, key, className}], shown after a Cancel button.
+ * ``choices``: [{value, key, vars, className}], shown after a Cancel button.
  */
 export function chooseDialog({ titleKey, textKey, vars, choices }) {
   return new Promise((resolve) => {
@@ -15,7 +15,7 @@ export function chooseDialog({ titleKey, textKey, vars, choices }) {
         h("button", { value: "cancel", class: "button secondary", i18n: "common.cancel" }),
         choices.map((choice) =>
           h("button", { value: choice.value, class: `button ${choice.className || "primary"}`,
-            i18n: choice.key }))));
+            i18n: choice.key, vars: choice.vars }))));
     dialog.addEventListener("close", () => {
       const value = dialog.returnValue;
       dialog.remove();

@@ -3,14 +3,15 @@
 import { get } from "../api.js";
 import { clear, h } from "../dom.js";
 import { errorText } from "../i18n.js";
-import { addDays, localDate, longDate, timeRange } from "./staff_format.js";
+import { longDate } from "./staff_format.js";
+import { addDays, deviceInOtherZone, staffZone, timeRange, today as zoneToday } from "./staff_zone.js";
 
 export function dayView({ day, navigate }) {
   const list = h("ul", { class: "appointment-list", attrs: { "aria-busy": "true" } });
   const heading = h("h1", { id: "day-title" }, longDate(day));
   const picker = h("input", { id: "day-picker", type: "date", value: day });
   picker.addEventListener("change", () => picker.value && navigate(`#/day/${picker.value}`));
-  const today = localDate();
+  const today = zoneToday();
 
   const view = h("section", { class: "card wide", attrs: { "aria-labelledby": "day-title" } },
     h("div", { class: "day-head" },
@@ -23,6 +24,9 @@ export function dayView({ day, navigate }) {
       h("a", { href: `#/day/${addDays(day, 1)}`, class: "button secondary", i18n: "day.next" }),
       h("div", { class: "field inline" },
         h("label", { htmlFor: "day-picker", i18n: "day.pick" }), picker)),
+    deviceInOtherZone()
+      ? h("p", { class: "hint zone-hint", i18n: "day.zone_hint", vars: { zone: staffZone() } })
+      : null,
     list);
 
   load();

@@ -1,10 +1,10 @@
 // Administrators download the usage log (who did what and when; never content) as CSV.
 
 import { h } from "../dom.js";
-import { addDays, localDate } from "./staff_format.js";
+import { addDays, today as zoneToday } from "./staff_zone.js";
 
 export function usageLogView() {
-  const today = localDate();
+  const today = zoneToday();
   const from = h("input", { id: "u-from", type: "date", required: true, value: addDays(today, -30) });
   const to = h("input", { id: "u-to", type: "date", required: true, value: today });
   const link = h("a", { class: "button primary", i18n: "usage.download", attrs: { download: "" } });
