@@ -14,6 +14,7 @@ from server.alive_mark import AliveMark
 from server.app_keys import (
     AUDIT,
     CALL_ACCESS,
+    CALL_SESSIONS,
     CALL_SOCKET_LIMITS,
     CALL_SOCKET_QUOTA,
     CLOCK,
@@ -35,6 +36,7 @@ from server.appointments import Scheduler
 from server.audit import AuditLog
 from server.audit_checkpoints import Checkpointer, open_chain
 from server.call_access import CallAccess
+from server.call_sessions import CallSessions
 from server.call_socket_quota import CallSocketQuota
 from server.call_store import CallStore
 from server.coalesced_log import CoalescedLog
@@ -172,6 +174,8 @@ async def _calls(app: web.Application) -> AsyncIterator[None]:
     rules = RoomRules(settings.reconnect_grace, settings.max_participants, ice.for_participant,
                       settings.ice_transport_policy)
     app[ROOMS] = RoomRegistry(store, rules, app[CLOCK])
+    app[SCHEDULER].queued_sessions = store.queued_sessions
+    app[CALL_SESSIONS] = CallSessions(app[SCHEDULER], store, app[ROOMS], settings)
     app[CALL_ACCESS] = CallAccess(app[DB], app[LINKS], app[AUDIT], app[CLOCK])
     app[HEARTBEAT] = heartbeat = Heartbeat(settings.ws_heartbeat_seconds)
     app[CALL_SOCKET_LIMITS] = signalling_ws.connection_limits(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -92,6 +93,8 @@ class Scheduler:
         self.db = db
         self.audit = audit
         self.links = links
+        # Session states not yet written (appointment id → ended); set when calls start.
+        self.queued_sessions: Callable[[], Mapping[int, bool]] = dict
 
     @staticmethod
     async def _check_staff(tx: Tx, ids: set[int]) -> None:
@@ -100,12 +103,14 @@ class Scheduler:
         if missing:
             raise Unprocessable("unknown_staff", f"No active staff member with id {missing[0]}.")
 
-    @staticmethod
     async def _check_overlap(
-        tx: Tx, host_id: int, starts_at: datetime, ends_at: datetime, ignore: int | None = None
+        self, tx: Tx, host_id: int, starts_at: datetime, ends_at: datetime,
+        ignore: int | None = None,
     ) -> None:
-        """Read under the transaction's write lock, so no other booking can slip in."""
-        other = await tx.find_overlapping_appointment(host_id, starts_at, ends_at, ignore)
+        """Read under the transaction's write lock, so no other booking can slip in.
+        An appointment whose call staff ended blocks nothing."""
+        other = await tx.find_overlapping_appointment(host_id, starts_at, ends_at, ignore,
+                                                      self.queued_sessions())
         if other is not None:
             raise Conflict(
                 "appointment_overlap",

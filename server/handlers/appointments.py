@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from server.app_keys import CLOCK, ROOMS, SCHEDULER, SETTINGS
+from server.app_keys import CALL_SESSIONS, CLOCK, DB, ROOMS, SCHEDULER, SETTINGS
 from server.appointments import AppointmentIn, AppointmentPatch, ParticipantIn
 from server.handlers.params import day_bounds, path_id, query_date, query_int
 from server.records import Appointment, JoinLink, Participant, Staff
@@ -81,7 +81,20 @@ async def create_appointment(request: web.Request) -> web.Response:
 async def get_appointment(request: web.Request) -> web.Response:
     session = require_staff(request)
     found = await request.app[SCHEDULER].get(session.staff, path_id(request, "id"))
-    return web.json_response(appointment_json(found, request.app[SETTINGS].timezone))
+    body = appointment_json(found, request.app[SETTINGS].timezone)
+    body["session"] = await request.app[CALL_SESSIONS].state(request.app[DB], found.id)
+    return web.json_response(body)
+
+
+@routes.post("/api/appointments/{id}/reopen")
+async def reopen_session(request: web.Request) -> web.Response:
+    """Lets people join a session ended for everyone again (see server/call_sessions.py)."""
+    session = require_staff(request)
+    sessions = request.app[CALL_SESSIONS]
+    reopened = await sessions.reopen(session.staff, path_id(request, "id"), request.app[CLOCK]())
+    body = appointment_json(reopened, request.app[SETTINGS].timezone)
+    body["session"] = await sessions.state(request.app[DB], reopened.id)
+    return web.json_response(body)
 
 
 @routes.patch("/api/appointments/{id}")

@@ -7,7 +7,7 @@ import time
 import msgspec
 from aiohttp import web
 
-from server.app_keys import CLOCK, JOIN_THROTTLE, LINKS, SETTINGS
+from server.app_keys import CALL_SESSIONS, CLOCK, DB, JOIN_THROTTLE, LINKS, SETTINGS
 from server.join_throttle import check_join_rate
 from server.request_bodies import decode_body
 from server.staff_auth import client_address
@@ -33,6 +33,7 @@ async def open_join_link(request: web.Request) -> web.Response:
     opened = await request.app[LINKS].open(body.token, request.app[CLOCK]())
     appointment, participant = opened.appointment, opened.participant
     tz = settings.timezone
+    session = await request.app[CALL_SESSIONS].state(request.app[DB], appointment.id)
     response = web.json_response(
         {
             "participant": {
@@ -52,6 +53,8 @@ async def open_join_link(request: web.Request) -> web.Response:
                 .isoformat(),
                 "closes_at": (appointment.ends_at + settings.join_grace).astimezone(tz).isoformat(),
             },
+            # "ended": staff ended the meeting for everyone (they may reopen it).
+            "session": session.value,
         }
     )
     response.headers["Cache-Control"] = "no-store"
