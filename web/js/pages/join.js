@@ -10,6 +10,7 @@ import { icon } from "../icons.js";
 import { LocalMedia } from "../media.js";
 import { socketUrl } from "../protocol.js";
 import { CallView } from "../views/call_view.js";
+import { confirmDialog } from "../views/confirm.js";
 import { connectionCheck } from "../views/connection_check.js";
 import { deviceCheck } from "../views/device_check.js";
 import { languageButtons, languageSelect } from "../views/language_picker.js";
@@ -80,6 +81,20 @@ function linkProblemView(code) {
     h("p", { class: "lead", i18n: `link.${kind}.text` }),
     h("p", { i18n: "link.what_to_do" }),
     actions);
+}
+
+// --- a meeting staff ended for everyone (they may reopen it) ---------------------
+
+function endedView() {
+  setTitle("end.page_title");
+  media.stop();
+  return h("section", { class: "card center end", dataset: { reason: "session-ended" } },
+    h("h1", { i18n: "join.ended.title" }),
+    h("p", { class: "lead", i18n: "join.ended.text",
+      vars: { host: joinInfo.appointment.host_first_name } }),
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "button primary", i18n: "join.ended.check_again",
+        dataset: { action: "check-again" }, on: { click: () => boot() } })));
 }
 
 // --- step 1: welcome and language ------------------------------------------------
@@ -268,7 +283,7 @@ function onState({ state, position, reason, detail }) {
         media,
         titleKey: "call.title_family",
         titleVars: { host: joinInfo.appointment.host_first_name },
-        onLeave: () => call.leave(),
+        onLeave: confirmLeave,
       });
     }
     showView(main, callView.element);
@@ -282,10 +297,22 @@ function onState({ state, position, reason, detail }) {
   }
 }
 
+/** One tap must not throw the family out: leaving means asking to come in again. */
+async function confirmLeave() {
+  const ok = await confirmDialog({
+    titleKey: "call.leave_title", textKey: "call.leave_text",
+    vars: { host: joinInfo.appointment.host_first_name },
+    confirmKey: "call.leave", cancelKey: "call.stay", danger: true,
+  });
+  if (ok && call) call.leave();
+}
+
 // --- the end ---------------------------------------------------------------------
 
 const END_ACTIONS = {
   left: "end.join_again",
+  ended: "join.ended.check_again", // staff may reopen it
+
   denied: "end.knock_again",
   connection_lost: "common.try_again",
   replaced: "end.use_this_window",
@@ -331,6 +358,16 @@ async function boot(opening = token ? post("/api/join", { token }) : null) {
     joinInfo = await opening;
   } catch (error) {
     showView(main, linkProblemView(error.code));
+    return;
+  }
+  if (joinInfo.session === "ended") {
+    // Said on the first page: no camera, no name, no waiting room for a meeting that is over.
+    try {
+      sessionStorage.removeItem(RESUME_KEY);
+    } catch {
+      // nothing kept
+    }
+    showView(main, endedView());
     return;
   }
   if (hasResume()) {
