@@ -93,6 +93,7 @@ async def test_family_sees_only_time_host_first_name_and_own_name(
                 datetime.fromisoformat(created["ends_at"]) + settings.join_grace
             ).isoformat(),
         },
+        "session": "open",
     }
     text = json.dumps(body)
     for secret in ("child_protection", "kind", "Aikio", MAIJA_CONTACT, "Ilse", "ilse@"):
