@@ -138,5 +138,14 @@ async def test_leave_asks_first_and_a_family_that_comes_back_knocks_as_returned(
     await expect(staff.locator(".waiting-person .person-returned")).to_have_text("palasi")
     await accessible_at_tablet_and_phone(staff, "the returned knock")
     await screenshots(staff, "32-staff-knock-returned", ("tablet-landscape", "phone"))
+
+    # Leaving the queue asks too: "keep waiting" keeps the place.
+    await family.locator("[data-action=leave-waiting]").click()
+    await expect(family.locator("dialog")).to_contain_text("Poistutaanko odotushuoneesta?")
+    await assert_accessible(family, "the leave-the-queue question")
+    await family.locator("dialog button[value=cancel]").click()
+    await expect(family.locator("dialog")).to_have_count(0)
+    await expect(family.locator(".waiting .position")).to_contain_text("1")
+    await expect(staff.locator(".waiting-person", has_text=name)).to_be_visible()
     await admit(staff, name)
     await assert_remote_videos_play(family, 1)

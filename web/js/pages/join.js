@@ -204,7 +204,7 @@ function waitingView() {
         h("figcaption", { i18n: "call.you" }))),
     h("div", { class: "actions" },
       h("button", { type: "button", class: "button secondary", dataset: { action: "leave-waiting" },
-        on: { click: () => call.leave() } },
+        on: { click: () => confirmLeave("waiting") } },
         icon("leave"), h("span", { i18n: "waiting.leave" }))));
   return waiting.view;
 }
@@ -283,7 +283,7 @@ function onState({ state, position, reason, detail }) {
         media,
         titleKey: "call.title_family",
         titleVars: { host: joinInfo.appointment.host_first_name },
-        onLeave: confirmLeave,
+        onLeave: () => confirmLeave("call"),
       });
     }
     showView(main, callView.element);
@@ -297,13 +297,18 @@ function onState({ state, position, reason, detail }) {
   }
 }
 
-/** One tap must not throw the family out: leaving means asking to come in again. */
-async function confirmLeave() {
-  const ok = await confirmDialog({
-    titleKey: "call.leave_title", textKey: "call.leave_text",
-    vars: { host: joinInfo.appointment.host_first_name },
-    confirmKey: "call.leave", cancelKey: "call.stay", danger: true,
-  });
+/** One tap must not throw the family out: leaving means asking to come in again.
+ * ``where``: "call" or "waiting" (the queue place is lost). */
+const LEAVE_QUESTIONS = {
+  call: { titleKey: "call.leave_title", textKey: "call.leave_text", confirmKey: "call.leave",
+    cancelKey: "call.stay" },
+  waiting: { titleKey: "waiting.leave_title", textKey: "waiting.leave_text",
+    confirmKey: "waiting.leave", cancelKey: "waiting.stay" },
+};
+
+async function confirmLeave(where = "call") {
+  const ok = await confirmDialog({ ...LEAVE_QUESTIONS[where], danger: true,
+    vars: { host: joinInfo.appointment.host_first_name } });
   if (ok && call) call.leave();
 }
 
