@@ -38,6 +38,12 @@ class CallSessions:
         ended = await self._store.session_ended(reads, appointment_id)
         return SessionState.ENDED if ended else SessionState.OPEN
 
+    def may_reopen(self, actor: Staff, appointment: Appointment, now: datetime) -> bool:
+        """Whether ``actor`` could reopen the appointment's session now, were it ended."""
+        return (actor.id in appointment.staff_ids
+                and appointment.status is not AppointmentStatus.CANCELLED
+                and now <= join_window(appointment, self._settings).closes_at)
+
     async def reopen(self, actor: Staff, appointment_id: int, now: datetime) -> Appointment:
         """Lets people join the ended session again; the host or the appointment's staff only.
 

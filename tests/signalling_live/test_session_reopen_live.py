@@ -36,11 +36,16 @@ async def _end(call: Call) -> None:
         assert await client.closed() == 4004
 
 
-async def _session(staff: StaffClient, appointment_id: int) -> str:
+async def _read(staff: StaffClient, appointment_id: int) -> Json:
     resp = await staff.get(f"/api/appointments/{appointment_id}")
-    body = await resp.json()
+    body: Json = await resp.json()
     assert resp.status == 200, body
-    return str(body["session"])
+    assert ("may_reopen" in body) is (body["session"] == "ended"), body
+    return body
+
+
+async def _session(staff: StaffClient, appointment_id: int) -> str:
+    return str((await _read(staff, appointment_id))["session"])
 
 
 async def _join_info(base: str, token: str) -> Json:
@@ -89,10 +94,12 @@ async def test_reopen_is_for_the_appointments_own_staff(
     call: Call, settings: Settings
 ) -> None:
     await _end(call)
+    assert (await _read(call.sanna, call.id))["may_reopen"] is True
     outsider = await call.sign_in("olli")
     await assert_error(await outsider.post(f"/api/appointments/{call.id}/reopen"),
                        404, "appointment_not_found")
     admin = await call.sign_in("admin")
+    assert (await _read(admin, call.id))["may_reopen"] is False  # sees it, is not its staff
     await assert_error(await admin.post(f"/api/appointments/{call.id}/reopen"),
                        403, "not_appointment_staff")
     await assert_error(await call.sanna.post("/api/appointments/99999/reopen"),
@@ -203,6 +210,7 @@ async def test_reopen_only_while_the_join_window_is_open(
             assert (await _join_info(base, token))["session"] == "ended"
             clock.advance(minutes=32 + settings.join_grace.total_seconds() / 60)
             assert (await sanna.login("sanna")).status == 201  # the old sign-in timed out
+            assert (await _read(sanna, appointment["id"]))["may_reopen"] is False
             await assert_error(await sanna.post(f"/api/appointments/{appointment['id']}/reopen"),
                                409, "appointment_over")
             assert await _session(sanna, appointment["id"]) == "ended"

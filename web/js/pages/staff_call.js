@@ -199,12 +199,13 @@ function reopenControls() {
 /** The appointment's session was ended for everyone: say so, and offer to reopen it. */
 function endedSessionView() {
   setTitle("end.page_title");
-  const reopen = reopenControls();
+  const reopen = appointment.may_reopen ? reopenControls() : null;
   return h("section", { class: "card end", dataset: { reason: "session-ended" } },
     h("h1", { i18n: "staff_call.ended_title" }),
-    h("p", { class: "lead", i18n: "appointment.ended_text" }),
-    reopen.problem,
-    h("div", { class: "actions" }, reopen.button,
+    h("p", { class: "lead",
+      i18n: reopen ? "appointment.ended_text" : "appointment.ended_final" }),
+    reopen ? reopen.problem : null,
+    h("div", { class: "actions" }, reopen ? reopen.button : null,
       h("a", { href: backHref(), class: "button secondary", i18n: "staff_call.back" })),
     attendanceSection(appointmentId));
 }

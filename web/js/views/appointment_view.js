@@ -58,11 +58,17 @@ export function appointmentView({ id }) {
         cancelled ? h("dd", { i18n: "appointment.cancelled" }) : null,
         ended ? h("dt", { i18n: "appointment.session" }) : null,
         ended ? h("dd", { class: "session-ended", i18n: "appointment.session_ended" }) : null),
-      ended ? h("p", { class: "notice", i18n: "appointment.ended_text" }) : null,
+      ended
+        ? h("p", { class: "notice",
+            i18n: a.may_reopen ? "appointment.ended_text" : "appointment.ended_final" })
+        : null,
       cancelled ? null : h("div", { class: "actions start" },
-        ended
+        ended && a.may_reopen
           ? h("button", { type: "button", class: "button primary", i18n: "appointment.reopen",
               dataset: { action: "reopen" }, on: { click: reopen } })
+          : null,
+        ended
+          ? null
           : h("a", { href: `/staff/call?appointment=${a.id}`, class: "button primary",
               i18n: "appointment.open_room" }),
         h("a", { href: `#/appointment/${a.id}/edit`, class: "button secondary",
