@@ -14,6 +14,7 @@ from server.alive_mark import AliveMark
 from server.app_keys import (
     AUDIT,
     CALL_ACCESS,
+    CALL_SESSIONS,
     CALL_SOCKET_LIMITS,
     CALL_SOCKET_QUOTA,
     CLOCK,
@@ -36,6 +37,7 @@ from server.audit import AuditLog
 from server.audit_checkpoints import Checkpointer, open_chain
 from server.call_socket_quota import CallSocketQuota
 from server.calls.access import CallAccess
+from server.calls.sessions import CallSessions
 from server.calls.store import CallStore
 from server.coalesced_log import CoalescedLog
 from server.connection_tests import ConnectionTests
@@ -173,6 +175,8 @@ async def _calls(app: web.Application) -> AsyncIterator[None]:
     rules = RoomRules(settings.reconnect_grace, settings.max_participants, ice.for_participant,
                       settings.ice_transport_policy)
     app[ROOMS] = RoomRegistry(store, rules, app[CLOCK])
+    app[SCHEDULER].queued_sessions = store.queued_sessions
+    app[CALL_SESSIONS] = CallSessions(app[SCHEDULER], store, app[ROOMS], settings)
     app[CALL_ACCESS] = CallAccess(app[DB], app[LINKS], app[AUDIT], app[CLOCK])
     app[HEARTBEAT] = heartbeat = Heartbeat(settings.ws_heartbeat_seconds)
     app[CALL_SOCKET_LIMITS] = signalling_ws.connection_limits(settings)

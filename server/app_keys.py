@@ -11,6 +11,7 @@ from server.appointments import Scheduler
 from server.audit import AuditLog
 from server.call_socket_quota import CallSocketQuota
 from server.calls.access import CallAccess
+from server.calls.sessions import CallSessions
 from server.coalesced_log import CoalescedLog
 from server.connection_tests import ConnectionTests
 from server.db import Database
@@ -35,6 +36,7 @@ SCHEDULER = web.AppKey("scheduler", Scheduler)
 LINKS = web.AppKey("links", JoinLinks)
 ROOMS = web.AppKey("rooms", RoomRegistry)
 CALL_ACCESS = web.AppKey("call_access", CallAccess)
+CALL_SESSIONS = web.AppKey("call_sessions", CallSessions)
 CALL_SOCKET_LIMITS = web.AppKey("call_socket_limits", ConnectionLimits)
 HEARTBEAT = web.AppKey("heartbeat", Heartbeat)
 ICE_SERVERS = web.AppKey("ice_servers", IceServers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -183,6 +184,8 @@ class Scheduler:
         self.audit = audit
         self.links = links
         self.tz = tz
+        # Session states not yet written (appointment id → ended); set when calls start.
+        self.queued_sessions: Callable[[], Mapping[int, bool]] = dict
 
     @staticmethod
     async def _check_staff(tx: Reads, ids: set[int]) -> None:
@@ -200,8 +203,10 @@ class Scheduler:
         ends_at: datetime,
         ignore: int | None = None,
     ) -> None:
-        """Read under the transaction's write lock, so no other booking can slip in."""
-        other = await tx.find_overlapping_appointment(host_id, starts_at, ends_at, ignore)
+        """Read under the transaction's write lock, so no other booking can slip in.
+        An appointment whose call staff ended blocks nothing."""
+        other = await tx.find_overlapping_appointment(host_id, starts_at, ends_at, ignore,
+                                                      self.queued_sessions())
         if other is not None:
             clash = await _load(tx, other)
             raise Conflict(
@@ -218,7 +223,7 @@ class Scheduler:
         limit = after + FREE_SEARCH
         while candidate < limit:
             other = await self.db.find_overlapping_appointment(
-                host_id, candidate, candidate + length
+                host_id, candidate, candidate + length, None, self.queued_sessions()
             )
             if other is None:
                 return candidate

@@ -56,6 +56,7 @@ class Action(enum.StrEnum):
     APPOINTMENT_READ = "appointment.read"
     APPOINTMENT_UPDATED = "appointment.updated"
     APPOINTMENT_CANCELLED = "appointment.cancelled"
+    SESSION_REOPENED = "session.reopened"
     PARTICIPANT_ADDED = "participant.added"
     PARTICIPANT_REMOVED = "participant.removed"
     LINK_ISSUED = "link.issued"

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -326,14 +326,25 @@ class Reads:
         return await self._load_appointments(await self._fetchall(sql, params))
 
     async def find_overlapping_appointment(
-        self, host_id: int, starts_at: datetime, ends_at: datetime, ignore_id: int | None = None
+        self, host_id: int, starts_at: datetime, ends_at: datetime, ignore_id: int | None = None,
+        queued: Mapping[int, bool] | None = None,
     ) -> int | None:
-        row = await self._fetchone(
-            "SELECT id FROM appointments WHERE host_id = ? AND status = 'scheduled'"
-            " AND starts_at < ? AND ends_at > ? AND id != ? LIMIT 1",
+        """The host's first scheduled appointment in that time whose call has not ended.
+
+        ``queued``: session states not yet written (appointment id → ended), newer than
+        the file's.
+        """
+        rows = await self._fetchall(
+            "SELECT a.id, COALESCE(s.ended, 0) AS ended FROM appointments a"
+            " LEFT JOIN call_sessions s ON s.appointment_id = a.id"
+            " WHERE a.host_id = ? AND a.status = 'scheduled'"
+            " AND a.starts_at < ? AND a.ends_at > ? AND a.id != ? ORDER BY a.starts_at",
             (host_id, db_time(ends_at), db_time(starts_at), ignore_id or 0),
         )
-        return None if row is None else int(row["id"])
+        for row in rows:
+            if not (queued or {}).get(int(row["id"]), bool(row["ended"])):
+                return int(row["id"])
+        return None
 
     # -- participants and join links -----------------------------------------
 
@@ -712,6 +723,16 @@ class Tx(Reads):
                 for seat in call.seats
             ],
         )
+
+    async def reopen_call(self, appointment_id: int, now: datetime) -> None:
+        """The session staff ended may be joined again; its seats were emptied by the end."""
+        await self._execute(
+            "INSERT INTO call_sessions (appointment_id, seats_taken, ended, updated_at)"
+            " VALUES (?, 0, 0, ?) ON CONFLICT (appointment_id) DO UPDATE SET"
+            " ended = 0, updated_at = excluded.updated_at",
+            (appointment_id, db_time(now)),
+        )
+        await self._execute("DELETE FROM call_seats WHERE appointment_id = ?", (appointment_id,))
 
 
 class Database(Reads):

@@ -198,6 +198,7 @@ class WaitingPerson(msgspec.Struct, frozen=True, kw_only=True):
     role: str
     since: datetime
     position: int
+    returned: bool = False  # left the call by themselves and knocked again
 
 
 class Welcome(_Fact, tag="welcome", frozen=True):

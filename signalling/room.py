@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 class RoomState(Enum):
     OPEN = "open"
-    ENDED = "ended"  # staff ended the session; nobody may join again
+    ENDED = "ended"  # staff ended the session; nobody may join until staff reopen it
     CLOSED = "closed"  # the server is shutting down
 
 
@@ -73,6 +73,7 @@ class Room:
         self._ice_policy = ice_transport_policy  # told to everyone seated, with the servers
         self._seats = Seats(appointment_id)
         self._revoked: set[str] = set()
+        self._left: set[str] = set()  # left the call by themselves: their next knock says so
         self._changes = 0  # of the room itself (state, times, staff); the seats count theirs
 
     @property
@@ -125,7 +126,8 @@ class Room:
             seat, secret, seated = self._take_seat(member, now)
             return [*effects, Send((pid,), self._welcome(member, now, seat=seat, secret=secret)),
                     Send((pid,), self.waiting.waiting_list()), *seated]
-        knocked = self.waiting.knock(member, now, self._seats.staff_present())
+        knocked = self.waiting.knock(member, now, self._seats.staff_present(),
+                                     returned=pid in self._left)
         welcome = self._welcome(member, now, position=self.waiting.position(pid))
         return [*effects, Send((pid,), welcome), *knocked]
 
@@ -163,6 +165,8 @@ class Room:
             staff = self._seats.staff_present()
             return [*self.waiting.leave(participant_id, now, staff, CloseReason.LEFT), bye]
         self._require_seated(participant_id)
+        if not self._seats[participant_id].member.is_staff:
+            self._left.add(participant_id)
         return [bye, *self._release(participant_id, now, CloseReason.LEFT)]
 
     def disconnected(self, participant_id: str, now: datetime,
@@ -286,6 +290,7 @@ class Room:
             raise SignallingError("room_full")
         staff = self._seats.staff_present()
         member, left_queue = self.waiting.admit(participant_id, by, now, staff)
+        self._left.discard(participant_id)
         _, secret, seated = self._take_seat(member, now)
         admitted = wire.Admitted(resume_secret=secret, peers=self._peers(participant_id),
                                  ice_servers=self._ice_servers(participant_id, now) or None,
@@ -334,6 +339,13 @@ class Room:
         effects = self._close_all(now, CloseReason.ENDED, wire.SessionEnded())
         self._set_room_state(RoomState.ENDED)
         return [*effects, Record(CallAction.SESSION_ENDED, None, now, by=by)]
+
+    def reopen(self, now: datetime) -> list[Effect]:
+        """Staff reopened an ended session (on the staff pages, which log it): people may
+        join again. Seats and the queue were emptied by the end; they start empty."""
+        if self.state is RoomState.ENDED:
+            self._set_room_state(RoomState.OPEN)
+        return []
 
     def message_waiting(self, by: str, to: str | None, text: str, now: datetime) -> list[Effect]:
         """Staff text to one waiting person, or (``to`` None) to all; relayed, never kept."""

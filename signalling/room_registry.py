@@ -88,6 +88,9 @@ class LiveRoom:
     def cancel(self) -> None:
         self._run(self.room.cancel)
 
+    def reopen(self) -> None:
+        self._run(self.room.reopen)
+
     # --- performing effects -----------------------------------------------------------------
 
     def _run(self, change: Callable[[datetime], list[Effect]],
@@ -257,6 +260,16 @@ class RoomRegistry:
         if live is not None:
             live.room.reinstate(participant_id)
 
+    def session_reopened(self, appointment_id: str) -> None:
+        """Staff reopened the ended session on the staff pages (already stored): a live
+        room, or one being made from facts read before the reopen, lets people in again."""
+        live = self._rooms.get(appointment_id)
+        if live is not None and not live.dropped:
+            live.reopen()
+        task = self._loading.get(appointment_id)
+        if task is not None:
+            task.add_done_callback(_reopen_loaded)
+
     def drop(self, live: LiveRoom) -> None:
         live.dropped = True
         if self._rooms.get(live.appointment_id) is live:
@@ -271,6 +284,12 @@ class RoomRegistry:
             self.drop(live)
         for outbox in self._sockets:
             outbox.close(CloseReason.SERVER_SHUTDOWN)
+
+
+def _reopen_loaded(task: asyncio.Task[LiveRoom]) -> None:
+    """Runs before the room's first joiner resumes (callbacks run in the order added)."""
+    if not task.cancelled() and task.exception() is None and not task.result().dropped:
+        task.result().reopen()
 
 
 def _retrieve(task: asyncio.Task[LiveRoom]) -> None:

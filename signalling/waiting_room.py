@@ -63,6 +63,7 @@ class WaitingState(Enum):
 class _Entry:
     member: Member
     since: datetime
+    returned: bool = False  # left the call by themselves before this knock
 
 
 class WaitingRoom:
@@ -93,10 +94,14 @@ class WaitingRoom:
         """The snapshot staff get whenever the queue changes."""
         return WaitingList(waiting=tuple(self._person(pid) for pid in self._entries))
 
-    def knock(self, member: Member, now: datetime, staff: tuple[str, ...]) -> list[Effect]:
-        """Puts ``member`` at the end of the queue; the staff present hear the knock."""
+    def knock(self, member: Member, now: datetime, staff: tuple[str, ...], *,
+              returned: bool = False) -> list[Effect]:
+        """Puts ``member`` at the end of the queue; the staff present hear the knock.
+
+        ``returned``: they left the call by themselves before; staff see it on the knock.
+        """
         pid = member.participant_id
-        self._set_state(pid, WaitingState.WAITING, _Entry(member, now))
+        self._set_state(pid, WaitingState.WAITING, _Entry(member, now, returned))
         return [
             *send(staff, Knocked(participant=self._person(pid))),
             *send(staff, self.waiting_list()),
@@ -106,7 +111,8 @@ class WaitingRoom:
     def replace(self, member: Member) -> int:
         """A new connection of someone already waiting keeps their place; returns it."""
         pid = member.participant_id
-        self._entries[pid] = _Entry(member, self._require(pid).since)
+        entry = self._require(pid)
+        self._entries[pid] = _Entry(member, entry.since, entry.returned)
         return self.position(pid)
 
     def leave(
@@ -222,7 +228,8 @@ class WaitingRoom:
         entry = self._entries[participant_id]
         return WaitingPerson(participant=participant_id,
                              display_name=entry.member.display_name, role=entry.member.role,
-                             since=entry.since, position=self.position(participant_id))
+                             since=entry.since, position=self.position(participant_id),
+                             returned=entry.returned)
 
     def _set_state(self, participant_id: str, new: WaitingState, entry: _Entry | None = None,
                    ) -> None:

@@ -18,7 +18,7 @@ from datetime import datetime
 from server.audit import SYSTEM, Actor, AuditLog
 from server.calls.join_window import join_window
 from server.calls.members import CallId, link_member, parse_call_id, staff_member
-from server.db import Database
+from server.db import Database, Reads
 from server.join_links import JoinLinks
 from server.records import Appointment, AppointmentStatus, StoredCall, StoredSeat
 from server.settings import Settings
@@ -102,6 +102,32 @@ class CallStore:
     def save(self, snapshot: CallSnapshot) -> None:
         self._snapshots[snapshot.appointment_id] = snapshot
         self._wake.set()
+
+    # --- whether a session has ended ----------------------------------------------------------
+
+    def queued_sessions(self) -> dict[int, bool]:
+        """Session states (appointment id → ended) queued but not yet written: newer than
+        the file's, so whoever reads ``ended`` from the database asks here first."""
+        states = {int(key): saved.ended for key, saved in self._writing.items()}
+        states.update({int(key): saved.ended for key, saved in self._snapshots.items()})
+        return states
+
+    async def session_ended(self, reads: Reads, appointment_id: int) -> bool:
+        """Whether staff ended the appointment's call (and nobody has reopened it)."""
+        queued = self.queued_sessions().get(appointment_id)
+        if queued is not None:
+            return queued
+        stored = await reads.get_call(appointment_id)
+        return stored is not None and stored.ended
+
+    def reopened(self, appointment_id: int) -> None:
+        """A reopen was committed: a snapshot of the ended session still queued (or being
+        written) must not undo it, so an open one is queued after it."""
+        key = str(appointment_id)
+        latest = self._snapshots.get(key) or self._writing.get(key)
+        if latest is not None and latest.ended:
+            self._snapshots[key] = CallSnapshot(key, False, latest.seats_taken, ())
+            self._wake.set()
 
     # --- the writer task ------------------------------------------------------------------------
 

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from server.app_keys import CLOCK, ROOMS, SCHEDULER, SETTINGS
+from server.app_keys import CALL_SESSIONS, CLOCK, DB, ROOMS, SCHEDULER, SETTINGS
 from server.appointments import MAX_DURATION, AppointmentIn, AppointmentPatch, ParticipantIn
+from server.calls.sessions import SessionState
 from server.errors import BadRequest
 from server.handlers.params import day_bounds, path_id, query_date, query_int
 from server.records import Appointment, JoinLink, Participant, Staff
@@ -87,7 +88,29 @@ async def create_appointment(request: web.Request) -> web.Response:
 async def get_appointment(request: web.Request) -> web.Response:
     session = require_staff(request)
     found = await request.app[SCHEDULER].get(session.staff, path_id(request, "id"))
-    return web.json_response(appointment_json(found, request.app[SETTINGS].timezone))
+    return web.json_response(await _with_session(request, session.staff, found))
+
+
+async def _with_session(request: web.Request, staff: Staff,
+                        appointment: Appointment) -> dict[str, Any]:
+    """The appointment and its call session: ``ended`` (for everyone) or ``open``, and
+    ``may_reopen``: whether this staff member may reopen an ended one now."""
+    sessions = request.app[CALL_SESSIONS]
+    body = appointment_json(appointment, request.app[SETTINGS].timezone)
+    state = await sessions.state(request.app[DB], appointment.id)
+    body["session"] = state.value
+    if state is SessionState.ENDED:
+        body["may_reopen"] = sessions.may_reopen(staff, appointment, request.app[CLOCK]())
+    return body
+
+
+@routes.post("/api/appointments/{id}/reopen")
+async def reopen_session(request: web.Request) -> web.Response:
+    """Lets people join a session ended for everyone again (see server/calls/sessions.py)."""
+    session = require_staff(request)
+    reopened = await request.app[CALL_SESSIONS].reopen(
+        session.staff, path_id(request, "id"), request.app[CLOCK]())
+    return web.json_response(await _with_session(request, session.staff, reopened))
 
 
 @routes.patch("/api/appointments/{id}")

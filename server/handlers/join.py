@@ -7,7 +7,7 @@ import time
 import msgspec
 from aiohttp import web
 
-from server.app_keys import CLOCK, JOIN_THROTTLE, LINKS, SETTINGS
+from server.app_keys import CALL_SESSIONS, CLOCK, DB, JOIN_THROTTLE, LINKS, SETTINGS
 from server.calls.join_window import join_window
 from server.join_throttle import check_join_rate
 from server.request_bodies import decode_body
@@ -38,6 +38,7 @@ async def open_join_link(request: web.Request) -> web.Response:
     appointment, participant = opened.appointment, opened.participant
     tz = settings.timezone
     window = join_window(appointment, settings)
+    session = await request.app[CALL_SESSIONS].state(request.app[DB], appointment.id)
     response = web.json_response(
         {
             "participant": {
@@ -58,6 +59,8 @@ async def open_join_link(request: web.Request) -> web.Response:
             },
             "now": now.astimezone(tz).isoformat(),
             "timezone": str(tz),
+            # "ended": staff ended the meeting for everyone (they may reopen it).
+            "session": session.value,
         }
     )
     response.headers["Cache-Control"] = "no-store"

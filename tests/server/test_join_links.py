@@ -102,6 +102,7 @@ async def test_family_sees_only_time_host_first_name_and_own_name(
             ).isoformat(),
         },
         "timezone": "Europe/Helsinki",
+        "session": "open",
     }
     text = json.dumps(body)
     for secret in ("child_protection", "kind", "Aikio", MAIJA_CONTACT, "Ilse", "ilse@"):

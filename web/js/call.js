@@ -71,6 +71,7 @@ export class Call extends EventTarget {
   }
 
   start() {
+    clearTimeout(this._leaveTimer); // an earlier leave's fallback must not end this call
     this._endReason = null;
     this._endDetail = null;
     this._leaving = false;
@@ -392,8 +393,9 @@ export class Call extends EventTarget {
       this._end("left");
       return;
     }
-    setTimeout(() => {
-      if (this.state !== "ended") this._end("left");
+    clearTimeout(this._leaveTimer);
+    this._leaveTimer = setTimeout(() => {
+      if (this.state !== "ended" && this._leaving) this._end("left");
     }, LEAVE_TIMEOUT_MS);
   }
 

@@ -14,6 +14,7 @@ import { icon } from "../icons.js";
 import { LocalMedia } from "../media.js";
 import { socketUrl } from "../protocol.js";
 import { CallView } from "../views/call_view.js";
+import { confirmDialog } from "../views/confirm.js";
 import { connectionCheck } from "../views/connection_check.js";
 import { deviceCheck } from "../views/device_check.js";
 import { languageButtons, languageSelect } from "../views/language_picker.js";
@@ -122,6 +123,20 @@ function linkProblemView(code) {
     actions);
 }
 
+// --- a meeting staff ended for everyone (they may reopen it) ---------------------
+
+function endedView() {
+  setTitle("end.page_title");
+  media.stop();
+  return h("section", { class: "card center end", dataset: { reason: "session-ended" } },
+    h("h1", { i18n: "join.ended.title" }),
+    h("p", { class: "lead", i18n: "join.ended.text",
+      vars: { host: joinInfo.appointment.host_first_name } }),
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "button primary", i18n: "join.ended.check_again",
+        dataset: { action: "check-again" }, on: { click: () => boot() } })));
+}
+
 // --- step 1: welcome and language ------------------------------------------------
 
 function welcomeView() {
@@ -225,7 +240,7 @@ function waitingView() {
         h("figcaption", { i18n: "call.you" }))),
     h("div", { class: "actions" },
       h("button", { type: "button", class: "button secondary", dataset: { action: "leave-waiting" },
-        on: { click: () => call.leave() } },
+        on: { click: () => confirmLeave("waiting") } },
         icon("leave"), h("span", { i18n: "waiting.leave" }))));
   return waiting.view;
 }
@@ -344,7 +359,7 @@ function onState({ state, position, reason, detail }) {
         media,
         titleKey: "call.title_family",
         titleVars: { host: joinInfo.appointment.host_first_name },
-        onLeave: () => call.leave(),
+        onLeave: () => confirmLeave("call"),
       });
     }
     showView(main, callView.element);
@@ -358,10 +373,27 @@ function onState({ state, position, reason, detail }) {
   }
 }
 
+/** One tap must not throw the family out: leaving means asking to come in again.
+ * ``where``: "call" or "waiting" (the queue place is lost). */
+const LEAVE_QUESTIONS = {
+  call: { titleKey: "call.leave_title", textKey: "call.leave_text", confirmKey: "call.leave",
+    cancelKey: "call.stay" },
+  waiting: { titleKey: "waiting.leave_title", textKey: "waiting.leave_text",
+    confirmKey: "waiting.leave", cancelKey: "waiting.stay" },
+};
+
+async function confirmLeave(where = "call") {
+  const ok = await confirmDialog({ ...LEAVE_QUESTIONS[where], danger: true,
+    vars: { host: joinInfo.appointment.host_first_name } });
+  if (ok && call) call.leave();
+}
+
 // --- the end ---------------------------------------------------------------------
 
 const END_ACTIONS = {
   left: "end.join_again",
+  ended: "join.ended.check_again", // staff may reopen it
+
   denied: "end.knock_again",
   connection_lost: "common.try_again",
   replaced: "end.use_this_window",
@@ -410,6 +442,16 @@ async function boot(opening = token ? post("/api/join", { token }) : null) {
     return;
   }
   await chooseLocale(joinInfo); // when the first try found no connection
+  if (joinInfo.session === "ended") {
+    // Said on the first page: no camera, no name, no waiting room for a meeting that is over.
+    try {
+      sessionStorage.removeItem(RESUME_KEY);
+    } catch {
+      // nothing kept
+    }
+    showView(main, endedView());
+    return;
+  }
   const opensAt = joinInfo.join_window.opens_at;
   if (serverNow() < Date.parse(opensAt)) {
     // Said on the first page, before any camera or name step.

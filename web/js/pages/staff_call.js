@@ -3,7 +3,7 @@
 // participants with their connection state, remove, screen share, chat, end for all;
 // attendance afterwards.
 
-import { get, setCsrfToken } from "../api.js";
+import { get, post, setCsrfToken } from "../api.js";
 import { Call } from "../call.js";
 import { announce, clear, h, showView } from "../dom.js";
 import { errorText, savedLocale, setLocale, t } from "../i18n.js";
@@ -53,7 +53,9 @@ const toast = h("div", { class: "knock-toast", hidden: true, attrs: { role: "ale
 function onKnock(person) {
   knock.play();
   const parts = [
-    h("span", { class: "knock-text", i18n: "staff_call.knocked", vars: { name: person.display_name } }),
+    h("span", { class: "knock-text", dataset: { returned: String(Boolean(person.returned)) },
+      i18n: person.returned ? "staff_call.knocked_returned" : "staff_call.knocked",
+      vars: { name: person.display_name } }),
     h("button", { type: "button", class: "button primary small", i18n: "people.admit",
       on: { click: () => { call.admit(person.participant); toast.hidden = true; } } }),
   ];
@@ -170,19 +172,60 @@ function endView(reason, detail) {
     left: ["staff_call.left_title", "staff_call.left_text"],
     cancelled: ["end.cancelled.title", "end.cancelled.text"],
   }[reason];
+  const reopen = reason === "ended" ? reopenControls() : null;
   const view = h("section", { class: "card end", dataset: { reason } },
     h("h1", { i18n: texts ? texts[0] : "staff_call.problem_title" }),
     texts
       ? h("p", { class: "lead", i18n: texts[1] })
       : h("p", { class: "lead" }, errorText((detail && detail.code) || reason)),
+    reopen ? reopen.problem : null,
     h("div", { class: "actions" },
-      reason !== "ended" && reason !== "cancelled"
-        ? h("button", { type: "button", class: "button primary", i18n: "staff_call.reopen",
-            on: { click: () => window.location.reload() } })
-        : null,
+      reopen
+        ? reopen.button
+        : reason !== "cancelled"
+          ? h("button", { type: "button", class: "button primary", i18n: "staff_call.reopen",
+              on: { click: () => window.location.reload() } })
+          : null,
       h("a", { href: backHref(), class: "button secondary", i18n: "staff_call.back" })));
   if (reason === "ended") view.append(attendanceSection(appointmentId));
   return view;
+}
+
+/** Undoes "end for all" (logged on the server); then the room opens as before. */
+function reopenControls() {
+  const problem = h("p", { class: "notice error", hidden: true, attrs: { role: "alert" } });
+  const button = h("button", { type: "button", class: "button primary", i18n: "appointment.reopen",
+    dataset: { action: "reopen" }, on: { click: async () => {
+      button.disabled = true; // a double click counts once
+      try {
+        await post(`/api/appointments/${encodeURIComponent(appointmentId)}/reopen`);
+        try {
+          sessionStorage.removeItem(`kota.staff.resume.${appointmentId}`);
+        } catch {
+          // nothing kept
+        }
+        window.location.reload();
+      } catch (error) {
+        problem.textContent = errorText(error.code);
+        problem.hidden = false;
+        button.disabled = false;
+      }
+    } } });
+  return { problem, button };
+}
+
+/** The appointment's session was ended for everyone: say so, and offer to reopen it. */
+function endedSessionView() {
+  setTitle("end.page_title");
+  const reopen = appointment.may_reopen ? reopenControls() : null;
+  return h("section", { class: "card end", dataset: { reason: "session-ended" } },
+    h("h1", { i18n: "staff_call.ended_title" }),
+    h("p", { class: "lead",
+      i18n: reopen ? "appointment.ended_text" : "appointment.ended_final" }),
+    reopen ? reopen.problem : null,
+    h("div", { class: "actions" }, reopen ? reopen.button : null,
+      h("a", { href: backHref(), class: "button secondary", i18n: "staff_call.back" })),
+    attendanceSection(appointmentId));
 }
 
 // --- start -----------------------------------------------------------------------
@@ -210,6 +253,10 @@ async function boot() {
     appointment = await get(`/api/appointments/${appointmentId}`);
   } catch (error) {
     showView(main, problemView(error.code));
+    return;
+  }
+  if (appointment.session === "ended") {
+    showView(main, endedSessionView());
     return;
   }
   const check = deviceCheck({

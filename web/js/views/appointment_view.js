@@ -55,6 +55,7 @@ export function appointmentView({ id }) {
     const a = appointment;
     const day = zoneDate(a.starts_at);
     const cancelled = a.status === "cancelled";
+    const ended = !cancelled && a.session === "ended";
     clear(body).append(
       h("dl", { class: "facts" },
         h("dt", { i18n: "appointment.when" }),
@@ -65,10 +66,22 @@ export function appointmentView({ id }) {
         a.staff.length ? h("dt", { i18n: "appointment.staff" }) : null,
         a.staff.length ? h("dd", {}, a.staff.map((s) => s.display_name).join(", ")) : null,
         cancelled ? h("dt", { i18n: "appointment.status" }) : null,
-        cancelled ? h("dd", { i18n: "appointment.cancelled" }) : null),
+        cancelled ? h("dd", { i18n: "appointment.cancelled" }) : null,
+        ended ? h("dt", { i18n: "appointment.session" }) : null,
+        ended ? h("dd", { class: "session-ended", i18n: "appointment.session_ended" }) : null),
+      ended
+        ? h("p", { class: "notice",
+            i18n: a.may_reopen ? "appointment.ended_text" : "appointment.ended_final" })
+        : null,
       cancelled ? null : h("div", { class: "actions start" },
-        h("a", { href: `/staff/call?appointment=${a.id}`, class: "button primary",
-          i18n: "appointment.open_room" }),
+        ended && a.may_reopen
+          ? h("button", { type: "button", class: "button primary", i18n: "appointment.reopen",
+              dataset: { action: "reopen" }, on: { click: reopen } })
+          : null,
+        ended
+          ? null
+          : h("a", { href: `/staff/call?appointment=${a.id}`, class: "button primary",
+              i18n: "appointment.open_room" }),
         h("a", { href: `#/appointment/${a.id}/edit`, class: "button secondary",
           i18n: "appointment.edit" }),
         h("button", { type: "button", class: "button danger", i18n: "appointment.cancel",
@@ -180,6 +193,34 @@ export function appointmentView({ id }) {
       await load();
     } catch (error) {
       sayError(error);
+    }
+  }
+
+  let reopening = false;
+
+  async function reopen() {
+    if (reopening) return; // a double click counts once (the server agrees)
+    reopening = true;
+    try {
+      const reopened = await post(`/api/appointments/${id}/reopen`);
+      appointment = { ...appointment, ...reopened };
+      render();
+      say("appointment.reopened");
+    } catch (error) {
+      sayReopenError(error);
+    } finally {
+      reopening = false;
+    }
+  }
+
+  /** The overlap refusal names the other appointment, with a link to it. */
+  function sayReopenError(error) {
+    sayError(error);
+    const other = error.extra;
+    if (error.code === "reopen_overlap" && other && other.appointment_id) {
+      status.append(" ", h("a", { href: `#/appointment/${other.appointment_id}`,
+        i18n: "appointment.reopen_other",
+        vars: { time: timeRange(other.starts_at, other.ends_at) } }));
     }
   }
 

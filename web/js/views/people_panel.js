@@ -121,7 +121,10 @@ export function peoplePanel({ call, selfName }) {
           h("div", { class: "person-info" },
             h("span", { class: "person-name" }, person.display_name),
             h("span", { class: "person-meta" },
-              `${t(roleKey(person.role))} · ${t("people.since", { time: formatTime(person.since) })}`)),
+              `${t(roleKey(person.role))} · ${t("people.since", { time: formatTime(person.since) })}`),
+            person.returned
+              ? h("span", { class: "person-returned", i18n: "people.returned" })
+              : null),
           h("div", { class: "person-actions" },
             h("button", { type: "button", class: "button primary admit", i18n: "people.admit",
               on: { click: () => call.admit(person.participant) } }),
