@@ -254,7 +254,7 @@ async def test_without_camera_and_microphone_the_test_still_measures_the_network
         playwright, [a for a in CHROMIUM_ARGS if a != "--use-fake-ui-for-media-stream"])
     try:
         context = await browser.new_context(viewport=PHONE, base_url=echo_kota.base,
-                                            timezone_id="Europe/Helsinki")
+                                            timezone_id="Europe/Helsinki", locale="fi-FI")
         page = await context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))

@@ -43,7 +43,8 @@ async def test_camera_check_explains_what_is_wrong(
     browser = await launch_chromium(playwright, args)
     try:
         context = await browser.new_context(
-            viewport=TABLET_PORTRAIT, base_url=kota_server.base, timezone_id="Europe/Helsinki"
+            viewport=TABLET_PORTRAIT, base_url=kota_server.base, timezone_id="Europe/Helsinki",
+            locale="fi-FI",  # the family's browser speaks Finnish
         )
         page = await context.new_page()
         await page.goto(appointment.links["Noora Heino"])
