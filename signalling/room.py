@@ -349,6 +349,14 @@ class Room:
         self._require_staff(by)
         return self.waiting.message(by, to, text, now)
 
+    def may_signal(self, sender: str, to: str) -> bool:
+        """Whether ``relay_signal`` would pass a signal on: both are connected in this call.
+
+        The relay's fast path (LiveRoom.handle) asks this first and needs neither the
+        time nor an effect list; a signal it refuses goes through ``relay_signal``.
+        """
+        return to != sender and self._seats.is_connected(sender) and self._seats.is_connected(to)
+
     def relay_signal(self, sender: str, signal: wire.Signal, now: datetime) -> list[Effect]:
         """Passes SDP or an ICE candidate to one connected peer, stamped with the sender."""
         if not self._seats.is_connected(sender):
