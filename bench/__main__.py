@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import staff_writes
-from bench.report import RunResult, render_markdown, render_text, summarise
+from bench import fixed_rate, staff_writes
+from bench.report import render_markdown, render_text, summarise
 from bench.signalling_relay import (
     BenchConfig,
+    BenchResults,
     describe_machine,
     options_line,
     parse_clients,
@@ -46,6 +47,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--join-concurrency", type=int, default=BenchConfig.join_concurrency)
     parser.add_argument("--rounds", type=int, default=BenchConfig.rounds,
                         help="repeat everything; each server's best round counts")
+    parser.add_argument("--fixed-rate", type=float, default=BenchConfig.fixed_rate,
+                        help="msg/s offered to both servers in turn in the fixed-rate phase "
+                        "(0: leave the phase out)")
+    parser.add_argument("--fixed-clients", type=parse_clients,
+                        default=BenchConfig.fixed_clients,
+                        help="client counts for the fixed-rate phase (default 200,1000)")
+    parser.add_argument("--fixed-seconds", type=float, default=BenchConfig.fixed_seconds,
+                        help="one fixed-rate window")
+    parser.add_argument("--fixed-windows", type=int, default=BenchConfig.fixed_windows,
+                        help="fixed-rate windows per server, taken in turns; medians count")
+    parser.add_argument("--no-peak", action="store_true",
+                        help="only the fixed-rate phase: no memory, closed-loop or paced runs")
     parser.add_argument("--no-pin", action="store_true",
                         help="do not pin the server and load generator to cores 0 and 1")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
@@ -54,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _run(config: BenchConfig) -> list[RunResult]:
+async def _run(config: BenchConfig) -> BenchResults:
     """SIGTERM cancels the run like Ctrl+C, so the servers it started are stopped too."""
     task = asyncio.current_task()
     assert task is not None
@@ -71,7 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         clients=args.clients, servers=args.servers, seconds=args.seconds,
         paced_seconds=args.paced_seconds, in_flight=args.in_flight,
         relay=args.relay, join_concurrency=args.join_concurrency, rounds=args.rounds,
-        pin=not args.no_pin,
+        pin=not args.no_pin, peak=not args.no_peak, fixed_rate=args.fixed_rate,
+        fixed_clients=args.fixed_clients, fixed_seconds=args.fixed_seconds,
+        fixed_windows=args.fixed_windows,
     )
     started = datetime.now(UTC)
     try:
@@ -83,13 +98,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(options_line(config, sys.argv[1:] if argv is None else argv))
     for note in config.skipped:
         print(f"skipped {note}")
-    print(render_text(results))
+    if results.runs:
+        print(render_text(results.runs))
+    if results.fixed:
+        print(fixed_rate.render_text(results.fixed))
+        print()
+        print("\n".join(fixed_rate.summarise(results.fixed)))
     if args.markdown:
         print()
-        print(render_markdown(results))
+        print(render_markdown(results.runs))
+        print(fixed_rate.render_markdown(results.fixed))
     if args.json:
-        args.json.write_text(json.dumps([r.as_dict() for r in results], indent=2))
-    failed = [line for line in summarise(results) if "NOT" in line]
+        args.json.write_text(json.dumps(
+            {"runs": [r.as_dict() for r in results.runs],
+             "fixed_rate": [r.as_dict() for r in results.fixed]}, indent=2))
+    lines = summarise(results.runs) + fixed_rate.summarise(results.fixed)
+    failed = [line for line in lines if "NOT" in line]
     return 1 if failed else 0
 
 

@@ -4,7 +4,10 @@ For each C the floor runs first, then Kota, each as a fresh server process pinne
 core 0 while this process (the load generator) runs on core 1. A run joins C/2 pairs,
 does the offer/answer exchange, reads the server's memory with every client idle, then
 drives a closed loop (peak throughput, CPU per message) and a paced phase at half the
-floor's peak (latency under load). See docs/performance.md for what the figures mean.
+floor's peak (latency under load). Then, for the C values of ``fixed_clients``, both
+servers run at once and take turns at a fixed offered rate (bench/fixed_rate.py): CPU
+per message and p99 latency away from saturation, medians over several windows. See
+docs/performance.md for what the figures mean.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.fixed_rate import FixedRateResult, run_fixed_rate
 from bench.join_flows import FloorJoinFlow, KotaJoinFlow
 from bench.load import EXCHANGE_MESSAGES, Fleet, JoinFlow, JoinStats, RelayStats
 from bench.report import FLOOR, KOTA, NOISY, RunResult, percentile
@@ -58,6 +62,12 @@ class BenchConfig:
     settle: float = 1.0  # idle time before memory is read (and until the server is idle)
     rounds: int = 1  # repeat everything; the best round of each server counts
     attempts: int = 3  # tries per relay phase to find a window without other work
+    peak: bool = True  # the per-C runs: memory, closed loop (peak) and paced phase
+    # The fixed-rate phase: both servers up at once, taking turns at this offered rate.
+    fixed_rate: float = 10_000.0  # msg/s; 0 leaves the phase out
+    fixed_clients: tuple[int, ...] = (200, 1000)
+    fixed_seconds: float = 5.0  # one window
+    fixed_windows: int = 5  # per server; the medians are reported
     pin: bool = True
     workdir: Path | None = None
     log: bool = True  # progress lines on stderr
@@ -81,15 +91,22 @@ def raise_file_limit() -> int:
     return soft
 
 
-def allowed_clients(config: BenchConfig, limit: int) -> list[int]:
+def allowed_clients(config: BenchConfig, limit: int, values: Sequence[int] | None = None,
+                    servers_at_once: int = 1, what: str = "") -> list[int]:
     """The C values both processes can open sockets for; the rest go to ``skipped``."""
     allowed = []
-    for clients in config.clients:
-        if clients + FILES_PER_RUN_SPARE <= limit:
+    for clients in config.clients if values is None else values:
+        if servers_at_once * clients + FILES_PER_RUN_SPARE <= limit:
             allowed.append(clients)
         else:
-            config.skipped.append(f"C={clients}: open-file limit {limit} is too low")
+            config.skipped.append(f"C={clients}{what}: open-file limit {limit} is too low")
     return allowed
+
+
+@dataclass(frozen=True)
+class BenchResults:
+    runs: list[RunResult]  # per server and C: memory, peak, paced
+    fixed: list[FixedRateResult]  # per C: both servers at the fixed rate
 
 
 class Bench:
@@ -139,6 +156,9 @@ class Bench:
             server, argv, env=env, cwd=REPO, port=port,
             log_path=self.workdir / f"{tag}.log", core=core,
         )
+
+    def free_port(self) -> int:
+        return free_port()
 
     def flow(self, server: str) -> JoinFlow:
         if server == FLOOR:
@@ -247,18 +267,21 @@ def _cpu_per_message_us(stats: RelayStats) -> float:
     return stats.cpu.server_s / stats.messages * 1e6 if stats.messages else float("nan")
 
 
-async def run_benchmark(config: BenchConfig) -> list[RunResult]:
-    """Every configured C, floor first so Kota is paced at the same rate."""
+async def run_benchmark(config: BenchConfig) -> BenchResults:
+    """Every configured C, floor first so Kota is paced at the same rate; then the
+    fixed-rate phase at each of ``fixed_clients``."""
     limit = raise_file_limit()
-    clients = allowed_clients(config, limit)
+    clients = allowed_clients(config, limit) if config.peak else []
+    fixed = (allowed_clients(config, limit, config.fixed_clients, len(config.servers),
+                             " (fixed rate)") if config.fixed_rate > 0 else [])
     if config.pin:
         if (os.cpu_count() or 1) < 2:
             raise RuntimeError("pinning needs two cores; run with --no-pin")
         os.sched_setaffinity(0, {LOAD_CORE})
     with tempfile.TemporaryDirectory(prefix="kota-bench-", dir=config.workdir) as tmp:
         bench = Bench(config, Path(tmp))
-        if KOTA in config.servers and clients:
-            await bench.seed(max(clients) // 2)
+        if KOTA in config.servers and (clients or fixed):
+            await bench.seed(max(clients + fixed) // 2)
         rounds: list[list[RunResult]] = []
         for round_ in range(1, config.rounds + 1):
             if config.rounds > 1:
@@ -272,7 +295,8 @@ async def run_benchmark(config: BenchConfig) -> list[RunResult]:
                         paced_rate = result.paced_target
                     results.append(result)
             rounds.append(results)
-        return best_rounds(rounds)
+        fixed_results = [await run_fixed_rate(bench, c) for c in fixed]
+        return BenchResults(best_rounds(rounds) if clients else [], fixed_results)
 
 
 def best_rounds(rounds: Sequence[Sequence[RunResult]]) -> list[RunResult]:
@@ -326,9 +350,15 @@ def describe_machine() -> str:
 
 
 def options_line(config: BenchConfig, argv: Sequence[str]) -> str:
-    return (f"window {config.seconds:g}s closed loop ({config.in_flight} messages in flight, "
+    at = ",".join(map(str, config.fixed_clients))
+    fixed = (f"; fixed rate {config.fixed_rate:,.0f} msg/s at C={at}, {config.fixed_windows} "
+             f"windows of {config.fixed_seconds:g}s per server in turns"
+             if config.fixed_rate > 0 else "; no fixed-rate phase")
+    peak = "" if config.peak else "no peak runs; "
+    return (f"{peak}window {config.seconds:g}s closed loop ({config.in_flight} messages in flight, "
             "at least 1 per client), "
             f"{config.paced_seconds:g}s paced at {config.paced_fraction:.0%} of the floor's "
             f"peak, warm-up {config.warmup:g}s, {config.join_concurrency} pairs joining at once, "
             f"best of {config.rounds} round(s), relaying {config.relay}"
-            f"{'' if config.pin else ', NOT pinned'}; args: {' '.join(argv) or '(defaults)'}")
+            f"{'' if config.pin else ', NOT pinned'}{fixed}; "
+            f"args: {' '.join(argv) or '(defaults)'}")

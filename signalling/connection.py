@@ -1,13 +1,16 @@
 """Connection: the only code that touches a call WebSocket.
 
 It reads only in the handler's task (aiohttp's rule). A room hands it messages through
-``send``, which never waits: a frame goes straight into the transport's buffer while the
-client keeps up; once aiohttp's writer says that buffer is full, frames wait in a
-bounded backlog that a writer task drains, and when the backlog is full the client is
-not keeping up and the socket is closed with ``too_slow`` rather than let it slow the
-room. Every frame passes a token bucket first; every refusal is an ``error`` message,
-and a fatal one closes with its reason. An idle connection holds no task, no queue and
-no timer (the shared Heartbeat pings it): docs/performance.md says what each costs.
+``send``, which never waits: a frame goes straight into the socket's transport (the
+request's, aiohttp's public ``Request.transport``) while the client keeps up; once the
+transport's buffer is past its high-water mark (asyncio's public
+``get_write_buffer_size``/``get_write_buffer_limits``), frames wait in a bounded
+backlog that a writer task drains with aiohttp's ``send_frame``, and when the backlog
+is full the client is not keeping up and the socket is closed with ``too_slow`` rather
+than let it slow the room. Every frame passes a token bucket first; every refusal is an
+``error`` message, and a fatal one closes with its reason. An idle connection holds no
+task, no queue and no timer (the shared Heartbeat pings it): docs/performance.md says
+what each costs.
 """
 
 from __future__ import annotations
@@ -54,13 +57,18 @@ class ConnectionLimits:
 class Connection:
     """One participant's socket; an Outbox for its room."""
 
-    __slots__ = ("_backlog", "_closing", "_handler", "_heard", "_heartbeat", "_identify",
-                 "_limiter", "_limits", "_live", "_pid", "_receiving", "_registry", "_woken",
-                 "_writer", "_ws")
+    __slots__ = ("_backlog", "_closing", "_handler", "_heard", "_heartbeat", "_high_water",
+                 "_identify", "_limiter", "_limits", "_live", "_pid", "_receiving", "_registry",
+                 "_transport", "_woken", "_writer", "_ws")
 
-    def __init__(self, ws: web.WebSocketResponse, registry: RoomRegistry, heartbeat: Heartbeat,
-                 identify: Identify, limits: ConnectionLimits) -> None:
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport,
+                 registry: RoomRegistry, heartbeat: Heartbeat, identify: Identify,
+                 limits: ConnectionLimits) -> None:
+        """``ws`` prepared on a request whose ``transport`` is passed: frames are written
+        to it directly, whole, so they never interleave with aiohttp's own."""
         self._ws = ws  # made with autoping=False: pings and pongs are answered here
+        self._transport = transport
+        self._high_water = transport.get_write_buffer_limits()[1]
         self._registry = registry
         self._heartbeat = heartbeat
         self._heard = True  # the client sent something since the last ping
@@ -89,11 +97,10 @@ class Connection:
             return
         backlog = self._backlog
         if backlog is None:
-            frames = self._ws._writer  # aiohttp keeps the socket's transport only here
-            assert frames is not None
-            if not frames.protocol.writing_paused:
-                if not frames.transport.is_closing():  # else the client is gone: the read ends
-                    frames.transport.write(_text_frame(data))
+            transport = self._transport
+            if transport.get_write_buffer_size() <= self._high_water:
+                if not transport.is_closing():  # else the client is gone: the read ends
+                    transport.write(_text_frame(data))
                 return
             backlog = self._backlog = deque()
             self._writer = asyncio.get_running_loop().create_task(self._write(backlog))
@@ -240,12 +247,10 @@ class Connection:
         if transport is not None:
             transport.write(_SHORT(_PONG, len(payload)) + payload)
 
-    def _open_transport(self) -> asyncio.WriteTransport | None:
+    def _open_transport(self) -> asyncio.Transport | None:
         """The socket's transport for a control frame, unless the client is gone."""
-        frames = self._ws._writer  # aiohttp keeps the socket's transport only here
-        if frames is None or frames.transport.is_closing():
-            return None
-        return frames.transport
+        transport = self._transport
+        return None if transport.is_closing() else transport
 
     def _refuse(self, exc: SignallingError) -> None:
         """Tells the client why, by code; a fatal refusal then closes with its reason."""
@@ -257,7 +262,7 @@ class Connection:
     # --- the writer task, while the socket pushes back -----------------------------------------
 
     async def _write(self, backlog: deque[bytes]) -> None:
-        """Sends the backlog, waiting for the client when aiohttp says its buffer is full.
+        """Sends the backlog, waiting for the client while the transport's buffer is full.
 
         Ends when the backlog is empty, so later sends write at once again.
         """

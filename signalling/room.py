@@ -356,6 +356,14 @@ class Room:
         """A waiting person's text to the staff present; relayed, never kept."""
         return self.waiting.reply(sender, text, now, self._seats.staff_present())
 
+    def may_signal(self, sender: str, to: str) -> bool:
+        """Whether ``relay_signal`` would pass a signal on: both are connected in this call.
+
+        The relay's fast path (LiveRoom.handle) asks this first and needs neither the
+        time nor an effect list; a signal it refuses goes through ``relay_signal``.
+        """
+        return to != sender and self._seats.is_connected(sender) and self._seats.is_connected(to)
+
     def relay_signal(self, sender: str, signal: wire.Signal, now: datetime) -> list[Effect]:
         """Passes SDP or an ICE candidate to one connected peer, stamped with the sender."""
         if not self._seats.is_connected(sender):

@@ -1,5 +1,6 @@
 """The benchmarks' machinery, run tiny: the signalling relay at C=4 against the floor
-and Kota, and the staff API under write load with 10 writers for 3 s.
+and Kota (peak, paced and the fixed-rate phase with both servers taking turns), and the
+staff API under write load with 10 writers for 3 s.
 
 Not performance tests: they prove that the servers start, every pair joins and does
 its exchange, both relay phases move messages, and the benchmark's own checks find no
@@ -14,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench import staff_writes
+from bench import fixed_rate, staff_writes
 from bench.join_flows import FloorJoinFlow
 from bench.load import EXCHANGE_MESSAGES, Fleet
 from bench.payloads import Outbox
@@ -29,8 +30,10 @@ async def test_tiny_run_relays_everything_to_the_right_peer(tmp_path: Path) -> N
     config = BenchConfig(
         clients=(4,), seconds=0.5, paced_seconds=0.3, warmup=0.1, settle=0.1,
         in_flight=8, pin=False, workdir=tmp_path, log=False,
+        fixed_rate=200, fixed_clients=(4,), fixed_seconds=0.3, fixed_windows=2,
     )
-    results = await run_benchmark(config)
+    both = await run_benchmark(config)
+    results = both.runs
     assert [(r.server, r.clients) for r in results] == [(FLOOR, 4), (KOTA, 4)]
     for result in results:
         assert result.clean, render_text(results)
@@ -40,6 +43,33 @@ async def test_tiny_run_relays_everything_to_the_right_peer(tmp_path: Path) -> N
         assert result.join_p50_ms > 0 and result.rss_idle > 0, result
         assert result.peak_cpu_us > 0, result
     assert results[1].paced_target == results[0].paced_target  # Kota paced like the floor
+
+    [fixed] = both.fixed
+    report = fixed_rate.render_text(both.fixed)
+    assert fixed.clients == 4 and fixed.target == 200, report
+    for server in (FLOOR, KOTA):
+        assert fixed.clean(server), report
+        windows = fixed.windows[server]
+        assert len(windows) == 2, report
+        # CPU time comes in clock ticks: a window this short may see none.
+        assert all(w.rate > 0 and w.cpu_us >= 0 and w.p99_ms >= w.p50_ms > 0
+                   for w in windows), report
+    assert fixed.ratio("p99_ms") > 0, report
+    assert "p99" in report and "CPU per message" in "\n".join(fixed_rate.summarise(both.fixed))
+
+
+async def test_fixed_rate_phase_alone(tmp_path: Path) -> None:
+    """``--no-peak``: only the fixed-rate phase runs, for each of its C values."""
+    config = BenchConfig(
+        clients=(4,), peak=False, fixed_rate=100, fixed_clients=(2, 4), fixed_seconds=0.2,
+        fixed_windows=1, warmup=0.1, settle=0.1, pin=False, workdir=tmp_path, log=False,
+    )
+    both = await run_benchmark(config)
+    assert both.runs == []
+    assert [r.clients for r in both.fixed] == [2, 4]
+    for result in both.fixed:
+        assert all(result.clean(s) for s in (FLOOR, KOTA)), fixed_rate.render_text(both.fixed)
+        assert all(len(result.windows[s]) == 1 for s in (FLOOR, KOTA))
 
 
 def relayed(sender: str, recipient: bytes, seq: int, to: str = "x") -> bytes:

@@ -69,7 +69,11 @@ async def open_call_socket(request: web.Request) -> web.StreamResponse:
         async def identify(hello: Hello) -> Entry:
             return await access.identify(hello, staff, appointment_id)
 
-        await Connection(ws, app[ROOMS], app[HEARTBEAT], identify, app[CALL_SOCKET_LIMITS]).run()
+        transport = request.transport  # the socket's, which Connection writes frames to
+        if transport is None:  # the client went away during the upgrade
+            return ws
+        await Connection(ws, transport, app[ROOMS], app[HEARTBEAT], identify,
+                         app[CALL_SOCKET_LIMITS]).run()
         return ws
     finally:
         quota.give_back()

@@ -131,6 +131,36 @@ async def test_seats_are_saved_when_they_change_never_for_relays() -> None:
     assert [r.action for r in store.records][-1] is CallAction.CHAT_SENT
 
 
+async def test_signals_reach_only_a_connected_peer_and_refusals_are_recorded() -> None:
+    """The relay's short way (no clock, no effects) and the Room's long way agree."""
+    store = FakeStore()
+    live = await registry(store).enter("a1")
+    host, guest = FakeSocket(), FakeSocket()
+    live.join(HOST, host)
+    live.join(GUEST, guest)
+    offer = wire.SdpOffer(sdp="v=0")
+    with pytest.raises(SignallingError) as caught:  # still waiting: not admitted
+        live.handle("l:7", guest, wire.Signal(to="s:1", payload=offer))
+    assert caught.value.code == "not_admitted"
+    assert store.records[-1].action is CallAction.SIGNAL_REFUSED
+    with pytest.raises(SignallingError) as caught:  # to someone who is only waiting
+        live.handle("s:1", host, wire.Signal(to="l:7", payload=offer))
+    assert caught.value.code == "unknown_peer"
+    live.handle("s:1", host, wire.Admit(participant="l:7"))
+    before = len(host.sent), len(guest.sent), len(store.records)
+    live.handle("l:7", guest, wire.Signal(to="s:1", payload=offer))
+    assert host.sent[-1] == {"type": "signal", "from": "l:7",
+                             "payload": {"kind": "offer", "sdp": "v=0"}}
+    assert (len(host.sent), len(guest.sent), len(store.records)) == (
+        before[0] + 1, before[1], before[2])
+    for target in ("l:7", "s:9"):  # to oneself, to a stranger
+        with pytest.raises(SignallingError) as caught:
+            live.handle("l:7", guest, wire.Signal(to=target, payload=offer))
+        assert caught.value.code == "unknown_peer"
+    live.handle("l:7", FakeSocket(), wire.Signal(to="s:1", payload=offer))  # not its socket
+    assert len(host.sent) == before[0] + 1
+
+
 async def test_refusals_perform_their_records() -> None:
     store = FakeStore()
     live = await registry(store).enter("a1")
