@@ -62,6 +62,30 @@ _PAGE_SETUP = """
     const banner = document.querySelector(".quality-banner");
     if (banner && !banner.hidden) window.__benchBanner += 1;
   }, 500);
+  // What the rule saw: each connection read as link_quality.js reads it, every 2 s.
+  window.__benchSeen = { samples: 0, lowEstimate: 0, lossy: 0, cpu: 0, decoderBehind: 0,
+    busy: 0, rtt: [], loss: [] };
+  const previous = new Map();
+  setInterval(async () => {
+    const rule = await import("/static/js/link_quality.js");
+    for (const pc of window.__benchPcs) {
+      if (pc.connectionState !== "connected") continue;
+      const sample = rule.readSample(await pc.getStats(), previous.get(pc) || null);
+      const first = !previous.has(pc);
+      previous.set(pc, sample.counters);
+      if (first) continue;
+      const seen = window.__benchSeen;
+      seen.samples += 1;
+      seen.lowEstimate += sample.availableKbps !== null && sample.availableKbps < 150;
+      seen.lossy += sample.loss !== null && sample.loss >= 0.1;
+      seen.cpu += sample.limitation === "cpu";
+      seen.decoderBehind += sample.framesReceived > 0 &&
+        sample.framesDecoded < 0.8 * sample.framesReceived;
+      seen.busy += rule.deviceBusy ? rule.deviceBusy(sample) : 0;
+      if (sample.rttMs !== null) seen.rtt.push(sample.rttMs);
+      if (sample.loss !== null) seen.loss.push(Math.round(sample.loss * 1000) / 10);
+    }
+  }, 2000);
 })();
 """
 
@@ -117,6 +141,7 @@ async () => {
   }
   const tiles = [...document.querySelectorAll(".tile")];
   return { at: performance.now(), inbound, sent, banner: window.__benchBanner,
+    seen: window.__benchSeen,
     levels: tiles.map((t) => t.dataset.sendLevel || null),
     causes: tiles.map((t) => t.dataset.sendCause || null) };
 }
@@ -140,6 +165,7 @@ class Round:
     decoded_share: float = 1.0  # frames decoded / complete frames received, all tiles
     kbps: list[int] = field(default_factory=list)  # bandwidth estimates at the end
     rtt_ms: list[int] = field(default_factory=list)
+    seen: dict[str, Any] = field(default_factory=dict)  # what the rule saw, all pages
 
     def line(self) -> str:
         fps = sorted(self.tile_fps)
@@ -153,7 +179,17 @@ class Round:
                 f"loss {self.loss:.1%} decoded/received {self.decoded_share:.0%} "
                 f"estimate kbit/s median {_median(self.kbps)} rtt ms median "
                 f"{_median(self.rtt_ms)} cpu {self.cpu_busy:.0%}"
-                f"{'' if self.joined else '  (not all joined)'}")
+                f"{'' if self.joined else '  (not all joined)'}\n    rule saw: "
+                f"{ {k: v for k, v in self.seen.items() if not isinstance(v, list)} } "
+                f"rtt ms p50/p90 {_quantiles(self.seen.get('rtt', []))} "
+                f"loss % p50/p90 {_quantiles(self.seen.get('loss', []))}")
+
+
+def _quantiles(values: Sequence[float]) -> str:
+    ordered = sorted(values)
+    if not ordered:
+        return "-"
+    return f"{ordered[len(ordered) // 2]}/{ordered[len(ordered) * 9 // 10]}"
 
 
 def _median(values: Sequence[float]) -> float:
@@ -194,9 +230,10 @@ async def one_round(browser: Browser, base: str, call: SeededCall, mode: str,
             pages.append(page)
         joined = True
         try:
-            for page in pages:
-                await page.wait_for_function(_REMOTE_PLAYING, arg=pages_count - 1,
-                                             timeout=JOIN_TIMEOUT_MS, polling=500)
+            await asyncio.gather(*(
+                page.wait_for_function(_REMOTE_PLAYING, arg=pages_count - 1,
+                                       timeout=JOIN_TIMEOUT_MS, polling=1000)
+                for page in pages))
         except Exception:  # a round on an overloaded machine: measure what there is
             joined = False
         await asyncio.sleep(settle_s)
@@ -208,7 +245,7 @@ async def one_round(browser: Browser, base: str, call: SeededCall, mode: str,
         busy = sum(cores_busy_seconds()) - sum(cores_before)
         result = Round(mode, pages_count, joined,
                        cpu_busy=busy / (len(cores_before) * (time.monotonic() - wall_before)))
-        sent = lost = received = decoded = 0
+        packets = lost = received = decoded = 0
         for a, b in zip(first, last, strict=True):
             elapsed = (b["at"] - a["at"]) / 1000
             for key, end in b["inbound"].items():
@@ -219,13 +256,18 @@ async def one_round(browser: Browser, base: str, call: SeededCall, mode: str,
             earlier = {s["key"]: s for s in a["sent"]}
             for out in b["sent"]:
                 start = earlier.get(out["key"], out)
-                sent += out["packetsSent"] - start["packetsSent"]
+                packets += out["packetsSent"] - start["packetsSent"]
                 lost += out["packetsLost"] - start["packetsLost"]
                 if out["availableKbps"] is not None:
                     result.kbps.append(out["availableKbps"])
                 if out["rttMs"] is not None:
                     result.rtt_ms.append(out["rttMs"])
             result.banner_pages += b["banner"] > 0
+            for name, value in b["seen"].items():
+                if isinstance(value, list):
+                    result.seen.setdefault(name, []).extend(value)
+                else:
+                    result.seen[name] = result.seen.get(name, 0) + value
             for sent in b["sent"]:
                 result.sent_heights.append(sent["height"])
                 if sent["fps"] is not None:
@@ -235,7 +277,7 @@ async def one_round(browser: Browser, base: str, call: SeededCall, mode: str,
                 _count(result.levels, level)
             for cause in b["causes"]:
                 _count(result.causes, cause)
-        result.loss = lost / sent if sent > 0 else 0.0
+        result.loss = lost / packets if packets > 0 else 0.0
         result.decoded_share = decoded / received if received > 0 else 1.0
         return result
     finally:
@@ -249,7 +291,7 @@ def _count(counts: dict[str, int], key: str | None) -> None:
 
 
 async def run(rounds: int, guests: int, settle_s: float, seconds: float,
-              workdir: Path) -> list[Round]:
+              workdir: Path, modes: Sequence[str] = MODES) -> list[Round]:
     """``rounds`` rounds of each mode, alternating (before, after, before, …)."""
     port = free_port()
     env_settings = {
@@ -258,7 +300,8 @@ async def run(rounds: int, guests: int, settle_s: float, seconds: float,
         "KOTA_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "KOTA_DATA_DIR": str(workdir / "kota-data"),
     }
-    calls = await seed_calls(load_settings(env_settings), 2 * rounds, guests, datetime.now(UTC))
+    calls = await seed_calls(load_settings(env_settings), len(modes) * rounds, guests,
+                             datetime.now(UTC))
     server = await ServerProcess.start(
         "kota", [sys.executable, "-m", "server.cli", "run"],
         env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", **env_settings},
@@ -272,7 +315,7 @@ async def run(rounds: int, guests: int, settle_s: float, seconds: float,
                                                        args=CHROMIUM_ARGS)
             try:
                 for index, call in enumerate(calls):
-                    mode = MODES[index % 2]
+                    mode = modes[index % len(modes)]
                     result = await one_round(browser, base, call, mode, settle_s, seconds)
                     print(f"  round {index + 1}: {result.line()}", file=sys.stderr)
                     results.append(result)
@@ -322,6 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--settle", type=float, default=15.0,
                         help="seconds after everyone sees everyone, before measuring")
     parser.add_argument("--seconds", type=float, default=30.0, help="measuring window")
+    parser.add_argument("--modes", default="before,after",
+                        help="rules to measure, in turn (before,after)")
     args = parser.parse_args(argv)
     if not 2 <= args.pages <= 6:
         parser.error("--pages must be 2 to 6 (a call holds six)")
@@ -330,8 +375,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     started = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="kota-six-pages-") as tmp:
+        modes = [m for m in args.modes.split(",") if m]
+        if not modes or not set(modes) <= set(MODES):
+            parser.error("--modes takes before and/or after")
         results = asyncio.run(run(args.rounds, args.pages - 1, args.settle, args.seconds,
-                                  Path(tmp)))
+                                  Path(tmp), modes))
     print(f"{started:%Y-%m-%d %H:%M} UTC")
     print(report(results, args.pages, args.seconds))
     return 0

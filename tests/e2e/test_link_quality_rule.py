@@ -150,8 +150,9 @@ DECODER_BEHIND = {"limitation": "none", "framesReceived": 60, "framesDecoded": 3
                   "framesDropped": 0}
 DECODER_DROPS = {"limitation": "none", "framesReceived": 60, "framesDecoded": 60,
                  "framesDropped": 12}
+PAGE_LATE = {"limitation": "none", "lagMs": 900}
 DECODER_KEEPS_UP = {"limitation": "none", "framesReceived": 60, "framesDecoded": 59,
-                    "framesDropped": 1}
+                    "framesDropped": 1, "lagMs": 40}
 
 
 async def test_a_cpu_limited_device_steps_down_without_blaming_the_connection(
@@ -164,8 +165,9 @@ async def test_a_cpu_limited_device_steps_down_without_blaming_the_connection(
     assert not any(s["tooWeak"] for s in states), "a busy device is not a weak connection"
 
 
-@pytest.mark.parametrize("decoder", [DECODER_BEHIND, DECODER_DROPS], ids=["behind", "drops"])
-async def test_a_decoder_that_cannot_keep_up_is_the_device(
+@pytest.mark.parametrize("decoder", [DECODER_BEHIND, DECODER_DROPS, PAGE_LATE],
+                         ids=["decoder_behind", "decoder_drops", "page_late"])
+async def test_a_decoder_or_page_that_cannot_keep_up_is_the_device(
     open_page: OpenPage, decoder: dict[str, Any]
 ) -> None:
     page = await open_page()
@@ -215,6 +217,18 @@ async def test_a_low_estimate_is_the_network_again_once_the_device_is_calm(
     assert [s["tooWeak"] for s in states] == [False] * 8 + [True] * 3
     assert states[1]["cause"] == "device"
     assert levels(states)[-1] == "low" and states[-1]["cause"] == "network"
+
+
+async def test_a_busy_device_seen_on_another_connection_excuses_a_low_estimate(
+    open_page: OpenPage,
+) -> None:
+    """The device is one: a busy sign on any of the page's connections counts for all."""
+    page = await open_page()
+    elsewhere = {"limitation": "bandwidth", "busyElsewhere": True}
+    states = await run(page, WARMUP + [(100, 0.0, elsewhere)] * 5)
+    assert not any(s["tooWeak"] for s in states)
+    states = await run(page, WARMUP + [(100, 0.12, elsewhere)] * 4)
+    assert [s["tooWeak"] for s in states] == [False, False, True, True]
 
 
 async def test_the_busy_device_does_not_step_back_up(open_page: OpenPage) -> None:

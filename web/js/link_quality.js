@@ -39,13 +39,17 @@ export const RULE = {
   // samples in a row. Over again after `clearAfter` samples that are neither.
   tooWeak: { belowKbps: 150, lossAtLeast: 0.1, after: 3, clearAfter: 5 },
   // This device is busy (not the network) when our encoder says it is short of CPU
-  // (`qualityLimitationReason` "cpu") or our decoder falls behind what arrives: under
+  // (`qualityLimitationReason` "cpu"), the page runs late, or our decoder falls behind
+  // what arrives: under
   // `decodedUnder` of the complete frames received decoded in the interval, or more
   // than `droppedOver` of them dropped. A busy device also slows the bandwidth estimate
   // (packets wait for the CPU, and the estimate reads the delay as a full link), so
   // while the device has been busy within the last `memory` samples a low estimate
   // without loss is put down to the device; loss is always the network's.
-  device: { decodedUnder: 0.8, droppedOver: 0.1, memory: 5 },
+  // `lagMsAtLeast`: the page itself runs late by that much (the 2 s sampling timer
+  // fires late, or getStats() takes that long to answer): the CPU is short, whatever
+  // the network does.
+  device: { decodedUnder: 0.8, droppedOver: 0.1, lagMsAtLeast: 500, memory: 5 },
 };
 
 /**
@@ -101,7 +105,7 @@ const atLeast = (value, limit) => value !== null && value !== undefined && value
 export function deviceBusy(sample) {
   const { limitation, framesReceived: got, framesDecoded: decoded, framesDropped: dropped } =
     sample;
-  if (limitation === "cpu") return true;
+  if (limitation === "cpu" || atLeast(sample.lagMs, RULE.device.lagMsAtLeast)) return true;
   if (!(got > 0)) return false;
   return below(decoded, got * RULE.device.decodedUnder) ||
     (dropped > 0 && dropped > got * RULE.device.droppedOver);
@@ -109,7 +113,9 @@ export function deviceBusy(sample) {
 
 /**
  * The rule: the state after one ``sample`` {availableKbps, loss (0–1), rttMs,
- * limitation, framesReceived, framesDecoded, framesDropped (in the interval)} taken at
+ * limitation, framesReceived, framesDecoded, framesDropped (in the interval), lagMs
+ * (how late the page took the sample),
+ * busyElsewhere (another connection of this page saw the device busy lately)} taken at
  * ``now`` (ms). Unknown figures (null) count neither way. ``before: true`` is the rule
  * as it was until 2026-12 (every limit blamed on the network), for the benchmark.
  */
@@ -125,8 +131,10 @@ export function nextState(state, sample, now, { before = false } = {}) {
   const busyNow = !before && deviceBusy(sample);
   if (busyNow) s.sinceBusy = 0;
   else if (s.sinceBusy !== null) s.sinceBusy += 1;
-  // A low estimate is the network's unless the device has been busy lately.
-  const busy = s.sinceBusy !== null && s.sinceBusy < RULE.device.memory;
+  // A low estimate is the network's unless the device has been busy lately, as seen on
+  // this connection or (the device is one) on another.
+  const busy = (s.sinceBusy !== null && s.sinceBusy < RULE.device.memory) ||
+    (!before && sample.busyElsewhere === true);
   const lowEstimate = (limit) => !busy && below(kbps, limit);
 
   const poor = lowEstimate(RULE.tooWeak.belowKbps) || atLeast(loss, RULE.tooWeak.lossAtLeast);
@@ -168,7 +176,7 @@ export function readSample(report, previous) {
   const sample = {
     availableKbps: null, loss: null, rttMs: null, fractionLost: null, jitterMs: null,
     width: null, height: null, fps: null, limitation: null, videoBytes: 0,
-    framesReceived: null, framesDecoded: null, framesDropped: null,
+    framesReceived: null, framesDecoded: null, framesDropped: null, lagMs: null,
     counters: { sent: 0, lost: 0, received: 0, decoded: 0, dropped: 0 },
   };
   report.forEach((s) => {
@@ -233,6 +241,10 @@ function videoSender(pc) {
   return transceiver ? transceiver.sender : null;
 }
 
+// When some connection of this page last saw the device busy (Date.now()), for the
+// others: the device is one, whichever connection notices.
+const device = { busyAt: null };
+
 /** The rule as it was until 2026-12, for the benchmark (bench/six_pages.py) only: no
  * page sets this. */
 function oldRule() {
@@ -255,6 +267,7 @@ export class LinkQuality {
     this.last = null;
     this._counters = null;
     this._busy = false;
+    this._tickAt = null;
     this._timer = setInterval(() => this._tick(), SAMPLE_MS);
   }
 
@@ -294,12 +307,21 @@ export class LinkQuality {
         await this._apply();
         return;
       }
+      // How late the page is: the timer's delay past SAMPLE_MS, or getStats()'s answer.
+      const started = performance.now();
+      const late = this._tickAt === null ? null : started - this._tickAt - SAMPLE_MS;
+      this._tickAt = started;
       const sample = readSample(await this.pc.getStats(), this._counters);
       if (this._timer === null) return;
+      if (late !== null) sample.lagMs = Math.round(Math.max(late, performance.now() - started));
       this._counters = sample.counters;
       this.last = sample;
+      const now = Date.now();
+      sample.busyElsewhere = device.busyAt !== null &&
+        now - device.busyAt < RULE.device.memory * SAMPLE_MS;
+      if (deviceBusy(sample)) device.busyAt = now;
       const before = this.state;
-      this.state = nextState(before, sample, Date.now(), { before: oldRule() });
+      this.state = nextState(before, sample, now, { before: oldRule() });
       if (before.level !== this.state.level || before.tooWeak !== this.state.tooWeak ||
           before.cause !== this.state.cause) {
         this.changed();
