@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
-from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from bench.seed import SeededCall, seed_calls
 from bench.server_process import ServerProcess, cores_busy_seconds
@@ -88,13 +87,6 @@ _PAGE_SETUP = """
     }
   }, 2000);
 })();
-"""
-
-_REMOTE_PLAYING = """
-(count) => {
-  const widths = [...document.querySelectorAll("video.remote")].map((v) => v.videoWidth);
-  return widths.length === count && widths.every((w) => w > 0);
-}
 """
 
 # One reading of a page: counters of every inbound video (by connection and SSRC),
@@ -229,13 +221,7 @@ async def one_round(browser: Browser, base: str, call: SeededCall, mode: str,
                 await page.locator(f"[data-action={action}]").click(timeout=JOIN_TIMEOUT_MS)
             await page.locator(".call-view").wait_for(timeout=JOIN_TIMEOUT_MS)
             pages.append(page)
-        try:
-            await asyncio.gather(*(
-                page.wait_for_function(_REMOTE_PLAYING, arg=pages_count - 1,
-                                       timeout=JOIN_TIMEOUT_MS, polling=1000)
-                for page in pages))
-        except PlaywrightTimeout:  # an overloaded machine: measure what there is
-            print(f"  {mode}: not every page showed every picture in time", file=sys.stderr)
+        await _everyone_decoding(pages, pages_count - 1, mode)
         await asyncio.sleep(settle_s)
         cores_before = cores_busy_seconds()
         wall_before = time.monotonic()
@@ -289,6 +275,18 @@ async def one_round(browser: Browser, base: str, call: SeededCall, mode: str,
     finally:
         for context in contexts:
             await context.close()
+
+
+async def _everyone_decoding(pages: Sequence[Page], others: int, mode: str) -> None:
+    """Wait until every page decodes video from every other (or JOIN_TIMEOUT_MS)."""
+    deadline = time.monotonic() + JOIN_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        readings = [await page.evaluate(_READ) for page in pages]
+        if all(len(r["inbound"]) == others and all(v["decoded"] > 0 for v in r["inbound"].values())
+               for r in readings):
+            return
+        await asyncio.sleep(1.0)
+    print(f"  {mode}: not every page decoded every other in time", file=sys.stderr)
 
 
 def _count(counts: dict[str, int], key: str | None) -> None:
