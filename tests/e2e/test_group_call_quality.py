@@ -18,7 +18,13 @@ from playwright.async_api import Page
 
 from tests.e2e.flows import OpenPage, family_to_waiting_room, staff_into_room
 from tests.e2e.kota_server import StaffApi
-from tests.e2e.page_checks import PHONE, TABLET_LANDSCAPE, assert_remote_videos_play
+from tests.e2e.page_checks import (
+    PHONE,
+    TABLET_LANDSCAPE,
+    assert_accessible,
+    assert_remote_videos_play,
+    screenshots,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -125,6 +131,11 @@ async def test_a_six_person_call_on_a_busy_machine_blames_no_connection(
     # A while in the call: every tile still decoding, checked again at the end.
     for page in pages:
         await assert_remote_videos_play(page, len(GUESTS), timeout_ms=JOIN_MS)
+
+    await screenshots(guests[0], "28-six-person-call", ("phone", "tablet-portrait"))
+    await screenshots(staff, "29-six-person-call-staff", ("tablet-landscape",))
+    await assert_accessible(guests[0], "a six-person call (phone)")
+    await assert_accessible(staff, "a six-person call (staff)")
 
     banner = [await page.evaluate("() => window.__kotaBanner") for page in pages]
     assert banner == [0] * len(pages), f"weak-connection banner shown on a loopback call: {banner}"
