@@ -259,6 +259,7 @@ async () => {
   out.before = rule.encodingFor("full", rule.groupCap(6, { before: true }), 720);
   out.from1080 = rule.encodingFor("full", rule.groupCap(6), 1080);
   out.unknown = rule.encodingFor("full", rule.groupCap(3), null);
+  out.screen = rule.encodingFor("full", rule.groupCap(6), 1080, { screen: true });
   return out;
 }
 """
@@ -284,6 +285,7 @@ async def test_the_picture_each_person_gets_shrinks_as_the_call_grows(
     assert caps["before"] == full
     assert caps["from1080"]["scaleResolutionDownBy"] == 3
     assert caps["unknown"] == at540, "an unknown camera height is taken as 720"
+    assert caps["screen"] == {**at360, "scaleResolutionDownBy": 1}, "a screen keeps its lines"
 
 
 # The banner on its own, with a stand-in for the call (weakLink, audioOnly).

@@ -39,16 +39,14 @@ export const RULE = {
   // samples in a row. Over again after `clearAfter` samples that are neither.
   tooWeak: { belowKbps: 150, lossAtLeast: 0.1, after: 3, clearAfter: 5 },
   // This device is busy (not the network) when our encoder says it is short of CPU
-  // (`qualityLimitationReason` "cpu"), the page runs late, or our decoder falls behind
-  // what arrives: under
-  // `decodedUnder` of the complete frames received decoded in the interval, or more
+  // (`qualityLimitationReason` "cpu"); when the page itself runs `lagMsAtLeast` late
+  // (the 2 s sampling timer fires late, or getStats() takes that long to answer: no
+  // network does that); or when our decoder falls behind what arrives: under
+  // `decodedUnder` of the complete frames received in the interval decoded, or more
   // than `droppedOver` of them dropped. A busy device also slows the bandwidth estimate
   // (packets wait for the CPU, and the estimate reads the delay as a full link), so
   // while the device has been busy within the last `memory` samples a low estimate
   // without loss is put down to the device; loss is always the network's.
-  // `lagMsAtLeast`: the page itself runs late by that much (the 2 s sampling timer
-  // fires late, or getStats() takes that long to answer): the CPU is short, whatever
-  // the network does.
   device: { decodedUnder: 0.8, droppedOver: 0.1, lagMsAtLeast: 500, memory: 5 },
 };
 
@@ -71,11 +69,12 @@ export function groupCap(people, { before = false } = {}) {
 
 /**
  * The encoding for ``level`` within ``cap``, for a camera ``sourceHeight`` pixels high
- * (null: unknown, taken as 720): the stricter of the two for each limit.
+ * (null: unknown, taken as 720): the stricter of the two for each limit. A shared
+ * ``screen`` keeps its lines (text must stay readable); only its rates are capped.
  */
-export function encodingFor(level, cap, sourceHeight) {
+export function encodingFor(level, cap, sourceHeight, { screen = false } = {}) {
   const want = { ...ENCODINGS[level] };
-  if (cap.maxHeight !== null) {
+  if (cap.maxHeight !== null && !screen) {
     const scale = (sourceHeight || 720) / cap.maxHeight;
     if (scale > want.scaleResolutionDownBy) want.scaleResolutionDownBy = scale;
   }
@@ -341,9 +340,9 @@ export class LinkQuality {
     if (!sender || this._timer === null) return;
     const params = sender.getParameters();
     if (!params.encodings || params.encodings.length === 0) return; // not negotiated yet
-    const source = sender.track ? sender.track.getSettings().height : null;
+    const settings = sender.track ? sender.track.getSettings() : {};
     const want = encodingFor(this.state.level, groupCap(this.people(), { before: oldRule() }),
-      source);
+      settings.height || null, { screen: settings.displaySurface !== undefined });
     const key = JSON.stringify(want);
     if (key === this.applied) return;
     for (const encoding of params.encodings) {
