@@ -67,7 +67,10 @@ _PAGE_SETUP = """
     busy: 0, rtt: [], loss: [] };
   const previous = new Map();
   setInterval(async () => {
-    const rule = await import("/static/js/link_quality.js");
+    // Next to the page's own modules (a versioned URL where the server versions them).
+    const entry = document.querySelector('script[type="module"]');
+    if (!entry) return;
+    const rule = await import(new URL("../link_quality.js", entry.src));
     for (const pc of window.__benchPcs) {
       if (pc.connectionState !== "connected") continue;
       const sample = rule.readSample(await pc.getStats(), previous.get(pc) || null);

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 # A sample is [availableKbps, loss] or [availableKbps, loss, {more figures}].
 _RUN = """
 async ([samples, options]) => {
-  const rule = await import("/static/js/link_quality.js");
+  const entry = document.querySelector('script[type="module"]').src;
+  const rule = await import(new URL("../link_quality.js", entry));
   let state = rule.initialState();
   return samples.map(([availableKbps, loss, more], i) => {
     const sample = { availableKbps, loss, rttMs: 300, ...(more || {}) };
@@ -250,7 +251,8 @@ async def test_the_old_rule_blamed_the_connection_for_a_busy_device(
 # --- the cap of a group call -------------------------------------------------------
 _CAPS = """
 async () => {
-  const rule = await import("/static/js/link_quality.js");
+  const entry = document.querySelector('script[type="module"]').src;
+  const rule = await import(new URL("../link_quality.js", entry));
   const out = {};
   for (const people of [1, 2, 3, 4, 5, 6]) {
     const cap = rule.groupCap(people);
