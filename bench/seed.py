@@ -93,3 +93,57 @@ async def count_usage_rows(settings: Settings, action: str, since: datetime) -> 
         return sum([row.action == action async for row in db.iter_audit_rows(start=since)])
     finally:
         await db.close()
+
+
+@dataclass(frozen=True)
+class SeededCall:
+    appointment_id: int
+    staff_cookie: str
+    guest_tokens: tuple[str, ...]
+
+
+async def seed_calls(settings: Settings, calls: int, guests: int,
+                     now: datetime) -> list[SeededCall]:
+    """``calls`` appointments open for joining at ``now``, each with its own professional
+    (signed in) and ``guests`` guardians with join links."""
+    db = Database(settings.db_path)
+    await db.open()
+    try:
+        await db.migrate()
+        key = SigningKey.load_or_create(settings.signing_key_path)
+        chain, _ = await open_chain(db, settings)
+        audit = AuditLog(db, lambda: now, chain)
+        links = JoinLinks(db, audit, key, settings.public_url, settings.join_grace)
+        password_hash = hash_password(secrets.token_urlsafe(16))
+        made = []
+        for index in range(calls):
+            cookie = secrets.token_urlsafe(32)
+            starts_at = now.replace(microsecond=0)
+            ends_at = starts_at + APPOINTMENT_LENGTH
+            async with db.transaction() as tx:
+                staff = await tx.create_staff(
+                    f"call{index:04d}", f"Call Worker {index}", StaffRole.PROFESSIONAL,
+                    password_hash, now,
+                )
+                await tx.create_session(
+                    hash_session_id(cookie), staff.id, secrets.token_urlsafe(32), now,
+                    now + SESSION_LENGTH,
+                )
+                appointment_id, participant_ids = await tx.create_appointment(
+                    starts_at=starts_at, ends_at=ends_at,
+                    kind=AppointmentKind.FAMILY_COUNSELLING, host_id=staff.id, staff_ids=(),
+                    participants=[
+                        NewParticipant(f"Guest {g + 1}", ParticipantRole.GUARDIAN, None)
+                        for g in range(guests)
+                    ],
+                    created_by=staff.id, now=now,
+                )
+                tokens = []
+                for participant_id in participant_ids:
+                    link = await links.issue(tx, Actor.staff(staff.id), appointment_id,
+                                             ends_at, participant_id, now)
+                    tokens.append(encode_token(key, link))
+            made.append(SeededCall(appointment_id, cookie, tuple(tokens)))
+        return made
+    finally:
+        await db.close()

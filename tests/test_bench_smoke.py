@@ -7,7 +7,8 @@ its exchange, both relay phases move messages, and the benchmark's own checks fi
 lost, misrouted or reordered message — and that those checks do catch a bad one; and
 that writers sign in, every kind of staff write runs, contested bookings meet
 ``409 appointment_overlap``, and nothing errs or ends up double-booked — and that the
-double-booking count catches one.
+double-booking count catches one; and that the six-pages benchmark (two pages here) runs
+a call under each rule and reads every tile.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench import fixed_rate, staff_writes
+from bench import fixed_rate, six_pages, staff_writes
 from bench.join_flows import FloorJoinFlow
 from bench.load import EXCHANGE_MESSAGES, Fleet
 from bench.payloads import Outbox
@@ -148,3 +149,16 @@ async def test_double_booking_count_finds_overlaps_of_one_hosts_scheduled_bookin
     finally:
         await db.close()
     assert staff_writes.count_double_bookings(path) == (1, 5, 4)
+
+
+async def test_six_pages_tiny_run_measures_each_rule(tmp_path: Path) -> None:
+    """Two pages, one round of each rule, a 1 s window: the machinery, not the figures."""
+    results = await six_pages.run(rounds=1, guests=1, settle_s=0.5, seconds=1.0,
+                                  workdir=tmp_path)
+    assert [(r.mode, r.pages) for r in results] == [("before", 2), ("after", 2)]
+    for result in results:
+        assert result.joined, result.line()
+        assert len(result.tile_fps) == 2, result.line()  # each page sees the other
+        assert result.sent_heights, result.line()
+    report = six_pages.report(results, 2, 1.0)
+    assert "before" in report and "after" in report and "median" in report

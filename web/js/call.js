@@ -274,9 +274,16 @@ export class Call extends EventTarget {
         if (what === "media" || what === "quality") this._emit(what, { peer });
         else this._emit("peers");
       },
+      people: () => this.peers.size + 1,
     });
     this.peers.set(peer.id, peer);
+    this._peopleChanged();
     return peer;
+  }
+
+  /** What we send each peer is capped by the call's size (link_quality.js, groupCap). */
+  _peopleChanged() {
+    for (const peer of this.peers.values()) if (peer.quality) peer.quality.peopleChanged();
   }
 
   _syncPeers(list) {
@@ -328,6 +335,7 @@ export class Call extends EventTarget {
     if (!peer) return;
     peer.close();
     this.peers.delete(id);
+    this._peopleChanged();
     if (!quiet) this._emit("peers");
   }
 
@@ -360,7 +368,8 @@ export class Call extends EventTarget {
     }
   }
 
-  /** Whether some connection is too weak for video (LinkQuality): offer sound only. */
+  /** Whether some connection is too weak for video and the network is the cause
+   * (LinkQuality; a busy device is not): offer sound only. */
   get weakLink() {
     for (const peer of this.peers.values()) if (peer.quality && peer.quality.tooWeak) return true;
     return false;

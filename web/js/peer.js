@@ -13,9 +13,12 @@ export class Peer {
    * ``local`` gives what we send: {track(kind), videoDirection(), stream}.
    * ``signal(payload)`` sends to this peer; ``changed(what)`` tells the call that the
    * connection ("connection"), the media ("media") or the link's quality ("quality",
-   * see ``quality``: LinkQuality) changed.
+   * see ``quality``: LinkQuality) changed. ``people()`` is how many are in the call (us
+   * included), for what we send this peer (link_quality.js, groupCap).
    */
-  constructor(info, selfId, { local, iceServers, iceTransportPolicy = "all", signal, changed }) {
+  constructor(info, selfId, {
+    local, iceServers, iceTransportPolicy = "all", signal, changed, people = () => 2,
+  }) {
     this.id = info.participant;
     this.info = { ...info };
     // The peer whose id sorts lower is polite.
@@ -25,9 +28,11 @@ export class Peer {
     this.iceTransportPolicy = iceTransportPolicy;
     this.signal = signal;
     this.changed = changed;
+    this.people = people;
     this.pc = null;
     this.pcSeat = null;
-    // How well the connection carries our media; steps our video down on a weak link.
+    // How well the connection carries our media; steps our video down on a weak link or
+    // a busy device, and caps it as the call grows.
     this.quality = null;
     // True while our connection has gathered no ICE candidate although gathering ended or
     // NO_CANDIDATE_MS passed: nothing can connect ("unreachable").
@@ -72,7 +77,7 @@ export class Peer {
     });
     this.pc = pc;
     this.pcSeat = this.info.seat;
-    this.quality = new LinkQuality(pc, () => this.changed("quality"));
+    this.quality = new LinkQuality(pc, () => this.changed("quality"), this.people);
     pc.ontrack = ({ track }) => this._onRemoteTrack(track);
     pc.onicecandidate = ({ candidate }) => {
       if (candidate && candidate.candidate) this._candidateFound();

@@ -217,6 +217,7 @@ export class CallView {
     const connection = peer.connection;
     tile.element.dataset.connection = connection;
     tile.element.dataset.sendLevel = peer.quality ? peer.quality.level : "full";
+    tile.element.dataset.sendCause = (peer.quality && peer.quality.cause) || "";
     if (connection === "connected") tile.state.textContent = "";
     else setText(tile.state, `connection.${connection}`);
   }
