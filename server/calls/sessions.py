@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from server.appointments import Scheduler, can_see
+from server.appointments import Scheduler, can_see, clash_json
 from server.audit import Action, Actor
 from server.calls.join_window import join_window
 from server.calls.store import CallStore
@@ -50,7 +50,8 @@ class CallSessions:
 
         Refused once the join window has closed, and when the host has meanwhile been
         booked for another appointment at that time (an ended session blocks no booking):
-        two calls of one host at once is never right, so the error names the other one.
+        two calls of one host at once is never right, so the error names the other one (its
+        time, and its id and kind only to those who may see it, as a booking's overlap does).
         Reopening a session that is open changes nothing and logs nothing (a double click).
         """
         scheduler, tz = self._scheduler, self._settings.timezone
@@ -77,9 +78,7 @@ class CallSessions:
                     "reopen_overlap",
                     "The host has another appointment at that time: "
                     f"{other.starts_at.astimezone(tz):%H:%M}-{other.ends_at.astimezone(tz):%H:%M}.",
-                    appointment_id=other.id, kind=other.kind.value,
-                    starts_at=other.starts_at.astimezone(tz).isoformat(),
-                    ends_at=other.ends_at.astimezone(tz).isoformat(),
+                    **clash_json(actor, other, tz),
                 )
             await tx.reopen_call(appointment_id, now)
             await scheduler.audit.record(Actor.staff(actor.id), Action.SESSION_REOPENED,

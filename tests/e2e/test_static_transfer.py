@@ -4,7 +4,6 @@ coming back. Static files must arrive compressed and, the second time, not at al
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import CDPSession, Page, ViewportSize
 
+from tests.conftest import wait_until
 from tests.e2e.flows import OpenPage, family_to_waiting_room
 from tests.e2e.kota_server import StaffApi
 from tests.e2e.page_checks import PHONE, TABLET_PORTRAIT, assert_accessible
@@ -73,11 +73,8 @@ class NetworkLog:
     async def settled(self) -> None:
         """Wait until every request seen has finished (the waiting room is on screen
         before the last response's end is reported)."""
-        for _ in range(400):
-            if all(f.done for f in self.fetches.values()):
-                return
-            await asyncio.sleep(0.05)
-        pytest.fail(f"requests still open: {[f.path for f in self.fetches.values() if not f.done]}")
+        await wait_until(lambda: all(f.done for f in self.fetches.values()), timeout=20,
+                         what="every request seen to finish")
 
     def over_network(self) -> list[Fetch]:
         return [f for f in self.fetches.values() if not f.from_cache and f.bytes > 0]

@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestServer
 
 from server.app import create_app
 from server.settings import Settings
-from tests.conftest import Accounts
+from tests.conftest import Accounts, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "nginx" / "kota.conf"
@@ -97,14 +97,17 @@ async def nginx(tmp_path: Path, kota: TestServer) -> AsyncIterator[str]:
         NGINX, "-c", str(tmp_path / "nginx.conf"),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )
+
+    async def listening() -> bool:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", https_port)
+        except OSError:
+            return False
+        writer.close()
+        return True
+
     try:
-        for _ in range(100):
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", https_port)
-                writer.close()
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
+        await wait_until(listening, timeout=10, what="nginx listening")
         yield f"https://127.0.0.1:{https_port}"
     finally:
         process.terminate()

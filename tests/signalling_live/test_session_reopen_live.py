@@ -132,6 +132,12 @@ async def test_an_ended_session_blocks_no_booking_and_reopen_then_names_the_new_
     assert body["error"]["appointment_id"] == new["id"]
     assert body["error"]["kind"] == "school_meeting"
     assert body["error"]["starts_at"] == new["starts_at"]
+    # Pekka, staff of this appointment but not of Sanna's new one, learns its time only.
+    pekka = await call.sign_in("pekka")
+    body = await assert_error(await pekka.post(f"/api/appointments/{call.id}/reopen"),
+                              409, "reopen_overlap")
+    assert body["error"]["starts_at"] == new["starts_at"]
+    assert "appointment_id" not in body["error"] and "kind" not in body["error"], body
     assert await _session(call.sanna, call.id) == "ended"
     # With the new one cancelled, the session may be reopened.
     assert (await call.sanna.post(f"/api/appointments/{new['id']}/cancel")).status == 200
