@@ -10,6 +10,7 @@ command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)  # the weak-link test (tests/network)
 command -v tc >/dev/null 2>&1 || missing+=(iproute2)  # ip and tc, the same test
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)  # tests/server/test_nginx_config.py
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # the same test's certificate
 [ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
