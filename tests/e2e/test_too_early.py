@@ -51,11 +51,11 @@ def opens_text(code: str, opens_at: datetime) -> str:
 async def test_too_early_says_the_date_and_time_on_the_first_page(
     open_page: OpenPage, staff_api: Callable[[str], Awaitable[StaffApi]], size: str
 ) -> None:
-    pekka = await staff_api("pekka")
+    kaisa = await staff_api("kaisa")
     start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2, hours=3)
     if size == "tablet-portrait":
-        start += timedelta(hours=2)  # not pekka's other appointment
-    appointment = await pekka.appointment(("Eeva Kallio", "guardian"), starts_at=start)
+        start += timedelta(hours=2)  # not kaisa's other appointment
+    appointment = await kaisa.appointment(("Eeva Kallio", "guardian"), starts_at=start)
     viewport = PHONE if size == "phone" else TABLET_PORTRAIT
     family = await open_page(viewport, name="family", init_script=COUNT_CAMERA_REQUESTS)
     await family.goto(appointment.links["Eeva Kallio"])
@@ -84,9 +84,9 @@ async def test_too_early_page_opens_the_room_by_itself(
     open_page: OpenPage, staff_api: Callable[[str], Awaitable[StaffApi]]
 ) -> None:
     """The window opens 40 s after booking; the page moves on without a tap."""
-    pekka = await staff_api("pekka")
+    kaisa = await staff_api("kaisa")
     start = datetime.now(UTC).replace(microsecond=0) + OPENS_BEFORE + timedelta(seconds=40)
-    appointment = await pekka.appointment(
+    appointment = await kaisa.appointment(
         ("Ilmari Kallio", "guardian"), starts_at=start, languages={"Ilmari Kallio": "se"}
     )
     family = await open_page(PHONE, name="family", init_script=COUNT_CAMERA_REQUESTS)
