@@ -59,6 +59,7 @@ from server.ice_servers import IceServers
 from server.join_links import JoinLinks
 from server.join_throttle import JoinThrottle
 from server.join_tokens import SigningKey
+from server.message_plan import MessagePlan
 from server.passwords import PasswordChecker
 from server.request_bodies import body_limit_middleware
 from server.request_log import request_log_middleware
@@ -141,7 +142,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         app[SIGNING_KEY] = key
         app[AUDIT] = audit
         app[LINKS] = links_
-        app[SCHEDULER] = Scheduler(db, audit, links_, settings.timezone)
+        app[SCHEDULER] = Scheduler(db, audit, links_, settings.timezone,
+                                     MessagePlan(settings.reminder_offsets))
         logger.info("server.storage_ready", extra={"schema": await db.schema_version()})
         yield
         refusals.cancel()

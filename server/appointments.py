@@ -10,14 +10,17 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from server.audit import Action, Actor, AuditLog
+from server.contacts import checked_contact
 from server.db import Database, NewParticipant, Reads, Tx
 from server.errors import Conflict, Forbidden, NotFound, Unprocessable
 from server.join_links import JoinLinks
 from server.local_time import parse_wall_time, resolve
+from server.message_plan import MessagePlan
 from server.records import (
     Appointment,
     AppointmentKind,
     AppointmentStatus,
+    Delivery,
     JoinLink,
     Language,
     Participant,
@@ -51,6 +54,14 @@ class ParticipantIn(msgspec.Struct, forbid_unknown_fields=True):
     contact: Contact | None = None
     # fi, sv, en or se; None lets the family's browser decide.
     language: Language | None = None
+    # How the link goes: e-mail or SMS to ``contact``, or staff copy it by hand.
+    delivery: Delivery = Delivery.MANUAL
+
+    def new_participant(self) -> NewParticipant:
+        """Checked: e-mail and SMS need a contact of that form (numbers become E.164)."""
+        contact = checked_contact(self.delivery, self.contact)
+        return NewParticipant(self.display_name, self.role, contact, self.language,
+                              self.delivery)
 
 
 class TimesIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -179,11 +190,13 @@ class Scheduler:
     """Applies the scheduling rules. Each change is one transaction: its checks, its rows,
     its usage-log rows and the appointment it answers with all come from that one ``tx``."""
 
-    def __init__(self, db: Database, audit: AuditLog, links: JoinLinks, tz: ZoneInfo) -> None:
+    def __init__(self, db: Database, audit: AuditLog, links: JoinLinks, tz: ZoneInfo,
+                 plan: MessagePlan) -> None:
         self.db = db
         self.audit = audit
         self.links = links
         self.tz = tz
+        self.plan = plan
         # Session states not yet written (appointment id → ended); set when calls start.
         self.queued_sessions: Callable[[], Mapping[int, bool]] = dict
 
@@ -241,6 +254,7 @@ class Scheduler:
         if not actor.is_admin and actor.id != host_id and actor.id not in staff_ids:
             raise Forbidden("not_allowed", "You can only book appointments you take part in.")
         who = Actor.staff(actor.id)
+        people = [p.new_participant() for p in body.participants]
         async with self.db.transaction() as tx:
             await self._check_staff(tx, {host_id, *staff_ids})
             await self._check_overlap(tx, actor, host_id, starts_at, ends_at)
@@ -250,10 +264,7 @@ class Scheduler:
                 kind=body.kind,
                 host_id=host_id,
                 staff_ids=staff_ids,
-                participants=[
-                    NewParticipant(p.display_name, p.role, p.contact, p.language)
-                    for p in body.participants
-                ],
+                participants=people,
                 created_by=actor.id,
                 now=now,
             )
@@ -263,7 +274,10 @@ class Scheduler:
                     who, Action.PARTICIPANT_ADDED, appointment_id, participant_id, tx=tx
                 )
                 await self.links.issue(tx, who, appointment_id, ends_at, participant_id, now)
-            return await _load(tx, appointment_id)
+            created = await _load(tx, appointment_id)
+            for participant_id in participant_ids:
+                await self.plan.participant_added(tx, created, participant_id, now)
+            return created
 
     async def get(self, actor: Staff, appointment_id: int, *, log: bool = True) -> Appointment:
         """The appointment if ``actor`` may see it; others get the same 404 as a missing one."""
@@ -320,12 +334,15 @@ class Scheduler:
             )
             await self.audit.record(who, Action.APPOINTMENT_UPDATED, appointment_id, tx=tx)
             await self.links.renew_short_links(tx, who, await _load(tx, appointment_id), now)
+            if (starts_at, ends_at) != (current.starts_at, current.ends_at):
+                await self.plan.appointment_moved(tx, await _load(tx, appointment_id), now)
             return await _load(tx, appointment_id)
 
     async def cancel(self, actor: Staff, appointment_id: int, now: datetime) -> Appointment:
         async with self.db.transaction() as tx:
-            await _changeable(tx, actor, appointment_id)
+            current = await _changeable(tx, actor, appointment_id)
             await tx.cancel_appointment(appointment_id, now)
+            await self.plan.appointment_cancelled(tx, current, now)
             await self.audit.record(
                 Actor.staff(actor.id), Action.APPOINTMENT_CANCELLED, appointment_id, tx=tx
             )
@@ -335,22 +352,21 @@ class Scheduler:
         self, actor: Staff, appointment_id: int, body: ParticipantIn, now: datetime
     ) -> tuple[Appointment, int]:
         who = Actor.staff(actor.id)
+        person = body.new_participant()
         async with self.db.transaction() as tx:
             current = await _changeable(tx, actor, appointment_id)
             if len(current.participants) >= MAX_PARTICIPANTS:
                 raise Conflict(
                     "too_many_participants", "This appointment has no room for more people."
                 )
-            participant_id = await tx.add_participant(
-                appointment_id, NewParticipant(
-                    body.display_name, body.role, body.contact, body.language
-                ), now
-            )
+            participant_id = await tx.add_participant(appointment_id, person, now)
             await self.audit.record(
                 who, Action.PARTICIPANT_ADDED, appointment_id, participant_id, tx=tx
             )
             await self.links.issue(tx, who, appointment_id, current.ends_at, participant_id, now)
-            return await _load(tx, appointment_id), participant_id
+            added = await _load(tx, appointment_id)
+            await self.plan.participant_added(tx, added, participant_id, now)
+            return added, participant_id
 
     async def remove_participant(
         self, actor: Staff, appointment_id: int, participant_id: int, now: datetime
@@ -359,6 +375,7 @@ class Scheduler:
             current = await _changeable(tx, actor, appointment_id)
             _participant_of(current, participant_id)
             await tx.remove_participant(participant_id, now)
+            await self.plan.participant_removed(tx, current, participant_id, now)
             await self.audit.record(
                 Actor.staff(actor.id), Action.PARTICIPANT_REMOVED, appointment_id,
                 participant_id, tx=tx,

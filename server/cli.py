@@ -23,6 +23,7 @@ from server.ice_servers import IceServers
 from server.join_links import JoinLinks
 from server.join_tokens import SigningKey
 from server.log import configure_logging
+from server.message_plan import MessagePlan
 from server.passwords import MIN_LENGTH, hash_password
 from server.records import (
     AppointmentKind,
@@ -268,7 +269,8 @@ async def _demo(settings: Settings) -> int:
         log, checkpoints = await _usage_log(db, settings)
         key = SigningKey.load_or_create(settings.signing_key_path)
         links = JoinLinks(db, log, key, settings.public_url, settings.join_grace)
-        scheduler = Scheduler(db, log, links, settings.timezone)
+        scheduler = Scheduler(db, log, links, settings.timezone,
+                              MessagePlan(settings.reminder_offsets))
         admin, admin_password = await _demo_staff(db, log, DEMO_ADMIN, now)
         host, host_password = await _demo_staff(db, log, DEMO_PROFESSIONAL, now)
         url = await _demo_family_link(settings, db, scheduler, links, host, now)

@@ -29,8 +29,12 @@ from server.records import (
     AppointmentKind,
     AppointmentStatus,
     AuditRow,
+    Delivery,
     JoinLink,
     Language,
+    MessagePurpose,
+    MessageState,
+    OutboxMessage,
     Participant,
     ParticipantRole,
     Staff,
@@ -86,6 +90,24 @@ class NewParticipant:
     role: ParticipantRole
     contact: str | None
     language: Language | None = None
+    delivery: Delivery = Delivery.MANUAL
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """An outbox row to write in the caller's transaction."""
+
+    purpose: MessagePurpose
+    channel: Delivery
+    recipient: str
+    language: Language
+    starts_at: datetime
+    ends_at: datetime
+    due_at: datetime
+    appointment_id: int | None = None
+    participant_id: int | None = None
+    booking_id: int | None = None
+    sequence: int = 0
 
 
 @dataclass(frozen=True)
@@ -284,6 +306,8 @@ class Reads:
             removed_at=_maybe_time(row["removed_at"]),
             link=link,
             language=Language(row["language"]) if row["language"] else None,
+            delivery=Delivery(row["delivery"]),
+            invite_sequence=row["invite_sequence"],
         )
 
     @staticmethod
@@ -355,6 +379,54 @@ class Reads:
     async def get_join_link(self, jti: str) -> JoinLink | None:
         row = await self._fetchone("SELECT * FROM join_links WHERE jti = ?", (jti,))
         return None if row is None else self._link(row)
+
+    # -- outbox ----------------------------------------------------------------
+
+    @staticmethod
+    def _message(row: sqlite3.Row) -> OutboxMessage:
+        return OutboxMessage(
+            id=row["id"],
+            purpose=MessagePurpose(row["purpose"]),
+            channel=Delivery(row["channel"]),
+            recipient=row["recipient"],
+            language=Language(row["language"]),
+            appointment_id=row["appointment_id"],
+            participant_id=row["participant_id"],
+            booking_id=row["booking_id"],
+            starts_at=parse_db_time(row["starts_at"]),
+            ends_at=parse_db_time(row["ends_at"]),
+            sequence=row["sequence"],
+            state=MessageState(row["state"]),
+            due_at=parse_db_time(row["due_at"]),
+            attempts=row["attempts"],
+            next_attempt_at=parse_db_time(row["next_attempt_at"]),
+            last_error=row["last_error"],
+            created_at=parse_db_time(row["created_at"]),
+            sent_at=_maybe_time(row["sent_at"]),
+        )
+
+    async def list_messages(
+        self,
+        *,
+        appointment_id: int | None = None,
+        participant_id: int | None = None,
+        booking_id: int | None = None,
+    ) -> list[OutboxMessage]:
+        """The messages of one appointment, participant or booking, oldest first."""
+        where, params = [], []
+        for column, value in (("appointment_id", appointment_id),
+                              ("participant_id", participant_id),
+                              ("booking_id", booking_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if not where:
+            raise ValueError("list_messages needs an appointment, participant or booking")
+        rows = await self._fetchall(
+            f"SELECT * FROM outbox WHERE {' AND '.join(where)} ORDER BY id",  # noqa: S608
+            params,
+        )
+        return [self._message(row) for row in rows]
 
     # -- usage log -------------------------------------------------------------
 
@@ -608,14 +680,15 @@ class Tx(Reads):
     ) -> int:
         cursor = await self._execute(
             "INSERT INTO participants"
-            " (appointment_id, display_name, role, contact, language, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            " (appointment_id, display_name, role, contact, language, delivery, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 appointment_id,
                 participant.display_name,
                 participant.role.value,
                 participant.contact,
                 participant.language.value if participant.language else None,
+                participant.delivery.value,
                 db_time(now),
             ),
         )
@@ -734,6 +807,59 @@ class Tx(Reads):
         )
         await self._execute("DELETE FROM call_seats WHERE appointment_id = ?", (appointment_id,))
 
+
+    # -- outbox ----------------------------------------------------------------
+
+    async def add_message(self, message: NewMessage, now: datetime) -> int:
+        cursor = await self._execute(
+            "INSERT INTO outbox (purpose, channel, recipient, language, appointment_id,"
+            " participant_id, booking_id, starts_at, ends_at, sequence, due_at,"
+            " next_attempt_at, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                message.purpose.value,
+                message.channel.value,
+                message.recipient,
+                message.language.value,
+                message.appointment_id,
+                message.participant_id,
+                message.booking_id,
+                db_time(message.starts_at),
+                db_time(message.ends_at),
+                message.sequence,
+                db_time(message.due_at),
+                db_time(message.due_at),
+                db_time(now),
+                db_time(now),
+            ),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    async def withdraw_messages(
+        self, now: datetime, *, appointment_id: int, participant_id: int | None = None
+    ) -> int:
+        """Pending messages of an appointment (or one of its people) that a change made
+        wrong are withdrawn, never deleted: the row shows they were planned."""
+        sql = ("UPDATE outbox SET state = 'withdrawn', updated_at = ?"
+               " WHERE state = 'pending' AND appointment_id = ?")
+        params: list[Any] = [db_time(now), appointment_id]
+        if participant_id is not None:
+            sql += " AND participant_id = ?"
+            params.append(participant_id)
+        cursor = await self._execute(sql, params)
+        return cursor.rowcount
+
+    async def bump_invite_sequence(
+        self, appointment_id: int, participant_id: int | None = None
+    ) -> None:
+        sql = ("UPDATE participants SET invite_sequence = invite_sequence + 1"
+               " WHERE appointment_id = ?")
+        params: list[Any] = [appointment_id]
+        if participant_id is not None:
+            sql += " AND id = ?"
+            params.append(participant_id)
+        await self._execute(sql, params)
 
 class Database(Reads):
     def __init__(self, path: Path) -> None:

@@ -39,6 +39,31 @@ class Language(enum.StrEnum):
     SE = "se"
 
 
+class Delivery(enum.StrEnum):
+    """How a participant's join link reaches them."""
+
+    MANUAL = "manual"  # staff copy it into some other system
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class MessagePurpose(enum.StrEnum):
+    INVITATION = "invitation"
+    UPDATE = "update"  # the time moved; the calendar file's SEQUENCE is one higher
+    CANCELLATION = "cancellation"
+    REMINDER = "reminder"
+    BOOKING_CONFIRM = "booking_confirm"  # a held booking waits for its confirm link
+
+
+class MessageState(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNCONFIRMED = "unconfirmed"  # the server stopped mid-send; never sent again by itself
+    WITHDRAWN = "withdrawn"
+
+
 class AppointmentStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
     CANCELLED = "cancelled"
@@ -92,6 +117,8 @@ class Participant:
     removed_at: datetime | None
     link: JoinLink | None = None
     language: Language | None = None
+    delivery: Delivery = Delivery.MANUAL
+    invite_sequence: int = 0
 
 
 @dataclass(frozen=True)
@@ -111,6 +138,30 @@ class Appointment:
 
     def participant(self, participant_id: int) -> Participant | None:
         return next((p for p in self.participants if p.id == participant_id), None)
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One outgoing message: references and the time it tells, never its text."""
+
+    id: int
+    purpose: MessagePurpose
+    channel: Delivery
+    recipient: str
+    language: Language
+    appointment_id: int | None
+    participant_id: int | None
+    booking_id: int | None
+    starts_at: datetime
+    ends_at: datetime
+    sequence: int
+    state: MessageState
+    due_at: datetime
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,8 @@ class Settings:
     audit_checkpoint_seconds: float = 60.0
     audit_syslog: str = ""
     alive_mark_seconds: float = 10.0
+    # Before an appointment's start, in this order of sending: 24 h, then 1 h.
+    reminder_offsets: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
 
     @property
     def join_opens_before(self) -> timedelta:
@@ -197,6 +199,25 @@ def _ice_urls(kind: str) -> Callable[[str], tuple[str, ...]]:
         return urls
 
     return parse
+
+
+_DURATION = re.compile(r"^(\d{1,4})([mhd])$")
+_UNIT = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def _durations(raw: str) -> tuple[timedelta, ...]:
+    """Comma-separated offsets such as ``24h,1h,30m``; empty means none. Longest first."""
+    found = set()
+    for part in (p.strip().lower() for p in raw.split(",")):
+        if not part:
+            continue
+        match = _DURATION.match(part)
+        if match is None or int(match.group(1)) == 0:
+            raise SettingsError(f"expected durations such as 24h,1h,30m, got {part!r}")
+        found.add(timedelta(**{_UNIT[match.group(2)]: int(match.group(1))}))
+    if any(offset > timedelta(days=60) for offset in found):
+        raise SettingsError("a reminder can be at most 60 days before the appointment")
+    return tuple(sorted(found, reverse=True))
 
 
 def _ice_transport_policy(raw: str) -> IceTransportPolicy:
@@ -322,6 +343,7 @@ def load_settings(environ: Mapping[str, str], **overrides: Any) -> Settings:
         audit_checkpoint_seconds=_read(environ, "KOTA_AUDIT_CHECKPOINT_SECONDS", "60",
                                        _number(0.05, 86400)),
         audit_syslog=_read(environ, "KOTA_AUDIT_SYSLOG", "", str),
+        reminder_offsets=_read(environ, "KOTA_REMINDER_OFFSETS", "24h,1h", _durations),
         alive_mark_seconds=_read(environ, "KOTA_ALIVE_MARK_SECONDS", "10", _number(0.05, 300)),
     )
     if settings.turn_urls and settings.turn_secret_file is None:

@@ -44,6 +44,7 @@ def participant_json(participant: Participant, tz: ZoneInfo) -> dict[str, Any]:
         "role": participant.role.value,
         "contact": participant.contact,
         "language": participant.language.value if participant.language else None,
+        "delivery": participant.delivery.value,
         "link": link_json(participant.link, tz),
     }
 
