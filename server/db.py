@@ -29,6 +29,8 @@ from server.records import (
     AppointmentKind,
     AppointmentStatus,
     AuditRow,
+    Booking,
+    BookingState,
     Delivery,
     JoinLink,
     Language,
@@ -379,6 +381,44 @@ class Reads:
     async def get_join_link(self, jti: str) -> JoinLink | None:
         row = await self._fetchone("SELECT * FROM join_links WHERE jti = ?", (jti,))
         return None if row is None else self._link(row)
+
+    # -- bookings --------------------------------------------------------------
+
+    @staticmethod
+    def _booking(row: sqlite3.Row) -> Booking:
+        return Booking(
+            id=row["id"],
+            service_id=row["service_id"],
+            staff_id=row["staff_id"],
+            kind=AppointmentKind(row["kind"]),
+            starts_at=parse_db_time(row["starts_at"]),
+            ends_at=parse_db_time(row["ends_at"]),
+            state=BookingState(row["state"]),
+            hold_expires_at=parse_db_time(row["hold_expires_at"]),
+            display_name=row["display_name"],
+            contact=row["contact"],
+            channel=Delivery(row["channel"]),
+            language=Language(row["language"]),
+            topic=row["topic"],
+            confirm_nonce=row["confirm_nonce"],
+            manage_nonce=row["manage_nonce"],
+            appointment_id=row["appointment_id"],
+            participant_id=row["participant_id"],
+            created_at=parse_db_time(row["created_at"]),
+            confirmed_at=_maybe_time(row["confirmed_at"]),
+            cancelled_at=_maybe_time(row["cancelled_at"]),
+        )
+
+    async def get_booking(self, booking_id: int) -> Booking | None:
+        row = await self._fetchone("SELECT * FROM bookings WHERE id = ?", (booking_id,))
+        return None if row is None else self._booking(row)
+
+    async def get_booking_for_participant(self, participant_id: int) -> Booking | None:
+        """The booking a participant came from, if the family booked the time itself."""
+        row = await self._fetchone(
+            "SELECT * FROM bookings WHERE participant_id = ?", (participant_id,)
+        )
+        return None if row is None else self._booking(row)
 
     # -- outbox ----------------------------------------------------------------
 

@@ -195,3 +195,36 @@ class StoredCall:
     seats_taken: int
     ended: bool
     seats: tuple[StoredSeat, ...]
+
+
+class BookingState(enum.StrEnum):
+    HELD = "held"  # waiting for the family to confirm through the message sent to it
+    CONFIRMED = "confirmed"  # now an appointment
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"  # never confirmed; its slot is free again
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A family's self-booking. ``topic`` is seen only by the service's staff."""
+
+    id: int
+    service_id: int
+    staff_id: int
+    kind: AppointmentKind
+    starts_at: datetime
+    ends_at: datetime
+    state: BookingState
+    hold_expires_at: datetime
+    display_name: str
+    contact: str
+    channel: Delivery
+    language: Language
+    topic: str
+    confirm_nonce: str
+    manage_nonce: str
+    appointment_id: int | None
+    participant_id: int | None
+    created_at: datetime
+    confirmed_at: datetime | None
+    cancelled_at: datetime | None
