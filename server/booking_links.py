@@ -78,6 +78,8 @@ class BookingLinks:
             )
         except jwt.ExpiredSignatureError:
             raise BookingLinkError("token_expired", "This link has expired.") from None
+        except jwt.InvalidSignatureError:
+            raise BookingLinkError("token_invalid", "This link is not valid.") from None
         except jwt.DecodeError:
             raise BookingLinkError("token_malformed", "This link is not complete.") from None
         except jwt.InvalidTokenError:
