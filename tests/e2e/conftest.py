@@ -7,7 +7,7 @@ appointments and opens its own browser contexts (separate cookies and storage).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ from tests.conftest import PASSWORD
 from tests.e2e.flows import OpenPage
 from tests.e2e.kota_server import KotaProcess, StaffApi
 from tests.e2e.page_checks import RECORD_CONNECTIONS, TABLET_PORTRAIT
+from tests.mail_inbox import MailInbox
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Fake media, no prompts, loopback ICE candidates, nothing fetched from the network.
@@ -41,9 +42,18 @@ CHROMIUM_ARGS = [
 
 
 
+@pytest.fixture(scope="session")
+def mail_inbox() -> Iterator[MailInbox]:
+    """The SMTP server the session's Kota sends every e-mail to."""
+    with MailInbox() as inbox:
+        yield inbox
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def kota_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[KotaProcess]:
-    kota = KotaProcess(tmp_path_factory.mktemp("kota-e2e"))
+async def kota_server(
+    tmp_path_factory: pytest.TempPathFactory, mail_inbox: MailInbox
+) -> AsyncIterator[KotaProcess]:
+    kota = KotaProcess(tmp_path_factory.mktemp("kota-e2e"), env=mail_inbox.env())
     await kota.start()
     try:
         yield kota
