@@ -61,7 +61,8 @@ def calendar_file(invite: CalendarInvite, method: Method, zone: ZoneInfo,
     event.add("dtend", invite.ends_at.astimezone(zone))
     event.add("summary", invite.summary)
     event.add("description", invite.description)
-    event.add("url", invite.join_url)
+    if invite.join_url:  # a cancellation may come after the link has stopped
+        event.add("url", invite.join_url)
     event.add("status", "CANCELLED" if method is Method.CANCEL else "CONFIRMED")
     event.add("transp", "OPAQUE")
     event.add("class", "PRIVATE")
