@@ -203,7 +203,8 @@ def test_a_cancellation_needs_no_link_and_says_the_old_one_stopped() -> None:
 def test_a_missing_link_is_a_clear_error(purpose: MessagePurpose) -> None:
     field = LINK_OF[purpose]
     with pytest.raises(MissingLink, match=field):
-        render(dataclasses.replace(facts(purpose), **{field: None}), STAMP)
+        missing: dict[str, Any] = {field: None}
+        render(facts(purpose, **missing), STAMP)
 
 
 # -- the words themselves ------------------------------------------------------------
