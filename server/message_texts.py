@@ -105,10 +105,11 @@ def render(facts: MessageFacts, stamped_at: datetime) -> RenderedMessage:
     if service:
         details.append((words.get("label.service"), service))
 
-    body = _Body(greeting, words.get(f"lead.{purpose}"), details)
+    body = _Body(words.get(f"title.{purpose}"), greeting, words.get(f"lead.{purpose}"), details)
     if purpose is MessagePurpose.BOOKING_CONFIRM:
+        body.before = [words.fill("hold", hold=hold)]
         body.button = (words.get("button.confirm"), url or "")
-        body.after = [words.fill("hold", hold=hold), words.get("ignore")]
+        body.after = [words.get("ignore")]
     elif purpose is MessagePurpose.CANCELLATION:
         body.after = [words.get("link_ended"), words.get("cancel_contact")]
     else:
@@ -269,6 +270,7 @@ _BUTTON_COLOUR = "#1d5a9c"
 
 @dataclass
 class _Body:
+    title: str  # the HTML's heading; the plain text has the subject for that
     greeting: str
     lead: str
     details: list[tuple[str, str]]
@@ -297,7 +299,8 @@ class _Body:
     def html(self, language: Language, title: str) -> str:
         e = html.escape
         p = f'<p style="margin:0 0 16px 0;{_FONT}font-size:17px;line-height:1.5;">'
-        parts = [f"{p}{e(self.greeting)}</p>", f"{p}{e(self.lead)}</p>"]
+        parts = [f'<h1 style="margin:0 0 20px 0;{_FONT}font-size:24px;line-height:1.3;">'
+                 f"{e(self.title)}</h1>", f"{p}{e(self.greeting)}</p>", f"{p}{e(self.lead)}</p>"]
         rows = "".join(
             f'<tr><th scope="row" style="text-align:left;vertical-align:top;'
             f'padding:4px 12px 4px 0;{_FONT}font-size:17px;">{e(label)}</th>'
