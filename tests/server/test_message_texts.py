@@ -469,3 +469,26 @@ def test_rendering_never_fails_and_keeps_the_link(
         assert line == message.sms
     if message.calendar is not None:
         event_of(message.calendar)
+
+
+# -- docs/messages.md shows what is sent ---------------------------------------------
+
+DOC_NAMES = {Language.FI: "Maija Virtanen", Language.SV: "Åsa Lindqvist",
+             Language.EN: "Sam Taylor", Language.SE: "Máret Ánne Sara"}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_documented_sms_texts_are_the_ones_sent(language: Language) -> None:
+    """Each row of the SMS tables in docs/messages.md, rendered again: the text with the
+    link shown as "…", and the segments it takes with a real link."""
+    doc = (ROOT / "docs" / "messages.md").read_text(encoding="utf-8")
+    for purpose in PURPOSES:
+        changes: dict[str, Any] = {"recipient_name": DOC_NAMES[language]}
+        if purpose is MessagePurpose.BOOKING_CONFIRM:
+            changes["hold_expires_at"] = datetime(2026, 12, 4, 7, 20, tzinfo=UTC)
+        shown = render(facts(purpose, language, join_url=f"{PUBLIC_URL}/join#…",
+                             confirm_url=f"{PUBLIC_URL}/book/confirm#…", **changes), STAMP)
+        size = sms_size(render(facts(purpose, language, **changes), STAMP).sms)
+        row = (f"| {purpose.value} | {shown.sms} | {size.segments} ({size.encoding},"
+               f" {size.units}) |")
+        assert row in doc, f"docs/messages.md lacks or differs from:\n{row}"
