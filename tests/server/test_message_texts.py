@@ -55,9 +55,11 @@ ENGLISH_WORD = re.compile(
 
 
 def join_url(appointment_id: int = 6789, participant_id: int = 12345) -> str:
-    """A join link as JoinLinks.url makes it: a signed token in the fragment."""
-    link = new_link(participant_id, appointment_id, START + timedelta(minutes=45),
-                    timedelta(hours=2), STAMP)
+    """A join link as JoinLinks.url makes it: a signed token in the fragment (with a
+    fixed id, so the screenshots stay the same from run to run)."""
+    link = dataclasses.replace(
+        new_link(participant_id, appointment_id, START + timedelta(minutes=45),
+                 timedelta(hours=2), STAMP), jti="cZ3tT0kenIdForTests0Aw")
     return f"{PUBLIC_URL}/join#{encode_token(KEY, link)}"
 
 
