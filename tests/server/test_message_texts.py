@@ -162,7 +162,7 @@ def test_the_subject_is_neutral_and_names_the_day_and_time(language: Language) -
 def test_the_finnish_invitation_reads_as_written() -> None:
     message = render(facts(), STAMP)
     assert message.subject == "Kutsu etätapaamiseen 10.12. klo 10.00"
-    assert message.text.startswith("Hei Maija Virtanen,\n\nSinut on kutsuttu etätapaamiseen.")
+    assert message.text.startswith("Hei Maija Virtanen,\n\nSinulle on sovittu etätapaaminen.")
     assert f"Aika: torstaina 10.12.2026 klo 10.00{DASH}10.45 (Suomen aikaa)" in message.text
     assert "15 minuuttia ennen" in message.text
     assert "Mitään ei tarvitse asentaa." in message.text
