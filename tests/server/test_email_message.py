@@ -13,7 +13,7 @@ import aiosmtplib
 import pytest
 from icalendar import Calendar
 
-from server.email_message import CALENDAR_FILENAME, build_email
+from server.email_message import CALENDAR_FILENAME, addressed_calendar, build_email
 from server.message_texts import render
 from server.records import Language, MessagePurpose
 from tests.mail_inbox import MailInbox
@@ -100,6 +100,13 @@ def test_the_calendar_part_carries_its_method_and_parses(purpose: MessagePurpose
         assert event["UID"] == "appointment-6789-participant-12345@kota.example.fi"
         assert event["SEQUENCE"] == 2
         assert event["DTSTART"].dt.astimezone(UTC) == facts().starts_at
+        assert [z["TZID"] for z in calendar.walk("VTIMEZONE")] == ["Europe/Helsinki"]
+        # The reader is an attendee, so the invitation can go in the calendar; no reply
+        # is asked for.
+        assert str(event["ORGANIZER"]) == "mailto:kota@kota.example.fi"
+        assert event["ORGANIZER"].params["CN"] == "Kota"
+        assert str(event["ATTENDEE"]) == f"mailto:{RECIPIENT}"
+        assert event["ATTENDEE"].params["RSVP"] == "FALSE"
 
 
 @pytest.mark.parametrize("language", list(Language))
@@ -112,6 +119,19 @@ def test_the_html_is_plain_and_self_contained(language: Language) -> None:
         assert "url(" not in html
         hrefs = re.findall(r'href="([^"]*)"', html)
         assert set(hrefs) <= {JOIN_URL, CONFIRM_URL}
+
+
+def test_the_recipients_name_and_address_go_in_the_attendee() -> None:
+    rendered = render(facts(), STAMP)
+    assert rendered.calendar is not None
+    data = addressed_calendar(rendered.calendar, '"Kota, Lappi" <noreply@kota.example.fi>',
+                              "Maija Virtanen <maija@example.fi>")
+    event: Any = Calendar.from_ical(data).walk("VEVENT")[0]
+    assert event["ORGANIZER"].params["CN"] == "Kota, Lappi"
+    assert str(event["ATTENDEE"]) == "mailto:maija@example.fi"
+    assert event["ATTENDEE"].params["CN"] == "Maija Virtanen"
+    with pytest.raises(ValueError):
+        addressed_calendar(rendered.calendar, SENDER, "")
 
 
 def test_a_name_that_tries_to_add_a_header_stays_in_the_body() -> None:
@@ -144,4 +164,5 @@ async def test_the_e_mail_crosses_real_smtp_intact() -> None:
     assert received.text.replace("\r\n", "\n") == rendered.text
     assert JOIN_URL in received.text
     data = received.attachment("application/ics")
-    assert data == rendered.calendar
+    assert rendered.calendar is not None
+    assert data == addressed_calendar(rendered.calendar, SENDER, RECIPIENT)
