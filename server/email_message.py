@@ -52,6 +52,7 @@ def build_email(rendered: RenderedMessage, *, sender: str, recipient: str,
     message["Date"] = format_datetime(sent_at)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies
+    message["X-Auto-Response-Suppress"] = "All"  # the same for Exchange, which reads this
     message.set_content(rendered.text, subtype="plain", charset="utf-8")
     message.add_alternative(rendered.html, subtype="html", charset="utf-8")
     calendar = None

@@ -64,6 +64,7 @@ def test_every_message_parses_back_with_the_right_parts(purpose: MessagePurpose,
     assert message["To"] == RECIPIENT
     assert message["Message-ID"] == "<outbox-17@kota.example.fi>"
     assert message["Auto-Submitted"] == "auto-generated"
+    assert message["X-Auto-Response-Suppress"] == "All"
     assert message["Content-Language"] == language.value
     assert message["Date"].datetime == SENT_AT
     plain = message.get_body(preferencelist=("plain",))
