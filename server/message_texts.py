@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from server.invitation_calendar import CalendarInvite, Method, calendar_file
 from server.records import Delivery, Language, MessagePurpose
+from server.sms_segments import sms_size
 
 # Zones whose name Kota can say in words; any other is told as its UTC offset.
 _ZONE_WORDS = {
@@ -136,14 +137,19 @@ def _email_body(facts: MessageFacts, words: _Words, name: str, host: str,
 
 
 def _sms(facts: MessageFacts, words: _Words, name: str, host: str, url: str | None) -> str:
-    """Short: the first name when the whole one is long, one link, no manage link."""
-    sms_name = _sms_name(name)
-    greeting = (words.fill("sms.greeting", name=sms_name) if sms_name
-                else words.get("sms.greeting_no_name"))
+    """Short, one link (no manage link), and greeting by name only as far as the name
+    costs no extra segments: the whole name, else the first name, else none. A letter
+    outside GSM-7 in a name (Á in Áilu) would make a Finnish SMS UCS-2 and twice as long."""
     hold = words.time(facts.hold_expires_at) if facts.hold_expires_at else ""
-    return words.fill(f"sms.{facts.purpose}", greeting=greeting,
-                      when_short=words.when_short(facts.starts_at),
-                      zone=words.zone(facts.starts_at), host=host, url=url or "", hold=hold)
+    texts = []
+    for candidate in _sms_names(name):
+        greeting = (words.fill("sms.greeting", name=candidate) if candidate
+                    else words.get("sms.greeting_no_name"))
+        texts.append(words.fill(f"sms.{facts.purpose}", greeting=greeting,
+                                when_short=words.when_short(facts.starts_at),
+                                zone=words.zone(facts.starts_at), host=host, url=url or "",
+                                hold=hold))
+    return min(texts, key=lambda text: sms_size(text).segments)  # the first of the shortest
 
 
 def _main_url(facts: MessageFacts) -> str | None:
@@ -195,11 +201,11 @@ def _clean(value: str, limit: int) -> str:
     return re.sub(r" +", " ", kept).strip()[:limit].strip()
 
 
-def _sms_name(name: str) -> str:
-    """The whole name when short, else its first word: an SMS has little room."""
-    if len(name) <= _SMS_NAME_MAX:
-        return name
-    return name.split(" ")[0][:_SMS_NAME_MAX]
+def _sms_names(name: str) -> list[str]:
+    """The names an SMS may greet with, best first."""
+    first = name.split(" ")[0][:_SMS_NAME_MAX]
+    whole = [name] if len(name) <= _SMS_NAME_MAX else []
+    return list(dict.fromkeys([*whole, first, ""]))
 
 
 class _Words:
