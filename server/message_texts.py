@@ -110,6 +110,7 @@ def _email_body(facts: MessageFacts, words: _Words, name: str, host: str,
     zone = words.zone(facts.starts_at)
     label = {MessagePurpose.UPDATE: "label.new_when",
              MessagePurpose.CANCELLATION: "label.cancelled_when"}.get(purpose, "label.when")
+    zone = words.clock_change(zone, facts.starts_at, facts.ends_at)
     details = [(words.get(label), f"{words.when(facts.starts_at, facts.ends_at)} ({zone})")]
     if host:
         details.append((words.get("label.host"), host))
@@ -240,6 +241,16 @@ class _Words:
     def when(self, starts_at: datetime, ends_at: datetime) -> str:
         return self.fill("when", date=self.date(starts_at, "date.long"),
                          start=self.time(starts_at), end=self.time(ends_at))
+
+    def clock_change(self, zone: str, starts_at: datetime, ends_at: datetime) -> str:
+        """``zone``, and a word that the clocks change during the appointment, which
+        is why "3.30 to 3.15" or "2.30 to 4.15" can be right."""
+        before = self._local(starts_at).utcoffset()
+        after = self._local(ends_at).utcoffset()
+        if before is None or after is None or before == after:
+            return zone
+        key = "zone.clocks_forward" if after > before else "zone.clocks_back"
+        return self.fill(key, zone=zone)
 
     def when_short(self, starts_at: datetime) -> str:
         return self.fill("when_short", date=self.date(starts_at, "date.short"),

@@ -274,10 +274,12 @@ def test_no_message_names_the_appointment_kind(purpose: MessagePurpose, language
     (datetime(2027, 3, 28, 1, 30, tzinfo=UTC), f"sunnuntaina 28.3.2027 klo 4.30{DASH}5.15"
                                                " (Suomen aikaa)"),
     (datetime(2027, 3, 28, 0, 30, tzinfo=UTC), f"sunnuntaina 28.3.2027 klo 2.30{DASH}4.15"
-                                               " (Suomen aikaa)"),
+                                               " (Suomen aikaa; kellot siirtyvät tunnin"
+                                               " eteenpäin tapaamisen aikana)"),
     # 31 October 2027: 3.00 to 3.59 happens twice; the text says which.
     (datetime(2027, 10, 31, 0, 30, tzinfo=UTC), f"sunnuntaina 31.10.2027 klo 3.30{DASH}3.15"
-                                                " (Suomen aikaa, kesäaika)"),
+                                                " (Suomen aikaa, kesäaika; kellot siirtyvät"
+                                                " tunnin taaksepäin tapaamisen aikana)"),
     (datetime(2027, 10, 31, 1, 30, tzinfo=UTC), f"sunnuntaina 31.10.2027 klo 3.30{DASH}4.15"
                                                 " (Suomen aikaa, talviaika)"),
 ])
