@@ -280,7 +280,7 @@ class Scheduler:
             created = await _load(tx, appointment_id)
             for participant_id in participant_ids:
                 await self.plan.participant_added(tx, created, participant_id, now)
-            return created
+            return await _load(tx, appointment_id)  # with the messages just planned
 
     async def get(self, actor: Staff, appointment_id: int, *, log: bool = True) -> Appointment:
         """The appointment if ``actor`` may see it; others get the same 404 as a missing one."""
@@ -370,7 +370,7 @@ class Scheduler:
             await self.links.issue(tx, who, appointment_id, current.ends_at, participant_id, now)
             added = await _load(tx, appointment_id)
             await self.plan.participant_added(tx, added, participant_id, now)
-            return added, participant_id
+            return await _load(tx, appointment_id), participant_id
 
     async def remove_participant(
         self, actor: Staff, appointment_id: int, participant_id: int, now: datetime
