@@ -94,7 +94,7 @@ async def test_invitation_arrives_with_a_calendar_file_that_never_names_the_kind
     assert str(event["UID"]) == f"appointment-{made['id']}-participant-{pid}@127.0.0.1"
     assert int(event["SEQUENCE"]) == 0
     assert event.decoded("DTSTART") == start
-    assert event.decoded("DTSTART").tzinfo.key == "Europe/Helsinki"  # type: ignore[union-attr]
+    assert event.decoded("DTSTART").tzinfo.key == "Europe/Helsinki"
     assert event.decoded("DTEND") == start + timedelta(minutes=45)
     zones = [str(z["TZID"]) for z in calendar.walk("VTIMEZONE")]
     assert zones == ["Europe/Helsinki"]
@@ -103,7 +103,7 @@ async def test_invitation_arrives_with_a_calendar_file_that_never_names_the_kind
         assert word not in text, word
     # The state staff see, and the usage log: codes and ids only.
     async def sent() -> bool:
-        return messages_of(await get(sanna, made["id"]))[0]["state"] == "sent"
+        return bool(messages_of(await get(sanna, made["id"]))[0]["state"] == "sent")
     await wait_until(sent, 10, "the invitation's state to be sent")
     message = messages_of(await get(sanna, made["id"]))[0]
     assert message["purpose"] == "invitation" and message["channel"] == "email"
@@ -175,7 +175,7 @@ async def test_a_refused_address_fails_at_once_and_staff_see_it(
     made = await book(sanna, participants=[by_email()])
 
     async def failed() -> bool:
-        return messages_of(await get(sanna, made["id"]))[0]["state"] == "failed"
+        return bool(messages_of(await get(sanna, made["id"]))[0]["state"] == "failed")
     await wait_until(failed, 15, "the invitation to fail")
     message = messages_of(await get(sanna, made["id"]))[0]
     assert message["last_error"] == "smtp_550" and message["attempts"] == 1
@@ -191,7 +191,7 @@ async def test_a_temporary_refusal_is_retried_after_the_back_off(
 
     async def waiting() -> bool:
         message = messages_of(await get(sanna, made["id"]))[0]
-        return message["state"] == "pending" and message["attempts"] == 1
+        return bool(message["state"] == "pending" and message["attempts"] == 1)
     await wait_until(waiting, 15, "the first attempt to be refused")
     message = messages_of(await get(sanna, made["id"]))[0]
     assert message["last_error"] == "smtp_451"
@@ -215,7 +215,7 @@ async def test_resend_goes_once_and_a_double_click_gets_the_same_message(
             f"{made['participants'][0]['id']}/messages")
 
     async def failed() -> bool:
-        return messages_of(await get(sanna, made["id"]))[0]["state"] == "failed"
+        return bool(messages_of(await get(sanna, made["id"]))[0]["state"] == "failed")
     await wait_until(failed, 15, "the invitation to fail")
     inbox.handler.refuse_with = None
     first, second = await asyncio.gather(sanna.post(path), sanna.post(path))

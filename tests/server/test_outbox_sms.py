@@ -74,7 +74,7 @@ async def test_the_invitation_is_a_signed_json_post(
     assert adapter.bad_signatures == 0
 
     async def sent() -> bool:
-        return (await message(sanna, made["id"]))["state"] == "sent"
+        return bool((await message(sanna, made["id"]))["state"] == "sent")
     await wait_until(sent, 10, "the state to be sent")
 
 
@@ -86,7 +86,7 @@ async def test_503_then_200_is_retried_after_the_back_off(
 
     async def refused_once() -> bool:
         found = await message(sanna, made["id"])
-        return found["state"] == "pending" and found["attempts"] == 1
+        return bool(found["state"] == "pending" and found["attempts"] == 1)
     await wait_until(refused_once, 15, "the first attempt to be refused")
     first = await message(sanna, made["id"])
     assert first["last_error"] == "gateway_503"
@@ -110,7 +110,7 @@ async def test_the_back_off_doubles_and_the_last_attempt_fails(
     outbox = kota.app[OUTBOX]
 
     async def attempts(n: int) -> bool:
-        return (await message(sanna, made["id"]))["attempts"] == n
+        return bool((await message(sanna, made["id"]))["attempts"] == n)
     await wait_until(lambda: attempts(1), 15, "the first attempt")
     now = clock()
     assert await outbox.run_once(now + timedelta(seconds=31)) == 1  # after 30 s
@@ -132,7 +132,7 @@ async def test_a_4xx_fails_at_once(
     made = await book(sanna, participants=[by_sms()])
 
     async def failed() -> bool:
-        return (await message(sanna, made["id"]))["state"] == "failed"
+        return bool((await message(sanna, made["id"]))["state"] == "failed")
     await wait_until(failed, 15, "the message to fail")
     found = await message(sanna, made["id"])
     assert found["last_error"] == f"gateway_{status}" and found["attempts"] == 1
@@ -145,7 +145,7 @@ async def test_an_unreachable_adapter_is_retried(
     made = await book(sanna, participants=[by_sms()])
 
     async def refused() -> bool:
-        return (await message(sanna, made["id"]))["attempts"] == 1
+        return bool((await message(sanna, made["id"]))["attempts"] == 1)
     await wait_until(refused, 15, "the first attempt")
     found = await message(sanna, made["id"])
     assert found["state"] == "pending" and found["last_error"] == "gateway_unreachable"
