@@ -35,8 +35,8 @@ def settings(tmp_path: Path, inbox: MailInbox) -> Settings:
     return messaging_settings(tmp_path, inbox, KOTA_REMINDER_OFFSETS="24h,1h")
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 class Day:
