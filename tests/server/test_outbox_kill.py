@@ -65,7 +65,7 @@ async def test_a_message_cut_by_sigkill_is_unconfirmed_and_resent_only_by_staff(
     inbox.handler.hold = threading.Event()
     client = StaffClient(settings.public_url)
     try:
-        async with kota_run(settings, tmp_path, **env) as first:
+        async with kota_run(settings, tmp_path, None, **env) as first:
             assert (await client.login("sanna")).status == 201
             made = await create(client, MAIJA_EMAIL, 3)
             await wait_until(inbox.handler.data_started.is_set, 20, "Kota to send DATA")
@@ -74,7 +74,7 @@ async def test_a_message_cut_by_sigkill_is_unconfirmed_and_resent_only_by_staff(
         inbox.handler.hold.set()  # the SMTP server may or may not have kept it
         inbox.handler.hold = None
 
-        async with kota_run(settings, tmp_path, **env):
+        async with kota_run(settings, tmp_path, None, **env):
             [cut] = await messages(client, made["id"])
             assert cut["state"] == "unconfirmed" and cut["last_error"] == "interrupted"
             assert cut["attempts"] == 1
