@@ -194,6 +194,15 @@ class Outbox:
             return await tx.claim_due_message(now)
 
     async def _deliver(self, message: OutboxMessage, now: datetime) -> None:
+        """One message, start to end; a fault here never stops the others in flight.
+        If its outcome cannot be stored (say, a full disk), it stays ``sending`` and the
+        next start makes it ``unconfirmed``: it may have gone."""
+        try:
+            await self._deliver_one(message, now)
+        except Exception:
+            logger.exception("outbox.error", extra={"outbox_id": message.id})
+
+    async def _deliver_one(self, message: OutboxMessage, now: datetime) -> None:
         try:
             prepared = await self._prepare(message, now)
         except Exception:
