@@ -37,7 +37,7 @@ def refusing(request: pytest.FixtureRequest) -> Iterator[int]:
 
 
 def sender(tmp_path: Path, port: int, **env: str) -> MailSender:
-    settings = messaging_settings(tmp_path, None, KOTA_SMTP_HOST="127.0.0.1",
+    settings = messaging_settings(tmp_path, None, None, KOTA_SMTP_HOST="127.0.0.1",
                                   KOTA_SMTP_PORT=str(port), KOTA_SMTP_SECURITY="none",
                                   KOTA_SMTP_FROM="kota@kota.test", **env)
     return MailSender(settings)
