@@ -26,6 +26,7 @@ from server.app_keys import (
     JOIN_THROTTLE,
     LINKS,
     LOGIN_THROTTLE,
+    OUTBOX,
     PASSWORDS,
     ROOMS,
     SCHEDULER,
@@ -35,6 +36,7 @@ from server.app_keys import (
 from server.appointments import Scheduler
 from server.audit import AuditLog
 from server.audit_checkpoints import Checkpointer, open_chain
+from server.booking_links import BookingLinks
 from server.call_socket_quota import CallSocketQuota
 from server.calls.access import CallAccess
 from server.calls.sessions import CallSessions
@@ -60,6 +62,7 @@ from server.join_links import JoinLinks
 from server.join_throttle import JoinThrottle
 from server.join_tokens import SigningKey
 from server.message_plan import MessagePlan
+from server.outbox import Outbox
 from server.passwords import PasswordChecker
 from server.request_bodies import body_limit_middleware
 from server.request_log import request_log_middleware
@@ -98,6 +101,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
     app[COALESCED_LOG] = CoalescedLog()
     app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(_storage)
+    app.cleanup_ctx.append(_outbox)
     app.cleanup_ctx.append(_calls)
     app.cleanup_ctx.append(_connection_tests)
     app.on_shutdown.append(_close_calls)
@@ -143,7 +147,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         app[AUDIT] = audit
         app[LINKS] = links_
         app[SCHEDULER] = Scheduler(db, audit, links_, settings.timezone,
-                                     MessagePlan(settings.reminder_offsets))
+                                     MessagePlan.from_settings(settings))
         logger.info("server.storage_ready", extra={"schema": await db.schema_version()})
         yield
         refusals.cancel()
@@ -155,6 +159,21 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         await checkpoints.stop()  # after the last rows: the shutdown checkpoint
     finally:
         await db.close()
+
+
+async def _outbox(app: web.Application) -> AsyncIterator[None]:
+    """The message worker, after storage: it settles what a killed server left mid-send,
+    then sends what is due; each new message wakes it (docs/messages.md)."""
+    outbox = Outbox.from_settings(app[DB], app[AUDIT], app[LINKS],
+                                  BookingLinks(app[SIGNING_KEY], app[SETTINGS].public_url),
+                                  app[SETTINGS], app[CLOCK])
+    await outbox.start()
+    app[OUTBOX] = outbox
+    plan = app[SCHEDULER].plan
+    plan.on_planned = outbox.wake
+    yield
+    plan.on_planned = lambda: None
+    await outbox.stop()
 
 
 # How often the counts of refused join links from windows that have closed are logged.

@@ -19,6 +19,7 @@ from server.ice_servers import IceServers
 from server.join_links import JoinLinks
 from server.join_throttle import JoinThrottle
 from server.join_tokens import SigningKey
+from server.outbox import Outbox
 from server.passwords import PasswordChecker
 from server.settings import Settings
 from server.staff_throttle import LoginThrottle
@@ -46,3 +47,4 @@ CALL_SOCKET_QUOTA = web.AppKey("call_socket_quota", CallSocketQuota)
 COALESCED_LOG = web.AppKey("coalesced_log", CoalescedLog)
 PASSWORDS = web.AppKey("passwords", PasswordChecker)
 JOIN_THROTTLE = web.AppKey("join_throttle", JoinThrottle)
+OUTBOX = web.AppKey("outbox", Outbox)

@@ -67,6 +67,10 @@ class Action(enum.StrEnum):
     AUDIT_EXPORTED = "audit.exported"
     CONNECTION_TEST_COMPLETED = "connection_test.completed"
     SERVER_LOST = "server.lost"
+    MESSAGE_SENT = "message.sent"
+    MESSAGE_FAILED = "message.failed"
+    MESSAGE_UNCONFIRMED = "message.unconfirmed"
+    MESSAGE_RESENT = "message.resent"
 
 
 class ActorKind(enum.StrEnum):
