@@ -11,7 +11,7 @@ import { problemView, rememberedSlug, setTitle, startPublicPage, takeToken }
   from "../views/public_page.js";
 
 const main = document.getElementById("main");
-const token = takeToken("kota.book.confirm");
+let token = takeToken("kota.book.confirm");
 
 function bookedView(answer) {
   const { booking } = answer;
@@ -73,6 +73,12 @@ async function confirm() {
 
 async function boot() {
   await startPublicPage();
+  // Another link opened in this same tab changes only the fragment: take that token.
+  window.addEventListener("hashchange", () => {
+    if (!window.location.hash.slice(1)) return;
+    token = takeToken("kota.book.confirm");
+    confirm();
+  });
   await confirm();
 }
 

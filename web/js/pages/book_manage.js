@@ -13,7 +13,7 @@ import { bookAgainLink, problemView, rememberSlug, setTitle, startPublicPage, ta
   from "../views/public_page.js";
 
 const main = document.getElementById("main");
-const token = takeToken("kota.book.manage");
+let token = takeToken("kota.book.manage");
 let service = null; // the public facts of the booking's service (zone, horizon)
 
 // Each state's heading and, where the page says no more, its explanation.
@@ -223,6 +223,12 @@ async function load(done) {
 
 async function boot() {
   await startPublicPage();
+  // Another link opened in this same tab changes only the fragment: take that token.
+  window.addEventListener("hashchange", () => {
+    if (!window.location.hash.slice(1)) return;
+    token = takeToken("kota.book.manage");
+    load();
+  });
   clear(main).append(h("section", { class: "card center", attrs: { "aria-busy": "true" } },
     h("p", { i18n: "common.loading" })));
   await load();
