@@ -95,7 +95,7 @@ function detailsView() {
   }
 
   function showProblem(...children) {
-    clear(problem).append(...children);
+    clear(problem).append(...children.filter(Boolean));
     problem.hidden = false;
     problem.scrollIntoView({ block: "nearest" });
   }

@@ -115,9 +115,10 @@ function moveSection(booking) {
       clear(problem);
       if (error.code === "slot_taken") {
         const next = ((error.extra && error.extra.next_free) || []).filter((x) => x !== booking.starts_at);
-        problem.append(h("p", { class: "problem-title", i18n: "book.slot_taken" }),
-          next.length ? h("p", { i18n: "book.slot_taken_next" }) : null,
-          next.length ? timeChoices(next, moveTo) : null);
+        problem.append(h("p", { class: "problem-title", i18n: "book.slot_taken" }));
+        if (next.length) {
+          problem.append(h("p", { i18n: "book.slot_taken_next" }), timeChoices(next, moveTo));
+        }
         if (times) times.reload();
       } else {
         problem.append(h("p", {}, errorText(error.code)));

@@ -85,7 +85,7 @@ export function serviceForm({ id = null, navigate }) {
     }
     staffChecks = staff.map((s) => h("input", { id: `s-staff-${s.id}`, type: "checkbox",
       value: String(s.id), class: "s-staff" }));
-    staffBox.append(staff.map((s, i) => h("label", { class: "check", htmlFor: `s-staff-${s.id}` },
+    staffBox.append(...staff.map((s, i) => h("label", { class: "check", htmlFor: `s-staff-${s.id}` },
       staffChecks[i], h("span", {}, s.display_name))));
     if (!editing) {
       kinds.forEach((box) => { box.checked = box.value === "family_counselling"; });
