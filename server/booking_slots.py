@@ -81,11 +81,14 @@ def _local_wall(moment: datetime, tz: ZoneInfo) -> tuple[date, time]:
 
 def _inside(starts_at: datetime, ends_at: datetime, day: date, opens: time, closes: time,
             tz: ZoneInfo) -> bool:
-    """Every instant of the slot shows a wall time of ``day`` within [opens, closes]."""
+    """The slot lies between the first instant showing ``opens`` and the last showing
+    ``closes``, and its start and end both show wall times of ``day`` in [opens, closes]."""
+    first = datetime.combine(day, opens, tz).replace(fold=0).astimezone(UTC)
+    last = datetime.combine(day, closes, tz).replace(fold=1).astimezone(UTC)
     start_day, start_wall = _local_wall(starts_at, tz)
     end_day, end_wall = _local_wall(ends_at, tz)
-    return (start_day == day and end_day == day and opens <= start_wall
-            and end_wall <= closes and start_wall < end_wall)
+    return (first <= starts_at and ends_at <= last and start_day == day and end_day == day
+            and opens <= start_wall <= closes and opens <= end_wall <= closes)
 
 
 def opening_slots(hours: ServiceHours, day: date, rules: SlotRules,
