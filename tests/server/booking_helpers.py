@@ -16,6 +16,7 @@ from server.join_tokens import SigningKey
 from server.records import AppointmentKind, Booking, BookingState, Delivery, Language
 from server.settings import Settings
 from tests.conftest import Accounts, StaffClient
+from tests.server.conftest import Clock, SignIn
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 # A Monday morning in winter (UTC+2): the tests' clock is set here (and flows on).
@@ -54,6 +55,14 @@ async def make_service(admin: StaffClient, accounts: Accounts, **fields: Any) ->
     done: dict[str, Any] = await resp.json()
     assert resp.status == 200, done
     return done
+
+
+async def open_service(staff_client: SignIn, accounts: Accounts, clock: Clock,
+                       **fields: Any) -> tuple[StaffClient, dict[str, Any]]:
+    """The clock on Monday morning, the admin signed in and the service made."""
+    clock.set(MONDAY)
+    admin = await staff_client("admin")
+    return admin, await make_service(admin, accounts, **fields)
 
 
 def hold_body(starts_at: datetime, contact: str = "maija@example.fi", **fields: Any

@@ -3,39 +3,29 @@ the public page, holds, confirm, manage, move and cancel, and every error."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiohttp
 from aiohttp.test_utils import TestServer
 
 from server.settings import Settings
-from tests.conftest import Accounts, StaffClient, assert_error
+from tests.conftest import Accounts, assert_error
 from tests.server.booking_helpers import (
-    MONDAY,
     SLUG,
     bookings,
     confirm_token,
     hold,
     iso,
     local,
-    make_service,
     manage_token,
+    open_service,
     rows,
 )
 from tests.server.conftest import Clock, SignIn
 
 
-async def _admin(staff_client: SignIn, accounts: Accounts, clock: Clock,
-                 **fields: Any) -> tuple[StaffClient, dict[str, Any]]:
-    clock.set(MONDAY)
-    admin = await staff_client("admin")
-    return admin, await make_service(admin, accounts, **fields)
-
-
 async def test_public_page_and_free_times(kota: TestServer, staff_client: SignIn,
                                           accounts: Accounts, clock: Clock,
                                           family: aiohttp.ClientSession) -> None:
-    await _admin(staff_client, accounts, clock)
+    await open_service(staff_client, accounts, clock)
     resp = await family.get(f"/api/book/{SLUG}")
     page = await resp.json()
     assert resp.status == 200, page
@@ -58,7 +48,7 @@ async def test_public_page_and_free_times(kota: TestServer, staff_client: SignIn
 async def test_unknown_and_inactive_pages_are_not_found(
         kota: TestServer, staff_client: SignIn, accounts: Accounts, clock: Clock,
         family: aiohttp.ClientSession) -> None:
-    admin, service = await _admin(staff_client, accounts, clock)
+    admin, service = await open_service(staff_client, accounts, clock)
     await assert_error(await family.get("/api/book/nobody-here"), 404, "service_not_found")
     resp = await admin.patch(f"/api/services/{service['id']}", json={"active": False})
     assert resp.status == 200, await resp.text()
@@ -72,7 +62,7 @@ async def test_hold_confirm_manage_move_cancel(kota: TestServer, settings: Setti
                                                staff_client: SignIn, accounts: Accounts,
                                                clock: Clock,
                                                family: aiohttp.ClientSession) -> None:
-    await _admin(staff_client, accounts, clock)
+    await open_service(staff_client, accounts, clock)
     status, body = await hold(family, local(4, 10), topic="Koulunkäynti")
     assert status == 201, body
     assert body == {"booking": {
@@ -126,7 +116,7 @@ async def test_move_and_cancel_before_cutoff(kota: TestServer, settings: Setting
                                              staff_client: SignIn, accounts: Accounts,
                                              clock: Clock,
                                              family: aiohttp.ClientSession) -> None:
-    await _admin(staff_client, accounts, clock)
+    await open_service(staff_client, accounts, clock)
     status, body = await hold(family, local(6, 10))
     assert status == 201, body
     [held] = bookings(settings)
