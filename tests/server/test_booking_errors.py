@@ -54,14 +54,15 @@ async def test_services_are_for_admins_only(kota: TestServer, staff_client: Sign
     _, service = await open_service(staff_client, accounts, clock)
     sanna = await staff_client("sanna")
     sid = service["id"]
-    for method, path, body in [
+    calls: list[tuple[str, str, dict[str, Any] | None]] = [
         ("GET", "/api/services", None), ("POST", "/api/services", {"slug": "x", "name": "x"}),
         ("GET", f"/api/services/{sid}", None), ("PATCH", f"/api/services/{sid}", {}),
         ("PUT", f"/api/services/{sid}/hours", {"hours": []}),
         ("GET", f"/api/services/{sid}/closures", None),
         ("POST", f"/api/services/{sid}/closures", {}),
         ("DELETE", f"/api/services/{sid}/closures/1", None),
-    ]:
+    ]
+    for method, path, body in calls:
         await assert_error(await sanna.request(method, path, json=body), 403, "admin_only")
         await assert_error(await family.request(method, path, json=body), 401, "not_signed_in")
 
