@@ -67,6 +67,16 @@ class Action(enum.StrEnum):
     AUDIT_EXPORTED = "audit.exported"
     CONNECTION_TEST_COMPLETED = "connection_test.completed"
     SERVER_LOST = "server.lost"
+    BOOKING_HELD = "booking.held"
+    BOOKING_CONFIRMED = "booking.confirmed"
+    BOOKING_MOVED = "booking.moved"
+    BOOKING_CANCELLED = "booking.cancelled"
+    BOOKING_EXPIRED = "booking.expired"
+    SERVICE_CREATED = "service.created"
+    SERVICE_UPDATED = "service.updated"
+    SERVICE_HOURS_SET = "service.hours_set"
+    SERVICE_CLOSURE_ADDED = "service.closure_added"
+    SERVICE_CLOSURE_REMOVED = "service.closure_removed"
 
 
 class ActorKind(enum.StrEnum):
