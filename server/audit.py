@@ -77,6 +77,10 @@ class Action(enum.StrEnum):
     SERVICE_HOURS_SET = "service.hours_set"
     SERVICE_CLOSURE_ADDED = "service.closure_added"
     SERVICE_CLOSURE_REMOVED = "service.closure_removed"
+    MESSAGE_SENT = "message.sent"
+    MESSAGE_FAILED = "message.failed"
+    MESSAGE_UNCONFIRMED = "message.unconfirmed"
+    MESSAGE_RESENT = "message.resent"
 
 
 class ActorKind(enum.StrEnum):

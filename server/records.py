@@ -119,6 +119,8 @@ class Participant:
     language: Language | None = None
     delivery: Delivery = Delivery.MANUAL
     invite_sequence: int = 0
+    # The participant's outgoing messages, oldest first (loaded with the appointment).
+    messages: tuple[OutboxMessage, ...] = ()
 
 
 @dataclass(frozen=True)
