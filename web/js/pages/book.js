@@ -10,7 +10,7 @@ import { freeTimes, timeChoices } from "../views/free_times.js";
 import { problemView, rememberSlug, setTitle, startPublicPage } from "../views/public_page.js";
 
 const NAME_MAX = 80;
-const CONTACT_MAX = 200;
+const CONTACT_MAX = 254;
 const TOPIC_MAX = 500;
 
 const main = document.getElementById("main");

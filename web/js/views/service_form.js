@@ -17,11 +17,11 @@ export const BOOKABLE_KINDS = KINDS.filter((k) => k !== "child_protection");
 const NUMBERS = [
   ["slot_minutes", "services.slot_minutes", "services.slot_minutes_hint", 10, 240, 45],
   ["buffer_minutes", "services.buffer_minutes", "services.buffer_minutes_hint", 0, 240, 15],
-  ["notice_minutes", "services.notice_minutes", "services.notice_minutes_hint", 0, 100000, 240],
+  ["notice_minutes", "services.notice_minutes", "services.notice_minutes_hint", 0, 129600, 240],
   ["horizon_days", "services.horizon_days", "services.horizon_days_hint", 1, 366, 60],
   ["max_per_day", "services.max_per_day", "services.max_per_day_hint", 1, 100, 8],
   ["hold_minutes", "services.hold_minutes", "services.hold_minutes_hint", 1, 1440, 10],
-  ["cutoff_minutes", "services.cutoff_minutes", "services.cutoff_minutes_hint", 0, 100000, 1440],
+  ["cutoff_minutes", "services.cutoff_minutes", "services.cutoff_minutes_hint", 0, 43200, 1440],
 ];
 
 function field(id, labelKey, input, hintKey) {
@@ -116,7 +116,7 @@ export function serviceForm({ id = null, navigate }) {
     staffChecks.forEach((box) => { box.checked = chosenStaff.has(Number(box.value)); });
     const serving = staff.filter((s) => chosenStaff.has(s.id));
     clear(extra).append(
-      publicUrlField(service.slug),
+      publicUrlField(service),
       hoursEditor({ service: { ...service, hours: service.hours || answer.hours || [] },
         staff: serving }),
       closuresEditor({ service, staff: serving }));

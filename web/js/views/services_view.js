@@ -6,14 +6,14 @@ import { get } from "../api.js";
 import { announce, clear, h } from "../dom.js";
 import { errorText, t } from "../i18n.js";
 
-/** The family's booking page for ``slug``, as it is given out. */
-export function publicUrl(slug) {
-  return `${window.location.origin}/book/${encodeURIComponent(slug)}`;
+/** The family's booking page, as it is given out (the server's KOTA_PUBLIC_URL). */
+export function publicUrl(service) {
+  return service.url || `${window.location.origin}/book/${encodeURIComponent(service.slug)}`;
 }
 
 /** A read-only field with the address and a Copy button (a selected field without clipboard). */
-export function publicUrlField(slug, id = "public-url") {
-  const field = h("input", { id, type: "text", readOnly: true, value: publicUrl(slug),
+export function publicUrlField(service, id = "public-url") {
+  const field = h("input", { id, type: "text", readOnly: true, value: publicUrl(service),
     class: "link-field" });
   const copy = h("button", { type: "button", class: "button secondary small",
     i18n: "services.copy_url", dataset: { action: "copy-url" },
@@ -65,7 +65,7 @@ export function servicesView() {
       h("tbody", {}, services.map((s) => h("tr", { dataset: { service: String(s.id) } },
         h("td", {}, h("a", { href: `#/services/${s.id}`, class: "service-link" }, s.name)),
         h("td", { i18n: s.active ? "services.active" : "services.inactive" }),
-        h("td", { class: "url-cell" }, h("code", {}, publicUrl(s.slug))))))));
+        h("td", { class: "url-cell" }, h("code", {}, publicUrl(s))))))));
   }
   return view;
 }
