@@ -9,7 +9,7 @@ import { announce, clear, h } from "../dom.js";
 import { errorText, t } from "../i18n.js";
 import { confirmDialog } from "./confirm.js";
 import { longDate } from "./staff_format.js";
-import { staffZone, zoneClock, zoneDate } from "./staff_zone.js";
+import { clockText, staffZone, zoneClock, zoneDate } from "./staff_zone.js";
 
 // Monday first, as the server counts them (0 = Monday).
 const WEEKDAYS = [
@@ -94,7 +94,7 @@ export function hoursEditor({ service, staff }) {
 // --- closures ---------------------------------------------------------------------------
 
 function when(iso) {
-  return `${longDate(zoneDate(iso))} ${zoneClock(iso)}`;
+  return `${longDate(zoneDate(iso))} ${clockText(zoneClock(iso))}`;
 }
 
 /** Holidays and absences: a list with Remove, and a small form to add one. */
