@@ -13,6 +13,8 @@ from aiohttp import web
 from server.alive_mark import AliveMark
 from server.app_keys import (
     AUDIT,
+    BOOKING_DESK,
+    BOOKING_THROTTLE,
     CALL_ACCESS,
     CALL_SESSIONS,
     CALL_SOCKET_LIMITS,
@@ -30,13 +32,16 @@ from server.app_keys import (
     PASSWORDS,
     ROOMS,
     SCHEDULER,
+    SERVICE_CATALOG,
     SETTINGS,
     SIGNING_KEY,
 )
 from server.appointments import Scheduler
 from server.audit import AuditLog
 from server.audit_checkpoints import Checkpointer, open_chain
+from server.booking import BookingDesk
 from server.booking_links import BookingLinks
+from server.booking_throttle import BookingThrottle
 from server.call_socket_quota import CallSocketQuota
 from server.calls.access import CallAccess
 from server.calls.sessions import CallSessions
@@ -49,11 +54,13 @@ from server.handlers import (
     appointments,
     attendance,
     audit_export,
+    booking,
     connection_test,
     health,
     join,
     links,
     pages,
+    services,
     session,
     signalling_ws,
 )
@@ -67,6 +74,7 @@ from server.passwords import PasswordChecker
 from server.request_bodies import body_limit_middleware
 from server.request_log import request_log_middleware
 from server.security_headers import add_security_headers
+from server.service_catalog import ServiceCatalog
 from server.settings import Settings
 from server.staff_auth import session_middleware
 from server.staff_throttle import LoginThrottle
@@ -96,6 +104,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
     app[LOGIN_THROTTLE] = LoginThrottle()
     app[PASSWORDS] = PasswordChecker()
     app[JOIN_THROTTLE] = JoinThrottle()
+    app[BOOKING_THROTTLE] = BookingThrottle(settings.booking_holds_per_hour)
     app[ICE_SERVERS] = IceServers.from_settings(settings)
     app[CALL_SOCKET_QUOTA] = CallSocketQuota(settings.max_call_sockets)
     app[COALESCED_LOG] = CoalescedLog()
@@ -103,6 +112,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_outbox)
     app.cleanup_ctx.append(_calls)
+    app.cleanup_ctx.append(_booking_sweep)
     app.cleanup_ctx.append(_connection_tests)
     app.on_shutdown.append(_close_calls)
     app.on_cleanup.append(_close_coalesced_log)
@@ -116,6 +126,8 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
         attendance.routes,
         signalling_ws.routes,
         connection_test.routes,
+        services.routes,
+        booking.routes,
     ):
         app.router.add_routes(table)
     pages.add_page_routes(app)
@@ -146,8 +158,12 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         app[SIGNING_KEY] = key
         app[AUDIT] = audit
         app[LINKS] = links_
-        app[SCHEDULER] = Scheduler(db, audit, links_, settings.timezone,
-                                     MessagePlan.from_settings(settings))
+        plan = MessagePlan.from_settings(settings)
+        app[SCHEDULER] = Scheduler(db, audit, links_, settings.timezone, plan)
+        app[BOOKING_DESK] = BookingDesk(db, audit, links_,
+                                        BookingLinks(key, settings.public_url), plan,
+                                        settings.timezone)
+        app[SERVICE_CATALOG] = ServiceCatalog(db, audit, settings.timezone)
         logger.info("server.storage_ready", extra={"schema": await db.schema_version()})
         yield
         refusals.cancel()
@@ -197,6 +213,7 @@ async def _calls(app: web.Application) -> AsyncIterator[None]:
                       settings.ice_transport_policy)
     app[ROOMS] = RoomRegistry(store, rules, app[CLOCK])
     app[SCHEDULER].queued_sessions = store.queued_sessions
+    app[BOOKING_DESK].queued_sessions = store.queued_sessions
     app[CALL_SESSIONS] = CallSessions(app[SCHEDULER], store, app[ROOMS], settings)
     app[CALL_ACCESS] = CallAccess(app[DB], app[LINKS], app[AUDIT], app[CLOCK])
     app[HEARTBEAT] = heartbeat = Heartbeat(settings.ws_heartbeat_seconds)
@@ -206,6 +223,29 @@ async def _calls(app: web.Application) -> AsyncIterator[None]:
     heartbeat.stop()
     app[ROOMS].shutdown()  # in case on_shutdown did not run
     await store.stop()  # the held seats are saved for the next start
+
+
+# How often held bookings past their hold are marked expired. They stop blocking their
+# slot the moment the hold runs out; the sweep only records it (``booking.expired``).
+BOOKING_SWEEP_SECONDS = 30.0
+
+
+async def _booking_sweep(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(_sweep_holds(app), name="booking-sweep")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _sweep_holds(app: web.Application) -> None:
+    desk, clock = app[BOOKING_DESK], app[CLOCK]
+    while True:
+        await asyncio.sleep(BOOKING_SWEEP_SECONDS)
+        try:
+            await desk.expire_holds(clock())
+        except Exception:
+            logger.exception("booking.sweep_failed")
 
 
 async def _connection_tests(app: web.Application) -> AsyncIterator[None]:

@@ -9,6 +9,8 @@ from aiohttp import web
 
 from server.appointments import Scheduler
 from server.audit import AuditLog
+from server.booking import BookingDesk
+from server.booking_throttle import BookingThrottle
 from server.call_socket_quota import CallSocketQuota
 from server.calls.access import CallAccess
 from server.calls.sessions import CallSessions
@@ -21,6 +23,7 @@ from server.join_throttle import JoinThrottle
 from server.join_tokens import SigningKey
 from server.outbox import Outbox
 from server.passwords import PasswordChecker
+from server.service_catalog import ServiceCatalog
 from server.settings import Settings
 from server.staff_throttle import LoginThrottle
 from signalling.connection import ConnectionLimits
@@ -47,4 +50,7 @@ CALL_SOCKET_QUOTA = web.AppKey("call_socket_quota", CallSocketQuota)
 COALESCED_LOG = web.AppKey("coalesced_log", CoalescedLog)
 PASSWORDS = web.AppKey("passwords", PasswordChecker)
 JOIN_THROTTLE = web.AppKey("join_throttle", JoinThrottle)
+BOOKING_DESK = web.AppKey("booking_desk", BookingDesk)
+SERVICE_CATALOG = web.AppKey("service_catalog", ServiceCatalog)
+BOOKING_THROTTLE = web.AppKey("booking_throttle", BookingThrottle)
 OUTBOX = web.AppKey("outbox", Outbox)

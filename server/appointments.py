@@ -20,6 +20,7 @@ from server.records import (
     Appointment,
     AppointmentKind,
     AppointmentStatus,
+    Booking,
     Delivery,
     JoinLink,
     Language,
@@ -215,10 +216,12 @@ class Scheduler:
         host_id: int,
         starts_at: datetime,
         ends_at: datetime,
+        now: datetime,
         ignore: int | None = None,
     ) -> None:
         """Read under the transaction's write lock, so no other booking can slip in.
-        An appointment whose call staff ended blocks nothing."""
+        An appointment whose call staff ended blocks nothing; a family's held booking
+        blocks until its hold runs out, and only its time is told."""
         other = await tx.find_overlapping_appointment(host_id, starts_at, ends_at, ignore,
                                                       self.queued_sessions())
         if other is not None:
@@ -227,6 +230,16 @@ class Scheduler:
                 "appointment_overlap",
                 "The host already has an appointment at that time.",
                 **clash_json(actor, clash, self.tz),
+            )
+        held = await tx.find_held_booking(host_id, starts_at, ends_at, now)
+        if held is not None:
+            booking = await tx.get_booking(held)
+            assert booking is not None
+            raise Conflict(
+                "appointment_overlap",
+                "The host already has an appointment at that time.",
+                starts_at=booking.starts_at.astimezone(self.tz).isoformat(),
+                ends_at=booking.ends_at.astimezone(self.tz).isoformat(),
             )
 
     async def next_free(self, host_id: int, length: timedelta, after: datetime) -> datetime:
@@ -239,9 +252,12 @@ class Scheduler:
             other = await self.db.find_overlapping_appointment(
                 host_id, candidate, candidate + length, None, self.queued_sessions()
             )
-            if other is None:
+            held = None if other is not None else await self.db.find_held_booking(
+                host_id, candidate, candidate + length, after)
+            if other is None and held is None:
                 return candidate
-            clash = await _load(self.db, other)
+            clash = await (_load(self.db, other) if other is not None
+                           else _load_booking(self.db, held))
             candidate = next_half_hour(max(clash.ends_at, candidate + SLOT), self.tz)
         raise Conflict("no_free_time", "The host has no free time in the next month.")
 
@@ -260,7 +276,7 @@ class Scheduler:
             self.plan.check_delivery(person.delivery)
         async with self.db.transaction() as tx:
             await self._check_staff(tx, {host_id, *staff_ids})
-            await self._check_overlap(tx, actor, host_id, starts_at, ends_at)
+            await self._check_overlap(tx, actor, host_id, starts_at, ends_at, now)
             appointment_id, participant_ids = await tx.create_appointment(
                 starts_at=starts_at,
                 ends_at=ends_at,
@@ -324,7 +340,7 @@ class Scheduler:
                 raise Forbidden("not_allowed", "You cannot remove yourself from the appointment.")
             await self._check_staff(tx, {host_id, *(staff_ids or set())})
             await self._check_overlap(
-                tx, actor, host_id, starts_at, ends_at, ignore=appointment_id
+                tx, actor, host_id, starts_at, ends_at, now, ignore=appointment_id
             )
             await tx.update_appointment(
                 appointment_id,
@@ -452,6 +468,12 @@ async def _load(reads: Reads, appointment_id: int) -> Appointment:
     if appointment is None:
         raise NotFound("appointment_not_found", "No such appointment.")
     return appointment
+
+
+async def _load_booking(reads: Reads, booking_id: int | None) -> Booking:
+    booking = None if booking_id is None else await reads.get_booking(booking_id)
+    assert booking is not None
+    return booking
 
 
 async def _visible(reads: Reads, actor: Staff, appointment_id: int) -> Appointment:

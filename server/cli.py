@@ -32,12 +32,14 @@ from server.records import (
     Staff,
     StaffRole,
 )
+from server.service_catalog import HoursIn, ServiceCatalog, ServiceIn, WeekIn
 from server.settings import Settings, SettingsError, load_settings
 from signalling.peers import bot_run
 
 DEMO_ADMIN = ("admin", "Kota Admin", StaffRole.ADMIN)
 DEMO_PROFESSIONAL = ("sanna", "Sanna Aikio", StaffRole.PROFESSIONAL)
 DEMO_FAMILY = ("Family Example", ParticipantRole.GUARDIAN)
+DEMO_SERVICE = ("perheneuvola-inari", "Perheneuvola, Inari")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -274,6 +276,7 @@ async def _demo(settings: Settings) -> int:
         admin, admin_password = await _demo_staff(db, log, DEMO_ADMIN, now)
         host, host_password = await _demo_staff(db, log, DEMO_PROFESSIONAL, now)
         url = await _demo_family_link(settings, db, scheduler, links, host, now)
+        booking_url = await _demo_service(settings, db, log, admin, host, now)
         await checkpoints.checkpoint()
     finally:
         await db.close()
@@ -286,6 +289,7 @@ async def _demo(settings: Settings) -> int:
                 f"    professional  username: {host.username}  password: {host_password}",
                 f"    admin         username: {admin.username}  password: {admin_password}",
                 f"  Family link:  {url}",
+                f"  Booking page: {booking_url}",
                 "  (Open the family link in another browser or a private window.)",
                 "",
             ]
@@ -330,6 +334,26 @@ async def _demo_family_link(
     link = created.participants[0].link
     assert link is not None
     return links.url(link)
+
+
+async def _demo_service(
+    settings: Settings, db: Database, log: audit.AuditLog, admin: Staff, host: Staff,
+    now: datetime,
+) -> str:
+    """The demo's self-booking service, with weekday hours for the demo professional;
+    made once, left as the admin has since changed it."""
+    catalog = ServiceCatalog(db, log, settings.timezone)
+    service = await db.get_service_by_slug(DEMO_SERVICE[0])
+    if service is None:
+        service = await catalog.create(admin, ServiceIn(
+            slug=DEMO_SERVICE[0], name=DEMO_SERVICE[1], staff_ids=[host.id],
+            notice_minutes=60, cutoff_minutes=120,
+        ), now)
+        await catalog.set_hours(admin, service.id, WeekIn(hours=[
+            HoursIn(staff_id=host.id, weekday=day, opens="08:00", closes="16:00")
+            for day in range(5)
+        ]))
+    return f"{settings.public_url}/book/{service.slug}"
 
 
 if __name__ == "__main__":

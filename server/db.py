@@ -39,6 +39,9 @@ from server.records import (
     OutboxMessage,
     Participant,
     ParticipantRole,
+    Service,
+    ServiceClosure,
+    ServiceHours,
     Staff,
     StaffRole,
     StaffSession,
@@ -426,6 +429,198 @@ class Reads:
         """The booking a participant came from, if the family booked the time itself."""
         row = await self._fetchone(
             "SELECT * FROM bookings WHERE participant_id = ?", (participant_id,)
+        )
+        return None if row is None else self._booking(row)
+
+    # -- booking: services, hours, closures, bookings ---------------------------
+
+    async def _load_services(self, rows: list[sqlite3.Row]) -> list[Service]:
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        marks = ",".join("?" * len(ids))
+        kinds: dict[int, list[AppointmentKind]] = {}
+        for row in await self._fetchall(
+            f"SELECT * FROM service_kinds WHERE service_id IN ({marks}) ORDER BY kind",  # noqa: S608
+            ids,
+        ):
+            kinds.setdefault(row["service_id"], []).append(AppointmentKind(row["kind"]))
+        staff: dict[int, list[int]] = {}
+        for row in await self._fetchall(
+            f"SELECT * FROM service_staff WHERE service_id IN ({marks})"  # noqa: S608
+            " ORDER BY staff_id",
+            ids,
+        ):
+            staff.setdefault(row["service_id"], []).append(row["staff_id"])
+        hours: dict[int, list[ServiceHours]] = {}
+        for row in await self._fetchall(
+            f"SELECT * FROM service_hours WHERE service_id IN ({marks})"  # noqa: S608
+            " ORDER BY staff_id, weekday, opens",
+            ids,
+        ):
+            hours.setdefault(row["service_id"], []).append(
+                ServiceHours(row["staff_id"], row["weekday"], row["opens"], row["closes"])
+            )
+        return [
+            Service(
+                id=row["id"],
+                slug=row["slug"],
+                name=row["name"],
+                slot_minutes=row["slot_minutes"],
+                buffer_minutes=row["buffer_minutes"],
+                notice_minutes=row["notice_minutes"],
+                horizon_days=row["horizon_days"],
+                max_per_day=row["max_per_day"],
+                hold_minutes=row["hold_minutes"],
+                cutoff_minutes=row["cutoff_minutes"],
+                active=bool(row["active"]),
+                kinds=tuple(kinds.get(row["id"], [])),
+                staff_ids=tuple(staff.get(row["id"], [])),
+                hours=tuple(hours.get(row["id"], [])),
+            )
+            for row in rows
+        ]
+
+    async def get_service(self, service_id: int) -> Service | None:
+        rows = await self._fetchall("SELECT * FROM services WHERE id = ?", (service_id,))
+        found = await self._load_services(rows)
+        return found[0] if found else None
+
+    async def get_service_by_slug(self, slug: str) -> Service | None:
+        rows = await self._fetchall("SELECT * FROM services WHERE slug = ?", (slug,))
+        found = await self._load_services(rows)
+        return found[0] if found else None
+
+    async def list_services(self) -> list[Service]:
+        rows = await self._fetchall("SELECT * FROM services ORDER BY name, id")
+        return await self._load_services(rows)
+
+    @staticmethod
+    def _closure(row: sqlite3.Row) -> ServiceClosure:
+        return ServiceClosure(
+            id=row["id"],
+            service_id=row["service_id"],
+            staff_id=row["staff_id"],
+            starts_at=parse_db_time(row["starts_at"]),
+            ends_at=parse_db_time(row["ends_at"]),
+            note=row["note"],
+        )
+
+    async def list_service_closures(
+        self, service_id: int, start: datetime | None = None, end: datetime | None = None
+    ) -> list[ServiceClosure]:
+        """The service's closures and those of every service, optionally only those
+        overlapping [start, end)."""
+        sql = "SELECT * FROM service_closures WHERE (service_id = ? OR service_id IS NULL)"
+        params: list[Any] = [service_id]
+        if start is not None and end is not None:
+            sql += " AND starts_at < ? AND ends_at > ?"
+            params += [db_time(end), db_time(start)]
+        rows = await self._fetchall(sql + " ORDER BY starts_at, id", params)
+        return [self._closure(row) for row in rows]
+
+    async def get_service_closure(self, closure_id: int) -> ServiceClosure | None:
+        row = await self._fetchone("SELECT * FROM service_closures WHERE id = ?", (closure_id,))
+        return None if row is None else self._closure(row)
+
+    async def list_busy(
+        self,
+        staff_ids: Iterable[int],
+        start: datetime,
+        end: datetime,
+        now: datetime,
+        queued: Mapping[int, bool] | None = None,
+        ignore_booking: int | None = None,
+    ) -> list[tuple[int, datetime, datetime]]:
+        """(staff id, start, end) of the time these professionals are taken in [start,
+        end): appointments they host whose call has not ended, and held bookings whose
+        hold has not run out. Only times: nothing here may reach a family's screen."""
+        wanted = sorted(set(staff_ids))
+        if not wanted:
+            return []
+        marks = ",".join("?" * len(wanted))
+        rows = await self._fetchall(
+            "SELECT a.id, a.host_id AS staff_id, a.starts_at, a.ends_at,"  # noqa: S608
+            " COALESCE(s.ended, 0) AS ended FROM appointments a"
+            " LEFT JOIN call_sessions s ON s.appointment_id = a.id"
+            f" WHERE a.host_id IN ({marks}) AND a.status = 'scheduled'"
+            " AND a.starts_at < ? AND a.ends_at > ?"
+            " AND a.id NOT IN (SELECT appointment_id FROM bookings WHERE id = ?"
+            " AND appointment_id IS NOT NULL)",
+            [*wanted, db_time(end), db_time(start), ignore_booking or 0],
+        )
+        busy = [
+            (int(row["staff_id"]), parse_db_time(row["starts_at"]), parse_db_time(row["ends_at"]))
+            for row in rows
+            if not (queued or {}).get(int(row["id"]), bool(row["ended"]))
+        ]
+        held = await self._fetchall(
+            "SELECT staff_id, starts_at, ends_at FROM bookings"  # noqa: S608
+            f" WHERE staff_id IN ({marks}) AND state = 'held' AND hold_expires_at > ?"
+            " AND starts_at < ? AND ends_at > ? AND id != ?",
+            [*wanted, db_time(now), db_time(end), db_time(start), ignore_booking or 0],
+        )
+        busy += [
+            (int(row["staff_id"]), parse_db_time(row["starts_at"]), parse_db_time(row["ends_at"]))
+            for row in held
+        ]
+        return busy
+
+    async def list_booked_times(
+        self, service_id: int, start: datetime, end: datetime, now: datetime,
+        ignore_booking: int | None = None,
+    ) -> list[tuple[int, datetime]]:
+        """(staff id, start) of the service's live bookings (held and unexpired, or
+        confirmed) starting in [start, end): what the per-day limit counts."""
+        rows = await self._fetchall(
+            "SELECT staff_id, starts_at FROM bookings WHERE service_id = ?"
+            " AND starts_at >= ? AND starts_at < ? AND id != ?"
+            " AND (state = 'confirmed' OR (state = 'held' AND hold_expires_at > ?))",
+            (service_id, db_time(start), db_time(end), ignore_booking or 0, db_time(now)),
+        )
+        return [(int(row["staff_id"]), parse_db_time(row["starts_at"])) for row in rows]
+
+    async def count_live_bookings_for_contact(self, contact: str, now: datetime) -> int:
+        """The contact's bookings still ahead: held and unexpired, or confirmed."""
+        row = await self._fetchone(
+            "SELECT COUNT(*) AS n FROM bookings WHERE contact = ? AND ends_at > ?"
+            " AND (state = 'confirmed' OR (state = 'held' AND hold_expires_at > ?))",
+            (contact, db_time(now), db_time(now)),
+        )
+        return int(row["n"]) if row else 0
+
+    async def count_bookings_by_contact_since(self, contact: str, since: datetime) -> int:
+        """Holds the contact asked for since ``since``, whatever became of them."""
+        row = await self._fetchone(
+            "SELECT COUNT(*) AS n FROM bookings WHERE contact = ? AND created_at >= ?",
+            (contact, db_time(since)),
+        )
+        return int(row["n"]) if row else 0
+
+    async def find_held_booking(
+        self, staff_id: int, starts_at: datetime, ends_at: datetime, now: datetime,
+        ignore_booking: int | None = None,
+    ) -> int | None:
+        """A held, unexpired booking of the professional overlapping that time."""
+        row = await self._fetchone(
+            "SELECT id FROM bookings WHERE staff_id = ? AND state = 'held'"
+            " AND hold_expires_at > ? AND starts_at < ? AND ends_at > ? AND id != ?"
+            " ORDER BY starts_at LIMIT 1",
+            (staff_id, db_time(now), db_time(ends_at), db_time(starts_at), ignore_booking or 0),
+        )
+        return None if row is None else int(row["id"])
+
+    async def list_expired_holds(self, now: datetime, limit: int = 500) -> list[int]:
+        rows = await self._fetchall(
+            "SELECT id FROM bookings WHERE state = 'held' AND hold_expires_at <= ?"
+            " ORDER BY hold_expires_at LIMIT ?",
+            (db_time(now), limit),
+        )
+        return [int(row["id"]) for row in rows]
+
+    async def get_booking_for_appointment(self, appointment_id: int) -> Booking | None:
+        row = await self._fetchone(
+            "SELECT * FROM bookings WHERE appointment_id = ?", (appointment_id,)
         )
         return None if row is None else self._booking(row)
 
@@ -868,6 +1063,154 @@ class Tx(Reads):
             (appointment_id, db_time(now)),
         )
         await self._execute("DELETE FROM call_seats WHERE appointment_id = ?", (appointment_id,))
+
+
+    # -- booking: services, hours, closures, bookings ---------------------------
+
+    async def create_service(self, fields: Mapping[str, Any], kinds: Iterable[AppointmentKind],
+                             staff_ids: Iterable[int], now: datetime) -> int:
+        columns = sorted(fields)
+        try:
+            cursor = await self._execute(
+                f"INSERT INTO services ({', '.join(columns)}, created_at)"  # noqa: S608
+                f" VALUES ({', '.join('?' * len(columns))}, ?)",
+                [*(fields[c] for c in columns), db_time(now)],
+            )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict("slug taken") from exc
+        service_id = cursor.lastrowid
+        assert service_id is not None
+        await self.set_service_kinds(service_id, kinds)
+        await self.set_service_staff(service_id, staff_ids)
+        return service_id
+
+    async def update_service(self, service_id: int, fields: Mapping[str, Any]) -> None:
+        if not fields:
+            return
+        columns = sorted(fields)
+        try:
+            await self._execute(
+                f"UPDATE services SET {', '.join(f'{c} = ?' for c in columns)}"  # noqa: S608
+                " WHERE id = ?",
+                [*(fields[c] for c in columns), service_id],
+            )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict("slug taken") from exc
+
+    async def set_service_kinds(self, service_id: int, kinds: Iterable[AppointmentKind]) -> None:
+        await self._execute("DELETE FROM service_kinds WHERE service_id = ?", (service_id,))
+        await self._conn.executemany(
+            "INSERT INTO service_kinds (service_id, kind) VALUES (?, ?)",
+            [(service_id, k.value) for k in sorted(set(kinds))],
+        )
+
+    async def set_service_staff(self, service_id: int, staff_ids: Iterable[int]) -> None:
+        """Also drops the hours of anyone no longer in the service."""
+        wanted = sorted(set(staff_ids))
+        await self._execute("DELETE FROM service_staff WHERE service_id = ?", (service_id,))
+        await self._conn.executemany(
+            "INSERT INTO service_staff (service_id, staff_id) VALUES (?, ?)",
+            [(service_id, s) for s in wanted],
+        )
+        marks = ",".join("?" * len(wanted)) or "NULL"
+        await self._execute(
+            f"DELETE FROM service_hours WHERE service_id = ? AND staff_id NOT IN ({marks})",  # noqa: S608
+            [service_id, *wanted],
+        )
+
+    async def replace_service_hours(self, service_id: int, hours: Iterable[ServiceHours]) -> None:
+        await self._execute("DELETE FROM service_hours WHERE service_id = ?", (service_id,))
+        await self._conn.executemany(
+            "INSERT INTO service_hours (service_id, staff_id, weekday, opens, closes)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(service_id, h.staff_id, h.weekday, h.opens, h.closes) for h in hours],
+        )
+
+    async def add_service_closure(
+        self, service_id: int | None, staff_id: int | None, starts_at: datetime,
+        ends_at: datetime, note: str,
+    ) -> int:
+        cursor = await self._execute(
+            "INSERT INTO service_closures (service_id, staff_id, starts_at, ends_at, note)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (service_id, staff_id, db_time(starts_at), db_time(ends_at), note),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    async def remove_service_closure(self, closure_id: int) -> None:
+        await self._execute("DELETE FROM service_closures WHERE id = ?", (closure_id,))
+
+    async def insert_booking(
+        self,
+        *,
+        service_id: int,
+        staff_id: int,
+        kind: AppointmentKind,
+        starts_at: datetime,
+        ends_at: datetime,
+        hold_expires_at: datetime,
+        display_name: str,
+        contact: str,
+        channel: Delivery,
+        language: Language,
+        topic: str,
+        confirm_nonce: str,
+        manage_nonce: str,
+        now: datetime,
+    ) -> int:
+        cursor = await self._execute(
+            "INSERT INTO bookings (service_id, staff_id, kind, starts_at, ends_at,"
+            " hold_expires_at, display_name, contact, channel, language, topic,"
+            " confirm_nonce, manage_nonce, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                service_id, staff_id, kind.value, db_time(starts_at), db_time(ends_at),
+                db_time(hold_expires_at), display_name, contact, channel.value,
+                language.value, topic, confirm_nonce, manage_nonce, db_time(now),
+            ),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    async def confirm_booking(
+        self, booking_id: int, appointment_id: int, participant_id: int, now: datetime
+    ) -> None:
+        await self._execute(
+            "UPDATE bookings SET state = 'confirmed', appointment_id = ?, participant_id = ?,"
+            " confirmed_at = ? WHERE id = ?",
+            (appointment_id, participant_id, db_time(now), booking_id),
+        )
+
+    async def move_booking(self, booking_id: int, staff_id: int, starts_at: datetime,
+                           ends_at: datetime) -> None:
+        await self._execute(
+            "UPDATE bookings SET staff_id = ?, starts_at = ?, ends_at = ? WHERE id = ?",
+            (staff_id, db_time(starts_at), db_time(ends_at), booking_id),
+        )
+
+    async def withdraw_booking_messages(self, booking_id: int, now: datetime) -> int:
+        """A hold's confirm message not yet sent, once the hold is over."""
+        cursor = await self._execute(
+            "UPDATE outbox SET state = 'withdrawn', updated_at = ?"
+            " WHERE state = 'pending' AND booking_id = ?",
+            (db_time(now), booking_id),
+        )
+        return cursor.rowcount
+
+    async def cancel_booking(self, booking_id: int, now: datetime) -> None:
+        await self._execute(
+            "UPDATE bookings SET state = 'cancelled', cancelled_at = ? WHERE id = ?",
+            (db_time(now), booking_id),
+        )
+
+    async def expire_booking(self, booking_id: int) -> bool:
+        """Held → expired; False if it was no longer held."""
+        cursor = await self._execute(
+            "UPDATE bookings SET state = 'expired' WHERE id = ? AND state = 'held'",
+            (booking_id,),
+        )
+        return cursor.rowcount == 1
 
 
     # -- outbox ----------------------------------------------------------------

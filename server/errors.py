@@ -50,6 +50,10 @@ class Conflict(ApiError):
     status = 409
 
 
+class Gone(ApiError):
+    status = 410
+
+
 class TooLarge(ApiError):
     status = 413
 

@@ -230,3 +230,47 @@ class Booking:
     created_at: datetime
     confirmed_at: datetime | None
     cancelled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ServiceHours:
+    """One professional's opening hours on one weekday (0 Monday), as wall times in
+    KOTA_TIMEZONE ('HH:MM')."""
+
+    staff_id: int
+    weekday: int
+    opens: str
+    closes: str
+
+
+@dataclass(frozen=True)
+class ServiceClosure:
+    """A holiday or an absence: no slots in [starts_at, ends_at). ``staff_id`` None: the
+    whole service; ``service_id`` None: every service."""
+
+    id: int
+    service_id: int | None
+    staff_id: int | None
+    starts_at: datetime
+    ends_at: datetime
+    note: str
+
+
+@dataclass(frozen=True)
+class Service:
+    """What families may book themselves: who serves it, how long a slot is and the rules."""
+
+    id: int
+    slug: str
+    name: str
+    slot_minutes: int
+    buffer_minutes: int
+    notice_minutes: int
+    horizon_days: int
+    max_per_day: int
+    hold_minutes: int
+    cutoff_minutes: int
+    active: bool
+    kinds: tuple[AppointmentKind, ...]
+    staff_ids: tuple[int, ...]
+    hours: tuple[ServiceHours, ...] = ()

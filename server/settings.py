@@ -86,6 +86,8 @@ class Settings:
     alive_mark_seconds: float = 10.0
     # Before an appointment's start, in this order of sending: 24 h, then 1 h.
     reminder_offsets: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
+    # Holds one client address may ask for in an hour (0: no limit, e.g. behind a portal).
+    booking_holds_per_hour: int = 20
 
     # Messages (docs/messages.md): empty host or URL turns that channel off.
     smtp_host: str = ""
@@ -455,6 +457,8 @@ def load_settings(environ: Mapping[str, str], **overrides: Any) -> Settings:
         audit_syslog=_read(environ, "KOTA_AUDIT_SYSLOG", "", str),
         reminder_offsets=_read(environ, "KOTA_REMINDER_OFFSETS", "24h,1h", _durations),
         alive_mark_seconds=_read(environ, "KOTA_ALIVE_MARK_SECONDS", "10", _number(0.05, 300)),
+        booking_holds_per_hour=_read(environ, "KOTA_BOOKING_HOLDS_PER_HOUR", "20",
+                                     _integer(0, 1_000_000)),
         smtp_host=_read(environ, "KOTA_SMTP_HOST", "", _host_name),
         smtp_port=_read(environ, "KOTA_SMTP_PORT", "587", _integer(1, 65535)),
         smtp_security=_read(environ, "KOTA_SMTP_SECURITY", "starttls", _smtp_security),

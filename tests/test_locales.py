@@ -39,7 +39,7 @@ LINK_STATES = ("active", "revoked", "none")
 CLIENT_ERROR_CODES = ("generic", "network")
 
 _SERVER_ERROR = re.compile(
-    r"\b(?:BadRequest|Unauthorized|Forbidden|NotFound|Conflict|TooLarge|Unprocessable"
+    r"\b(?:BadRequest|Unauthorized|Forbidden|NotFound|Conflict|Gone|TooLarge|Unprocessable"
     r"|TooManyRequests|Unavailable|InsufficientStorage|LinkRefused|TokenError|ApiError)\(\s*\"([a-z_]+)\"",
     re.S,
 )

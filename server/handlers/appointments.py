@@ -11,6 +11,7 @@ from aiohttp import web
 from server.app_keys import CALL_SESSIONS, CLOCK, DB, ROOMS, SCHEDULER, SETTINGS
 from server.appointments import MAX_DURATION, AppointmentIn, AppointmentPatch, ParticipantIn
 from server.calls.sessions import SessionState
+from server.db import Reads
 from server.errors import BadRequest
 from server.handlers.params import day_bounds, path_id, query_date, query_int
 from server.records import Appointment, JoinLink, OutboxMessage, Participant, Staff
@@ -82,6 +83,16 @@ def appointment_json(appointment: Appointment, tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
+async def booking_summary(reads: Reads, appointment: Appointment) -> dict[str, Any] | None:
+    """The family's own booking behind the appointment, for staff who can see it: the
+    service and what the family wrote it wants to talk about (never logged)."""
+    booking = await reads.get_booking_for_appointment(appointment.id)
+    if booking is None:
+        return None
+    service = await reads.get_service(booking.service_id)
+    return {"service": service.name if service else None, "topic": booking.topic}
+
+
 @routes.get("/api/appointments")
 async def list_appointments(request: web.Request) -> web.Response:
     session = require_staff(request)
@@ -118,6 +129,7 @@ async def _with_session(request: web.Request, staff: Staff,
     ``may_reopen``: whether this staff member may reopen an ended one now."""
     sessions = request.app[CALL_SESSIONS]
     body = appointment_json(appointment, request.app[SETTINGS].timezone)
+    body["booking"] = await booking_summary(request.app[DB], appointment)
     state = await sessions.state(request.app[DB], appointment.id)
     body["session"] = state.value
     if state is SessionState.ENDED:
