@@ -13,6 +13,7 @@ from aiohttp import web
 from server.alive_mark import AliveMark
 from server.app_keys import (
     AUDIT,
+    CALENDAR_FEEDS,
     CALL_ACCESS,
     CALL_SESSIONS,
     CALL_SOCKET_LIMITS,
@@ -35,6 +36,7 @@ from server.app_keys import (
 from server.appointments import Scheduler
 from server.audit import AuditLog
 from server.audit_checkpoints import Checkpointer, open_chain
+from server.calendar_feed import CalendarFeeds
 from server.call_socket_quota import CallSocketQuota
 from server.calls.access import CallAccess
 from server.calls.sessions import CallSessions
@@ -47,6 +49,7 @@ from server.handlers import (
     appointments,
     attendance,
     audit_export,
+    calendar_feed,
     connection_test,
     health,
     join,
@@ -112,6 +115,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
         attendance.routes,
         signalling_ws.routes,
         connection_test.routes,
+        calendar_feed.routes,
     ):
         app.router.add_routes(table)
     pages.add_page_routes(app)
@@ -144,6 +148,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         app[LINKS] = links_
         app[SCHEDULER] = Scheduler(db, audit, links_, settings.timezone,
                                      MessagePlan(settings.reminder_offsets))
+        app[CALENDAR_FEEDS] = CalendarFeeds(db, audit, settings.timezone, settings.public_url)
         logger.info("server.storage_ready", extra={"schema": await db.schema_version()})
         yield
         refusals.cancel()

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from server.appointments import Scheduler
 from server.audit import AuditLog
+from server.calendar_feed import CalendarFeeds
 from server.call_socket_quota import CallSocketQuota
 from server.calls.access import CallAccess
 from server.calls.sessions import CallSessions
@@ -46,3 +47,4 @@ CALL_SOCKET_QUOTA = web.AppKey("call_socket_quota", CallSocketQuota)
 COALESCED_LOG = web.AppKey("coalesced_log", CoalescedLog)
 PASSWORDS = web.AppKey("passwords", PasswordChecker)
 JOIN_THROTTLE = web.AppKey("join_throttle", JoinThrottle)
+CALENDAR_FEEDS = web.AppKey("calendar_feeds", CalendarFeeds)

@@ -67,6 +67,9 @@ class Action(enum.StrEnum):
     AUDIT_EXPORTED = "audit.exported"
     CONNECTION_TEST_COMPLETED = "connection_test.completed"
     SERVER_LOST = "server.lost"
+    CALENDAR_FEED_CREATED = "calendar_feed.created"
+    CALENDAR_FEED_REVOKED = "calendar_feed.revoked"
+    CALENDAR_FEED_READ = "calendar_feed.read"
 
 
 class ActorKind(enum.StrEnum):
