@@ -43,7 +43,7 @@ export function calendarFeedView() {
       setText(status, "feed.none");
     }
     clear(actions).append(
-      h("button", { type: "button", class: "button primary make-feed",
+      h("button", { type: "button", class: `button ${feed.active ? "secondary" : "primary"} make-feed`,
         i18n: feed.active ? "feed.renew" : "feed.create", on: { click: () => make(feed.active) } }),
       feed.active
         ? h("button", { type: "button", class: "button danger revoke-feed", i18n: "feed.revoke",
