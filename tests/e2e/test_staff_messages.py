@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 from icalendar import Calendar
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from tests.e2e.flows import OpenPage
 from tests.e2e.kota_server import KotaProcess, StaffApi
@@ -23,6 +23,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 SIZES = ("tablet-portrait", "phone")
+SIZE_OF = {"tablet-portrait": TABLET_PORTRAIT, "phone": PHONE}
 SignIn = Callable[[str], Awaitable[StaffApi]]
 
 
@@ -31,6 +32,15 @@ async def check_both_sizes(page: Page, what: str) -> None:
     await assert_accessible(page, f"{what} (tablet)")
     await page.set_viewport_size(PHONE)
     await assert_accessible(page, f"{what} (phone)")
+    await page.set_viewport_size(TABLET_PORTRAIT)
+
+
+async def shots(page: Page, name: str, subject: Locator) -> None:
+    """Screenshots at tablet-portrait and phone size, each scrolled to ``subject``."""
+    for size in SIZES:
+        await page.set_viewport_size(SIZE_OF[size])
+        await subject.scroll_into_view_if_needed()
+        await screenshots(page, name, (size,))
     await page.set_viewport_size(TABLET_PORTRAIT)
 
 
@@ -63,7 +73,7 @@ async def test_staff_send_the_link_by_email_and_see_it_sent(
     await page.locator("#p-1-contact").fill("maija.virtanen@perhe.test")
     await expect(error).to_be_hidden()
     await check_both_sizes(page, "the appointment form with e-mail chosen")
-    await screenshots(page, "33-staff-send-by-email", SIZES)
+    await shots(page, "33-staff-send-by-email", page.locator(".participant-row .delivery"))
     await page.locator(".form button[type=submit]").click()
 
     mail = await mail_inbox.wait_for(
@@ -75,7 +85,7 @@ async def test_staff_send_the_link_by_email_and_see_it_sent(
     await expect(sent.first).to_contain_text(" klo ")
     await expect(maija.locator(".resend-message")).to_have_count(0)
     await check_both_sizes(page, "the appointment with an e-mail sent")
-    await screenshots(page, "34-staff-invitation-sent", SIZES)
+    await shots(page, "34-staff-invitation-sent", maija)
 
 
 async def test_a_refused_address_shows_and_the_resend_button_sends_again(
@@ -99,7 +109,7 @@ async def test_a_refused_address_shows_and_the_resend_button_sends_again(
         resend = ville.locator(".resend-message")
         await expect(resend).to_be_visible()
         await check_both_sizes(page, "the appointment with a refused e-mail")
-        await screenshots(page, "35-staff-email-not-delivered", SIZES)
+        await shots(page, "35-staff-email-not-delivered", resend)
     finally:
         mail_inbox.handler.refuse_with = None
     before = len(mail_inbox.to(address))
@@ -137,7 +147,7 @@ async def test_the_calendar_page_makes_an_address_that_returns_the_feed(
     await page.locator(".copy-feed").first.click()
     assert await page.evaluate("() => navigator.clipboard.readText()") == webcal
     await check_both_sizes(page, "the calendar page with a new address")
-    await screenshots(page, "36-staff-calendar-address", SIZES)
+    await shots(page, "36-staff-calendar-address", page.locator(".feed-fresh"))
 
     # The address is the feed, with no cookie: that professional's appointment is in it.
     async with aiohttp.ClientSession() as anyone:

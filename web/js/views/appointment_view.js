@@ -73,7 +73,8 @@ export function appointmentView({ id }) {
     const day = zoneDate(a.starts_at);
     const cancelled = a.status === "cancelled";
     const ended = !cancelled && a.session === "ended";
-    clear(body).append(
+    // h() drops null children; the DOM's own append would write them out as "null".
+    clear(body).append(...[
       h("dl", { class: "facts" },
         h("dt", { i18n: "appointment.when" }),
         h("dd", {}, `${longDate(day)} ${timeRange(a.starts_at, a.ends_at)}`
@@ -110,7 +111,7 @@ export function appointmentView({ id }) {
       cancelled ? null : addParticipantForm(),
       attendanceSection(a.id),
       h("p", {}, h("a", { href: `#/day/${day}`, i18n: "staff.back_to_list" })),
-    );
+    ].filter(Boolean));
   }
 
   /** A time the family booked itself: the service and what they want to talk about. */

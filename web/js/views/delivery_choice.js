@@ -53,7 +53,6 @@ export function deliveryChoice(prefix) {
     input.setAttribute("autocomplete", AUTOCOMPLETE[value]);
     if (value === "sms") input.setAttribute("inputmode", "tel");
     else input.removeAttribute("inputmode");
-    input.required = value !== "manual";
     hint.hidden = !HINTS[value];
     if (HINTS[value]) setText(hint, HINTS[value]);
     describe();
