@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, Timezone
+from icalendar import Calendar, Event, Timezone, vDuration
 
 from server.audit import SYSTEM, Action, Actor, AuditLog
 from server.db import Database
@@ -40,6 +40,8 @@ SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{43}$")
 # How often calendar programs are asked to fetch the feed again.
 REFRESH = timedelta(minutes=15)
 SUMMARY = "Kota: etätapaaminen"
+# For calendar programs that ignore STATUS:CANCELLED.
+CANCELLED_SUMMARY = "Kota: peruttu etätapaaminen"
 
 
 def new_secret() -> str:
@@ -83,10 +85,9 @@ def event_sequence(appointment: FeedAppointment) -> int:
 def event_summary(appointment: FeedAppointment) -> str:
     people = appointment.people
     count = f"{people} osallistuja" if people == 1 else f"{people} osallistujaa"
-    summary = f"{SUMMARY}, {count}"
     if appointment.status is AppointmentStatus.CANCELLED:
-        return f"Peruttu: {summary}"
-    return summary
+        return f"{CANCELLED_SUMMARY}, {count}"
+    return f"{SUMMARY}, {count}"
 
 
 def feed_file(
@@ -107,7 +108,7 @@ def feed_file(
     calendar.add("x-wr-calname", "Kota")
     calendar.add("x-wr-timezone", str(zone))
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", REFRESH)
+    calendar.add("x-published-ttl", vDuration(REFRESH))
     start, end = feed_window(now)
     first = start.astimezone(zone).date()
     last = end.astimezone(zone).date()
