@@ -262,6 +262,24 @@ def test_no_message_names_the_appointment_kind(purpose: MessagePurpose, language
         assert word.casefold() not in seen, f"{language} {purpose} names the kind {word!r}"
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("purpose", PURPOSES)
+def test_the_service_name_stays_inside_the_e_mail(purpose: MessagePurpose,
+                                                  language: Language) -> None:
+    """A service may be named for its kind of help ("Perheneuvola, Inari"): the subject,
+    the SMS and the calendar event, which lock screens and shared calendars show, never
+    carry it."""
+    service = "Perheneuvola, Inari"
+    message = render(facts(purpose, language, service_name=service), STAMP)
+    assert service in message.text and service in message.html
+    assert "Perheneuvola" not in message.subject
+    assert "Perheneuvola" not in message.sms
+    if message.calendar is not None:
+        _, event = event_of(message.calendar)
+        assert "Perheneuvola" not in f"{event['SUMMARY']} {event['DESCRIPTION']}"
+        assert b"Perheneuvola" not in message.calendar
+
+
 # -- times and zones -----------------------------------------------------------------
 
 
