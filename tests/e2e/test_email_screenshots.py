@@ -24,6 +24,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 SHOWN = [(MessagePurpose.INVITATION, language) for language in Language] + [
     (MessagePurpose.BOOKING_CONFIRM, Language.FI),
+    (MessagePurpose.BOOKING_CONFIRM, Language.SE),
     (MessagePurpose.CANCELLATION, Language.FI),
     (MessagePurpose.UPDATE, Language.FI),
     (MessagePurpose.REMINDER, Language.FI),
