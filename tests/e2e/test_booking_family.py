@@ -56,6 +56,8 @@ async def test_family_books_confirms_joins_moves_and_cancels(
     service = await booking_service(await staff_api("admin"), f"perhe-{code}")
     address = f"perhe-{code}-{service['id']}@example.fi"
     name = FAMILY[code]
+    # The test's own size first: the one docs/screenshots shows.
+    shown = (size, "tablet-portrait" if size == "phone" else "phone")
 
     # The booking page: the service, its free times by day, big buttons.
     family = await open_page(SIZES[size], name="family")
@@ -67,7 +69,7 @@ async def test_family_books_confirms_joins_moves_and_cancels(
     starts_at = await first.get_attribute("data-starts-at")
     assert starts_at
     await assert_no_date_fallback(family, code, "the free times")
-    await check_page(family, f"booking-times-{code}")
+    await check_page(family, f"booking-times-{code}", shown)
 
     # Who is booking.
     await first.click()
@@ -75,7 +77,7 @@ async def test_family_books_confirms_joins_moves_and_cancels(
     await family.locator("#b-name").fill(name)
     await family.locator("#b-contact").fill(address)
     await family.locator("#b-topic").fill("Nukkumaanmeno ja ruutuaika")
-    await check_page(family, f"booking-details-{code}")
+    await check_page(family, f"booking-details-{code}", shown)
     await family.locator("[data-action=book]").click()
 
     # Held until confirmed: the page names where the link went and until when.
@@ -85,7 +87,7 @@ async def test_family_books_confirms_joins_moves_and_cancels(
     await expect(sent.locator(".lead")).to_have_text(texts["book.sent_email"].replace(
         "{contact}", hint))
     assert address not in await sent.inner_text()
-    await check_page(family, f"booking-sent-{code}")
+    await check_page(family, f"booking-sent-{code}", shown)
 
     # The confirmation e-mail, and the page at its link.
     confirm = await wait_for_mail(mail_inbox, address, "the confirmation e-mail",
@@ -97,7 +99,7 @@ async def test_family_books_confirms_joins_moves_and_cancels(
     await assert_no_date_fallback(family, code, "the booked page")
     manage_url = await family.locator("[data-action=manage]").get_attribute("href")
     assert manage_url and "/book/manage#" in manage_url
-    await check_page(family, f"booking-confirmed-{code}")
+    await check_page(family, f"booking-confirmed-{code}", shown)
 
     # The invitation with the join link; the family joins and is let in.
     invitation = await wait_for_mail(mail_inbox, address, "the invitation",
@@ -118,7 +120,7 @@ async def test_family_books_confirms_joins_moves_and_cancels(
     manage = family.locator(".manage")
     await expect(manage).to_have_attribute("data-state", "open")
     assert family.url.endswith("/book/manage")
-    await check_page(family, f"booking-manage-{code}")
+    await check_page(family, f"booking-manage-{code}", shown)
     await family.locator("[data-action=move]").click()
     later = family.locator(".move-times .free-day .time-button").first
     await later.wait_for()
@@ -127,7 +129,7 @@ async def test_family_books_confirms_joins_moves_and_cancels(
     await later.click()
     await family.locator("dialog .button.primary").click()
     await expect(manage.locator(".notice.success")).to_have_text(texts["book.manage.moved"])
-    await check_page(family, f"booking-moved-{code}")
+    await check_page(family, f"booking-moved-{code}", shown)
     update = await wait_for_mail(
         mail_inbox, address, "the update e-mail",
         lambda m: calendar_method(m) == "REQUEST"
@@ -140,7 +142,7 @@ async def test_family_books_confirms_joins_moves_and_cancels(
     await expect(family.locator(".manage")).to_have_attribute("data-state", "cancelled")
     await expect(family.locator("#manage-title")).to_have_text(
         texts["book.manage.cancelled.title"])
-    await check_page(family, f"booking-cancelled-{code}")
+    await check_page(family, f"booking-cancelled-{code}", shown)
     await wait_for_mail(mail_inbox, address, "the cancellation e-mail",
                         lambda m: calendar_method(m) == "CANCEL")
 
@@ -185,7 +187,7 @@ async def test_broken_links_and_unknown_pages_say_so_plainly(open_page: OpenPage
     family = await open_page(SIZES["phone"], name="family")
     await family.goto("/book/ei-tallaista")
     await expect(family.locator("#problem-title")).to_have_text(texts["book.not_found_title"])
-    await check_page(family, "booking-not-found-fi")
+    await check_page(family, "booking-not-found-fi", ("phone", "tablet-portrait"))
 
     await family.goto("/book/confirm")
     await expect(family.locator("#problem-title")).to_have_text(texts["book.no_token_title"])
@@ -194,4 +196,4 @@ async def test_broken_links_and_unknown_pages_say_so_plainly(open_page: OpenPage
     await expect(family.locator("#problem-title")).to_have_text(
         texts["book.manage.failed_title"])
     assert family.url.endswith("/book/manage")
-    await check_page(family, "booking-manage-broken-fi")
+    await check_page(family, "booking-manage-broken-fi", ("phone", "tablet-portrait"))
