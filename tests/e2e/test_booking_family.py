@@ -78,7 +78,9 @@ async def test_family_books_confirms_joins_moves_and_cancels(
     await family.locator("#b-contact").fill(address)
     await family.locator("#b-topic").fill("Nukkumaanmeno ja ruutuaika")
     await check_page(family, f"booking-details-{code}", shown)
-    await family.locator("[data-action=book]").click()
+    holds: list[str] = []
+    family.on("request", lambda r: holds.append(r.url) if r.url.endswith("/holds") else None)
+    await family.locator("[data-action=book]").dblclick()  # a double tap books once
 
     # Held until confirmed: the page names where the link went and until when.
     sent = family.locator(".booking-sent")
@@ -87,11 +89,13 @@ async def test_family_books_confirms_joins_moves_and_cancels(
     await expect(sent.locator(".lead")).to_have_text(texts["book.sent_email"].replace(
         "{contact}", hint))
     assert address not in await sent.inner_text()
+    assert len(holds) == 1, holds
     await check_page(family, f"booking-sent-{code}", shown)
 
     # The confirmation e-mail, and the page at its link.
     confirm = await wait_for_mail(mail_inbox, address, "the confirmation e-mail",
                                   lambda m: bool(links_in(m, "/book/confirm")))
+    assert confirm.message["Content-Language"] == code
     await family.goto(links_in(confirm, "/book/confirm")[0])
     await expect(family.locator("#booked-title")).to_have_text(texts["book.booked_title"])
     assert family.url.endswith("/book/confirm"), "the token stays in the address bar"
@@ -105,6 +109,7 @@ async def test_family_books_confirms_joins_moves_and_cancels(
     invitation = await wait_for_mail(mail_inbox, address, "the invitation",
                                      lambda m: bool(links_in(m, "/join")))
     assert calendar_method(invitation) == "REQUEST"
+    assert invitation.message["Content-Language"] == code
     appointment_id = await appointment_of(staff_api, starts_at, name)
     staff = await open_page(TABLET_LANDSCAPE, staff=BOOKING_STAFF[0], name="staff")
     await staff.goto(f"/staff/call?appointment={appointment_id}")
@@ -197,3 +202,44 @@ async def test_broken_links_and_unknown_pages_say_so_plainly(open_page: OpenPage
         texts["book.manage.failed_title"])
     assert family.url.endswith("/book/manage")
     await check_page(family, "booking-manage-broken-fi", ("phone", "tablet-portrait"))
+
+
+async def test_past_the_cutoff_the_manage_page_says_whom_to_contact(
+    open_page: OpenPage, staff_api: StaffLogin, kota_server: KotaProcess,
+    mail_inbox: MailInbox,
+) -> None:
+    texts = load("fi")
+    admin = await staff_api("admin")
+    service = await booking_service(admin, "myohaan")
+    # Changes only until a day before: the first free time is already past that.
+    await admin.call("PATCH", f"/api/services/{service['id']}", {"cutoff_minutes": 1440})
+    address = f"myohaan-{service['id']}@example.fi"
+    async with aiohttp.ClientSession(base_url=kota_server.base) as family_http:
+        times = await (await family_http.get(f"/api/book/{service['slug']}/times")).json()
+        first = next(t["starts_at"] for d in times["days"] for t in d["times"])
+        resp = await family_http.post(f"/api/book/{service['slug']}/holds", json={
+            "starts_at": first, "display_name": "Aila Näkkäläjärvi", "contact": address,
+            "language": "fi"})
+        assert resp.status == 201, await resp.text()
+        mail = await wait_for_mail(mail_inbox, address, "the confirmation e-mail",
+                                   lambda m: bool(links_in(m, "/book/confirm")))
+        token = links_in(mail, "/book/confirm")[0].split("#", 1)[1]
+        answer = await family_http.post("/api/book/confirm", json={"token": token})
+        confirmed = await answer.json()
+
+    family = await open_page(SIZES["phone"], name="family")
+    await family.goto(confirmed["manage_url"])
+    manage = family.locator(".manage")
+    await expect(manage).to_have_attribute("data-state", "past_cutoff")
+    notice = manage.locator(".past-cutoff")
+    await expect(notice).to_contain_text(service["name"])
+    await expect(notice).to_contain_text(BOOKING_STAFF[1].split()[0])
+    assert await family.locator("[data-action=move], [data-action=cancel-booking]").count() == 0
+    await expect(family.locator("#manage-title")).to_have_text(
+        texts["book.manage.past_cutoff.title"])
+    await check_page(family, "booking-past-cutoff-fi", ("phone", "tablet-portrait"))
+
+    # Its professional cancels it instead, as the page tells the family to ask.
+    liisa = await staff_api(BOOKING_STAFF[0])
+    appointment = await appointment_of(staff_api, first, "Aila Näkkäläjärvi")
+    await liisa.call("POST", f"/api/appointments/{appointment}/cancel")
