@@ -48,6 +48,8 @@ def booking_json(request: web.Request, done: Confirmed) -> dict[str, Any]:
             "can_change": desk.can_change(booking, service, now),
             "channel": booking.channel.value,
             "contact_hint": contact_hint(booking.contact),
+            # The pages speak it on a device that has no language chosen of its own.
+            "language": booking.language.value,
         },
         "join_url": done.join_url,
         "manage_url": done.manage_url,

@@ -104,6 +104,12 @@ async def test_family_books_confirms_joins_moves_and_cancels(
     manage_url = await family.locator("[data-action=manage]").get_attribute("href")
     assert manage_url and "/book/manage#" in manage_url
     await check_page(family, f"booking-confirmed-{code}", shown)
+    # The same link again on another device (its browser in Finnish): the same answer,
+    # in the language the booking was made in.
+    other_device = await open_page(SIZES["phone"], name="other device", locale="fi-FI")
+    await other_device.goto(links_in(confirm, "/book/confirm")[0])
+    await expect(other_device.locator("#booked-title")).to_have_text(texts["book.booked_title"])
+    await other_device.close()
 
     # The invitation with the join link; the family joins and is let in.
     invitation = await wait_for_mail(mail_inbox, address, "the invitation",

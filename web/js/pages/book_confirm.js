@@ -7,8 +7,8 @@ import { setServerZone } from "../dates.js";
 import { clear, h, showView } from "../dom.js";
 import { errorText } from "../i18n.js";
 import { bookingFacts } from "../views/booking_facts.js";
-import { problemView, rememberedSlug, setTitle, startPublicPage, takeToken }
-  from "../views/public_page.js";
+import { followBookingLanguage, problemView, rememberedSlug, setTitle, startPublicPage,
+  takeToken } from "../views/public_page.js";
 
 const main = document.getElementById("main");
 let token = takeToken("kota.book.confirm");
@@ -61,6 +61,7 @@ async function confirm() {
   try {
     const answer = await post("/api/book/confirm", { token });
     setServerZone(answer.timezone || answer.booking.timezone);
+    await followBookingLanguage(answer.booking.language);
     setTitle("book.booked_title");
     clear(main);
     showView(main, bookedView(answer));

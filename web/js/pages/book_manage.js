@@ -9,8 +9,8 @@ import { errorText, t } from "../i18n.js";
 import { bookingFacts } from "../views/booking_facts.js";
 import { confirmDialog } from "../views/confirm.js";
 import { freeTimes, timeChoices } from "../views/free_times.js";
-import { bookAgainLink, problemView, rememberSlug, setTitle, startPublicPage, takeToken }
-  from "../views/public_page.js";
+import { bookAgainLink, followBookingLanguage, problemView, rememberSlug, setTitle,
+  startPublicPage, takeToken } from "../views/public_page.js";
 
 const main = document.getElementById("main");
 let token = takeToken("kota.book.manage");
@@ -217,6 +217,7 @@ async function load(done) {
     }
   }
   setServerZone(answer.timezone || booking.timezone || (service && service.timezone));
+  await followBookingLanguage(booking.language);
   clear(main);
   showView(main, manageView(answer, done));
   if (done) announce(t(done));
