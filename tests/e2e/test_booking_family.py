@@ -168,6 +168,12 @@ async def test_a_time_taken_meanwhile_offers_the_next_free_times(
     first = family.locator(".free-day .time-button").first
     await first.wait_for()
     starts_at = await first.get_attribute("data-starts-at")
+    # The browser's Back from the details goes back to the times, not off the page.
+    await first.click()
+    await expect(family.locator("#details-title")).to_be_visible()
+    await family.go_back()
+    await expect(family.locator("#service-title")).to_be_visible()
+    await expect(family.locator("#details-title")).to_be_hidden()
     await first.click()
     await family.locator("#b-name").fill("Pirjo Kallio")
     await family.locator("#b-contact").fill(f"kiire-{service['id']}@example.fi")

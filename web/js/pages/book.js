@@ -19,6 +19,7 @@ let service = null;
 let times = null;
 let chosen = null; // the start time chosen (ISO)
 let details = null;
+let sent = null; // the "check your messages" view, once a time is held
 
 // --- step 1: a time -----------------------------------------------------------------
 
@@ -31,8 +32,15 @@ function timesView() {
     times.view);
 }
 
+// The browser's Back goes from the details back to the times (one history entry per
+// step; the address stays the same).
 function choose(startsAt) {
   chosen = startsAt;
+  showDetails();
+  if (!history.state || history.state.step !== "details") history.pushState({ step: "details" }, "");
+}
+
+function showDetails() {
   if (!details) details = detailsView();
   details.update();
   setTitle("book.details_title");
@@ -45,6 +53,20 @@ function showTimes() {
   times.reload();
   showView(main, view);
 }
+
+/** "Choose another time": back through history when the details have their own entry. */
+function backToTimes() {
+  if (history.state && history.state.step === "details") history.back();
+  else showTimes();
+}
+
+window.addEventListener("popstate", (event) => {
+  if (!service) return;
+  const step = event.state && event.state.step;
+  if (step === "details" && chosen && !sent) showDetails();
+  else if (step === "sent" && sent) showView(main, sent);
+  else showTimes();
+});
 
 // --- step 2: who is booking ------------------------------------------------------------
 
@@ -78,7 +100,7 @@ function detailsView() {
     problem,
     h("div", { class: "actions" },
       h("button", { type: "button", class: "button secondary", i18n: "book.other_time",
-        on: { click: showTimes } }),
+        on: { click: backToTimes } }),
       submit));
   const view = h("section", { class: "card booking-details", attrs: { "aria-labelledby": "details-title" } },
     h("p", { class: "step", i18n: "common.step", vars: { n: 2, of: 2 } }),
@@ -121,7 +143,9 @@ function detailsView() {
       const answer = await post(`/api/book/${encodeURIComponent(slug)}/holds`, body);
       rememberSlug(slug);
       setTitle("book.sent_title");
-      showView(main, sentView(answer.booking));
+      sent = sentView(answer.booking);
+      history.replaceState({ step: "sent" }, "");
+      showView(main, sent);
     } catch (error) {
       if (error.code === "slot_taken") {
         const next = (error.extra && error.extra.next_free) || [];
@@ -130,7 +154,7 @@ function detailsView() {
           h("p", { i18n: next.length ? "book.slot_taken_next" : "book.slot_taken_none" }),
           next.length ? timeChoices(next, choose) : null,
           h("button", { type: "button", class: "button secondary", i18n: "book.all_times",
-            on: { click: showTimes } }));
+            on: { click: backToTimes } }));
         announce(t("book.slot_taken"));
       } else {
         showProblem(h("p", {}, errorText(error.code)));
