@@ -15,6 +15,7 @@ from server.app_keys import (
     AUDIT,
     BOOKING_DESK,
     BOOKING_THROTTLE,
+    CALENDAR_FEEDS,
     CALL_ACCESS,
     CALL_SESSIONS,
     CALL_SOCKET_LIMITS,
@@ -42,6 +43,7 @@ from server.audit_checkpoints import Checkpointer, open_chain
 from server.booking import BookingDesk
 from server.booking_links import BookingLinks
 from server.booking_throttle import BookingThrottle
+from server.calendar_feed import CalendarFeeds
 from server.call_socket_quota import CallSocketQuota
 from server.calls.access import CallAccess
 from server.calls.sessions import CallSessions
@@ -55,6 +57,7 @@ from server.handlers import (
     attendance,
     audit_export,
     booking,
+    calendar_feed,
     connection_test,
     health,
     join,
@@ -128,6 +131,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
         connection_test.routes,
         services.routes,
         booking.routes,
+        calendar_feed.routes,
     ):
         app.router.add_routes(table)
     pages.add_page_routes(app)
@@ -164,6 +168,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
                                         BookingLinks(key, settings.public_url), plan,
                                         settings.timezone)
         app[SERVICE_CATALOG] = ServiceCatalog(db, audit, settings.timezone)
+        app[CALENDAR_FEEDS] = CalendarFeeds(db, audit, settings.timezone, settings.public_url)
         logger.info("server.storage_ready", extra={"schema": await db.schema_version()})
         yield
         refusals.cancel()

@@ -81,6 +81,9 @@ class Action(enum.StrEnum):
     MESSAGE_FAILED = "message.failed"
     MESSAGE_UNCONFIRMED = "message.unconfirmed"
     MESSAGE_RESENT = "message.resent"
+    CALENDAR_FEED_CREATED = "calendar_feed.created"
+    CALENDAR_FEED_REVOKED = "calendar_feed.revoked"
+    CALENDAR_FEED_READ = "calendar_feed.read"
 
 
 class ActorKind(enum.StrEnum):

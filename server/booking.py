@@ -189,10 +189,12 @@ class BookingDesk:
         found: list[datetime] = []
         day = max(after, now).astimezone(self.tz).date()
         last = (now + timedelta(days=service.horizon_days)).astimezone(self.tz).date()
+        days = 1  # the asked day first, usually enough; then wider windows
         while len(found) < NEXT_FREE_COUNT and day <= last:
-            slots, _ = await self._slots(self.db, service, day, 7, now)
+            slots, _ = await self._slots(self.db, service, day, days, now)
             found += [s.starts_at for s in slots if s.starts_at > after]
-            day += timedelta(days=7)
+            day += timedelta(days=days)
+            days = min(days * 2, 14)
         return [t.astimezone(self.tz).isoformat() for t in found[:NEXT_FREE_COUNT]]
 
     async def _free_slot(self, tx: Tx, service: Service, starts_at: datetime, now: datetime,
@@ -227,6 +229,16 @@ class BookingDesk:
         channel = channel_of(body.contact)
         contact = checked_contact(channel, body.contact)
         assert contact is not None
+        # A time already taken in what is committed is refused without the write lock:
+        # in a rush for one time, the losers after the winner never queue for it.
+        day = starts_at.astimezone(self.tz).date()
+        slots, _ = await self._slots(self.db, service, day, 1, now)
+        if not any(s.starts_at == starts_at for s in slots):
+            later = [s.starts_at.astimezone(self.tz).isoformat()
+                     for s in slots if s.starts_at > starts_at][:NEXT_FREE_COUNT]
+            if len(later) < NEXT_FREE_COUNT:
+                later = await self.next_free(service, starts_at, now)
+            raise slot_taken(later)
         try:
             async with self.db.transaction() as tx:
                 service = await self.service(tx, slug)

@@ -11,6 +11,7 @@ busy time; a time is offered when any professional of the service is free then.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -101,7 +102,15 @@ def opening_slots(hours: ServiceHours, day: date, rules: SlotRules,
     step_minutes = int(rules.step.total_seconds() // 60)
     minute = opens.hour * 60 + opens.minute
     last = closes.hour * 60 + closes.minute
-    while minute + int(rules.slot.total_seconds() // 60) <= last:
+    slot_minutes = int(rules.slot.total_seconds() // 60)
+    midnight = datetime.combine(day, time.min, tz)
+    if midnight.utcoffset() == (midnight + timedelta(days=1)).astimezone(tz).utcoffset():
+        # No change of the clocks that day: the grid is plain arithmetic in UTC.
+        first = datetime.combine(day, opens, tz).astimezone(UTC)
+        count = (last - minute - slot_minutes) // step_minutes + 1
+        return [(first + k * rules.step, first + k * rules.step + rules.slot)
+                for k in range(max(count, 0))]
+    while minute + slot_minutes <= last:
         start = _instant(day, time(minute // 60, minute % 60), tz)
         if start is not None:
             end = start + rules.slot
@@ -109,6 +118,30 @@ def opening_slots(hours: ServiceHours, day: date, rules: SlotRules,
                 found.append((start, end))
         minute += step_minutes
     return found
+
+
+class _Timeline:
+    """One professional's busy intervals, searchable by time (a day may hold hundreds)."""
+
+    def __init__(self) -> None:
+        self._intervals: list[tuple[datetime, datetime]] = []
+        self._starts: list[datetime] = []
+        self._longest = timedelta(0)
+        self._sorted = True
+
+    def add(self, starts_at: datetime, ends_at: datetime) -> None:
+        self._intervals.append((starts_at, ends_at))
+        self._longest = max(self._longest, ends_at - starts_at)
+        self._sorted = False
+
+    def overlaps(self, starts_at: datetime, ends_at: datetime) -> bool:
+        if not self._sorted:
+            self._intervals.sort()
+            self._starts = [a for a, _ in self._intervals]
+            self._sorted = True
+        low = bisect.bisect_left(self._starts, starts_at - self._longest)
+        high = bisect.bisect_left(self._starts, ends_at)
+        return any(b_end > starts_at for _, b_end in self._intervals[low:high])
 
 
 def _overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
@@ -134,9 +167,9 @@ def free_slots(
     """
     hours = list(hours)
     closures = list(closures)
-    busy_by: dict[int, list[Busy]] = {}
+    busy_by: dict[int, _Timeline] = {}
     for item in busy:
-        busy_by.setdefault(item.staff_id, []).append(item)
+        busy_by.setdefault(item.staff_id, _Timeline()).add(item.starts_at, item.ends_at)
     per_day: dict[tuple[int, date], int] = {}
     for staff_id, starts_at in booked:
         key = (staff_id, starts_at.astimezone(tz).date())
@@ -158,10 +191,9 @@ def free_slots(
                     for c in closures
                 ):
                     continue
-                if any(
-                    _overlaps(start - rules.buffer, end + rules.buffer, b.starts_at, b.ends_at)
-                    for b in busy_by.get(opening.staff_id, ())
-                ):
+                timeline = busy_by.get(opening.staff_id)
+                if timeline is not None and timeline.overlaps(start - rules.buffer,
+                                                              end + rules.buffer):
                     continue
                 free.setdefault((start, end), set()).add(opening.staff_id)
     return [Slot(start, end, tuple(sorted(ids))) for (start, end), ids in sorted(free.items())]

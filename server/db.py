@@ -31,7 +31,9 @@ from server.records import (
     AuditRow,
     Booking,
     BookingState,
+    CalendarFeed,
     Delivery,
+    FeedAppointment,
     JoinLink,
     Language,
     MessagePurpose,
@@ -785,6 +787,59 @@ class Reads:
         )
         return [self._audit_row(row) for row in rows]
 
+    # -- staff calendar feeds ------------------------------------------------
+
+    @staticmethod
+    def _calendar_feed(row: sqlite3.Row) -> CalendarFeed:
+        return CalendarFeed(
+            staff_id=row["staff_id"],
+            secret_hash=row["secret_hash"],
+            created_at=parse_db_time(row["created_at"]),
+            read_logged_at=_maybe_time(row["read_logged_at"]),
+        )
+
+    async def get_calendar_feed(self, staff_id: int) -> CalendarFeed | None:
+        row = await self._fetchone("SELECT * FROM calendar_feeds WHERE staff_id = ?", (staff_id,))
+        return None if row is None else self._calendar_feed(row)
+
+    async def find_calendar_feed(self, secret_hash: str) -> CalendarFeed | None:
+        """The feed with this secret, if its owner's account is still active."""
+        row = await self._fetchone(
+            "SELECT f.* FROM calendar_feeds f JOIN staff s ON s.id = f.staff_id"
+            " WHERE f.secret_hash = ? AND s.active = 1",
+            (secret_hash,),
+        )
+        return None if row is None else self._calendar_feed(row)
+
+    async def list_feed_appointments(
+        self, staff_id: int, start: datetime, end: datetime
+    ) -> list[FeedAppointment]:
+        """Appointments overlapping [start, end) that ``staff_id`` hosts or attends,
+        cancelled ones included."""
+        rows = await self._fetchall(
+            "SELECT a.id, a.starts_at, a.ends_at, a.status, a.created_at, a.updated_at,"
+            " (SELECT COUNT(*) FROM participants p WHERE p.appointment_id = a.id"
+            "  AND p.removed_at IS NULL) AS people"
+            " FROM appointments a"
+            " WHERE a.starts_at < ? AND a.ends_at > ?"
+            " AND (a.host_id = ? OR EXISTS (SELECT 1 FROM appointment_staff x"
+            "  WHERE x.appointment_id = a.id AND x.staff_id = ?))"
+            " ORDER BY a.starts_at, a.id",
+            (db_time(end), db_time(start), staff_id, staff_id),
+        )
+        return [
+            FeedAppointment(
+                id=row["id"],
+                starts_at=parse_db_time(row["starts_at"]),
+                ends_at=parse_db_time(row["ends_at"]),
+                status=AppointmentStatus(row["status"]),
+                people=row["people"],
+                created_at=parse_db_time(row["created_at"]),
+                updated_at=parse_db_time(row["updated_at"]),
+            )
+            for row in rows
+        ]
+
 
 class Tx(Reads):
     """One write transaction. Nothing in it commits on its own: ``Database.transaction``
@@ -1322,6 +1377,34 @@ class Tx(Reads):
         )
         found = [await self.get_message(row["id"]) for row in rows]
         return [m for m in found if m is not None]
+    # -- staff calendar feeds ------------------------------------------------
+
+    async def replace_calendar_feed(self, staff_id: int, secret_hash: str,
+                                    now: datetime) -> None:
+        """The staff member's one feed now has this secret; an earlier one stops."""
+        await self._execute(
+            "INSERT INTO calendar_feeds (staff_id, secret_hash, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (staff_id) DO UPDATE SET secret_hash = excluded.secret_hash,"
+            " created_at = excluded.created_at, read_logged_at = NULL",
+            (staff_id, secret_hash, db_time(now)),
+        )
+
+    async def delete_calendar_feed(self, staff_id: int) -> bool:
+        cursor = await self._execute(
+            "DELETE FROM calendar_feeds WHERE staff_id = ?", (staff_id,)
+        )
+        return cursor.rowcount > 0
+
+    async def mark_calendar_feed_read(self, staff_id: int, secret_hash: str,
+                                      now: datetime, since: datetime) -> bool:
+        """Notes a read if none was logged since ``since``; true when this one is to be
+        logged (the check and the mark are one statement, so two readers cannot both win)."""
+        cursor = await self._execute(
+            "UPDATE calendar_feeds SET read_logged_at = ? WHERE staff_id = ?"
+            " AND secret_hash = ? AND (read_logged_at IS NULL OR read_logged_at <= ?)",
+            (db_time(now), staff_id, secret_hash, db_time(since)),
+        )
+        return cursor.rowcount > 0
 
 
 class Database(Reads):

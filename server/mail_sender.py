@@ -57,5 +57,12 @@ class MailSender:
             raise SendFailure("smtp_not_supported", permanent=True) from None
         except aiosmtplib.SMTPServerDisconnected:
             raise SendFailure("smtp_disconnected", permanent=False) from None
-        except (aiosmtplib.SMTPException, OSError):
+        except aiosmtplib.SMTPException as exc:
+            # The server lacks what KOTA_SMTP_SECURITY or KOTA_SMTP_USER needs: trying
+            # again cannot help, and sending without it would leak the message.
+            for extension, code in (("STARTTLS", "smtp_no_starttls"), ("AUTH", "smtp_no_auth")):
+                if f"{extension} extension" in str(exc):
+                    raise SendFailure(code, permanent=True) from None
+            raise SendFailure("smtp_unreachable", permanent=False) from None
+        except OSError:
             raise SendFailure("smtp_unreachable", permanent=False) from None

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from server.invitation_calendar import CalendarInvite, Method, calendar_file
 from server.records import Delivery, Language, MessagePurpose
+from server.sms_segments import sms_size
 
 # Zones whose name Kota can say in words; any other is told as its UTC offset.
 _ZONE_WORDS = {
@@ -83,59 +84,73 @@ def load_texts(language: Language) -> dict[str, str]:
 
 
 def render(facts: MessageFacts, stamped_at: datetime) -> RenderedMessage:
-    """Every form of one message; ``stamped_at`` is the calendar file's DTSTAMP."""
+    """Every form of one message (the e-mail's and the SMS's, whatever the channel);
+    ``stamped_at`` is the calendar file's DTSTAMP."""
     words = _Words(load_texts(facts.language), facts.zone)
     url = _main_url(facts)
-    purpose = facts.purpose
     name = _clean(facts.recipient_name, _NAME_MAX)
     host = _clean(facts.host_first_name, _NAME_MAX)
-    service = _clean(facts.service_name or "", _NAME_MAX)
-    when_short = words.when_short(facts.starts_at)
-    zone = words.zone(facts.starts_at)
-    when = f"{words.when(facts.starts_at, facts.ends_at)} ({zone})"
-    hold = words.time(facts.hold_expires_at) if facts.hold_expires_at else ""
-
-    subject = words.fill(f"subject.{purpose}", when_short=when_short)
-    greeting = (words.fill("greeting", name=name) if name else words.get("greeting_no_name"))
-    label = {MessagePurpose.UPDATE: "label.new_when",
-             MessagePurpose.CANCELLATION: "label.cancelled_when"}.get(purpose, "label.when")
-    details = [(words.get(label), when)]
-    if host:
-        details.append((words.get("label.host"), host))
-    if service:
-        details.append((words.get("label.service"), service))
-
-    body = _Body(greeting, words.get(f"lead.{purpose}"), details)
-    if purpose is MessagePurpose.BOOKING_CONFIRM:
-        body.button = (words.get("button.confirm"), url or "")
-        body.after = [words.fill("hold", hold=hold), words.get("ignore")]
-    elif purpose is MessagePurpose.CANCELLATION:
-        body.after = [words.get("link_ended"), words.get("cancel_contact")]
-    else:
-        body.before = [words.get("how")]
-        body.button = (words.get("button.join"), url or "")
-        if facts.manage_url:
-            body.extra_link = (words.get("manage"), facts.manage_url)
-    body.fallback = words.get("link_fallback")
-    body.footer = [words.get("automatic")] if purpose is MessagePurpose.CANCELLATION else [
-        words.get("personal"), words.get("automatic")]
-
-    sms_name = _sms_name(name)
-    sms_greeting = (words.fill("sms.greeting", name=sms_name) if sms_name
-                    else words.get("sms.greeting_no_name"))
-    sms = words.fill(f"sms.{purpose}", greeting=sms_greeting, when_short=when_short,
-                     zone=zone, host=host, url=url or "", hold=hold)
-
+    subject = words.fill(f"subject.{facts.purpose}", when_short=words.when_short(facts.starts_at))
+    body = _email_body(facts, words, name, host, url)
     calendar, method = _calendar(facts, words, host, url, stamped_at)
     return RenderedMessage(
         subject=subject,
         text=body.text(),
         html=body.html(facts.language, subject),
-        sms=sms,
+        sms=_sms(facts, words, name, host, url),
         calendar=calendar,
         method=method,
         language=facts.language,
     )
+
+
+def _email_body(facts: MessageFacts, words: _Words, name: str, host: str,
+                url: str | None) -> _Body:
+    purpose = facts.purpose
+    zone = words.zone(facts.starts_at)
+    label = {MessagePurpose.UPDATE: "label.new_when",
+             MessagePurpose.CANCELLATION: "label.cancelled_when"}.get(purpose, "label.when")
+    zone = words.clock_change(zone, facts.starts_at, facts.ends_at)
+    details = [(words.get(label), f"{words.when(facts.starts_at, facts.ends_at)} ({zone})")]
+    if host:
+        details.append((words.get("label.host"), host))
+    service = _clean(facts.service_name or "", _NAME_MAX)
+    if service:
+        details.append((words.get("label.service"), service))
+    greeting = words.fill("greeting", name=name) if name else words.get("greeting_no_name")
+    body = _Body(words.get(f"title.{purpose}"), greeting, words.get(f"lead.{purpose}"),
+                 details, fallback=words.get("link_fallback"),
+                 footer=[words.get("personal"), words.get("automatic")])
+    if purpose is MessagePurpose.BOOKING_CONFIRM:
+        hold = words.time(facts.hold_expires_at) if facts.hold_expires_at else ""
+        body.before = [words.fill("hold", hold=hold)]
+        body.button = (words.get("button.confirm"), url or "")
+        body.after = [words.get("ignore")]
+    elif purpose is MessagePurpose.CANCELLATION:
+        body.after = [words.get("link_ended"), words.get("cancel_contact")]
+        body.footer = [words.get("automatic")]
+    else:
+        body.before = [words.get("how")]
+        body.button = (words.get("button.join"), url or "")
+        if facts.manage_url:
+            body.extra_link = (words.get("manage"), facts.manage_url)
+    return body
+
+
+def _sms(facts: MessageFacts, words: _Words, name: str, host: str, url: str | None) -> str:
+    """Short, one link (no manage link), and greeting by name only as far as the name
+    costs no extra segments: the whole name, else the first name, else none. A letter
+    outside GSM-7 in a name (Á in Áilu) would make a Finnish SMS UCS-2 and twice as long."""
+    hold = words.time(facts.hold_expires_at) if facts.hold_expires_at else ""
+    texts = []
+    for candidate in _sms_names(name):
+        greeting = (words.fill("sms.greeting", name=candidate) if candidate
+                    else words.get("sms.greeting_no_name"))
+        texts.append(words.fill(f"sms.{facts.purpose}", greeting=greeting,
+                                when_short=words.when_short(facts.starts_at),
+                                zone=words.zone(facts.starts_at), host=host, url=url or "",
+                                hold=hold))
+    return min(texts, key=lambda text: sms_size(text).segments)  # the first of the shortest
 
 
 def _main_url(facts: MessageFacts) -> str | None:
@@ -187,11 +202,11 @@ def _clean(value: str, limit: int) -> str:
     return re.sub(r" +", " ", kept).strip()[:limit].strip()
 
 
-def _sms_name(name: str) -> str:
-    """The whole name when short, else its first word: an SMS has little room."""
-    if len(name) <= _SMS_NAME_MAX:
-        return name
-    return name.split(" ")[0][:_SMS_NAME_MAX]
+def _sms_names(name: str) -> list[str]:
+    """The names an SMS may greet with, best first."""
+    first = name.split(" ")[0][:_SMS_NAME_MAX]
+    whole = [name] if len(name) <= _SMS_NAME_MAX else []
+    return list(dict.fromkeys([*whole, first, ""]))
 
 
 class _Words:
@@ -226,6 +241,16 @@ class _Words:
     def when(self, starts_at: datetime, ends_at: datetime) -> str:
         return self.fill("when", date=self.date(starts_at, "date.long"),
                          start=self.time(starts_at), end=self.time(ends_at))
+
+    def clock_change(self, zone: str, starts_at: datetime, ends_at: datetime) -> str:
+        """``zone``, and a word that the clocks change during the appointment, which
+        is why "3.30 to 3.15" or "2.30 to 4.15" can be right."""
+        before = self._local(starts_at).utcoffset()
+        after = self._local(ends_at).utcoffset()
+        if before is None or after is None or before == after:
+            return zone
+        key = "zone.clocks_forward" if after > before else "zone.clocks_back"
+        return self.fill(key, zone=zone)
 
     def when_short(self, starts_at: datetime) -> str:
         return self.fill("when_short", date=self.date(starts_at, "date.short"),
@@ -269,15 +294,16 @@ _BUTTON_COLOUR = "#1d5a9c"
 
 @dataclass
 class _Body:
+    title: str  # the HTML's heading; the plain text has the subject for that
     greeting: str
     lead: str
     details: list[tuple[str, str]]
+    fallback: str = ""
+    footer: list[str] | None = None
     before: list[str] | None = None
     button: tuple[str, str] | None = None
-    fallback: str = ""
     after: list[str] | None = None
     extra_link: tuple[str, str] | None = None
-    footer: list[str] | None = None
 
     def text(self) -> str:
         lines = [self.greeting, "", self.lead, ""]
@@ -297,7 +323,8 @@ class _Body:
     def html(self, language: Language, title: str) -> str:
         e = html.escape
         p = f'<p style="margin:0 0 16px 0;{_FONT}font-size:17px;line-height:1.5;">'
-        parts = [f"{p}{e(self.greeting)}</p>", f"{p}{e(self.lead)}</p>"]
+        parts = [f'<h1 style="margin:0 0 20px 0;{_FONT}font-size:24px;line-height:1.3;">'
+                 f"{e(self.title)}</h1>", f"{p}{e(self.greeting)}</p>", f"{p}{e(self.lead)}</p>"]
         rows = "".join(
             f'<tr><th scope="row" style="text-align:left;vertical-align:top;'
             f'padding:4px 12px 4px 0;{_FONT}font-size:17px;">{e(label)}</th>'
@@ -311,7 +338,8 @@ class _Body:
             label, url = self.button
             parts.append(
                 '<table role="presentation" style="border-collapse:collapse;margin:8px 0 20px 0;">'
-                f'<tr><td style="background:{_BUTTON_COLOUR};border-radius:8px;">'
+                f'<tr><td bgcolor="{_BUTTON_COLOUR}" style="background:{_BUTTON_COLOUR};'
+                'border-radius:8px;">'
                 f'<a href="{e(url)}" style="display:inline-block;padding:16px 28px;{_FONT}'
                 'font-size:20px;font-weight:bold;color:#ffffff;text-decoration:none;'
                 f'border-radius:8px;">{e(label)}</a></td></tr></table>'

@@ -167,13 +167,18 @@ class Outbox:
         """Send every message due at ``now`` (up to CONCURRENCY at a time); returns how
         many were handled. Tests call this with the time they choose."""
         handled = 0
+        claiming = True
         async with self._running:
             in_flight: set[asyncio.Task[None]] = set()
             try:
                 while True:
-                    while len(in_flight) < CONCURRENCY and not self._stopping:
-                        claimed = await self._claim(now)
+                    while claiming and len(in_flight) < CONCURRENCY and not self._stopping:
+                        try:
+                            claimed = await self._claim(now)
+                        except StorageError:
+                            claimed = None  # the database logged it; next run tries again
                         if claimed is None:
+                            claiming = False
                             break
                         in_flight.add(asyncio.create_task(self._deliver(claimed, now)))
                     if not in_flight:
@@ -181,8 +186,7 @@ class Outbox:
                     done, in_flight = await asyncio.wait(
                         in_flight, return_when=asyncio.FIRST_COMPLETED)
                     handled += len(done)
-                    for task in done:
-                        task.result()
+                    claiming = True  # a slot is free: more may be due
             finally:
                 for task in in_flight:
                     task.cancel()
@@ -194,6 +198,15 @@ class Outbox:
             return await tx.claim_due_message(now)
 
     async def _deliver(self, message: OutboxMessage, now: datetime) -> None:
+        """One message, start to end; a fault here never stops the others in flight.
+        If its outcome cannot be stored (say, a full disk), it stays ``sending`` and the
+        next start makes it ``unconfirmed``: it may have gone."""
+        try:
+            await self._deliver_one(message, now)
+        except Exception:
+            logger.exception("outbox.error", extra={"outbox_id": message.id})
+
+    async def _deliver_one(self, message: OutboxMessage, now: datetime) -> None:
         try:
             prepared = await self._prepare(message, now)
         except Exception:

@@ -13,10 +13,17 @@ a call under each rule and reads every tile.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import fixed_rate, six_pages, staff_writes
+from bench.booking_race import (
+    BookingBenchConfig,
+    count_double_bookings,
+    run_booking_race,
+)
+from bench.booking_race import render_text as render_booking
 from bench.join_flows import FloorJoinFlow
 from bench.load import EXCHANGE_MESSAGES, Fleet
 from bench.payloads import Outbox
@@ -162,3 +169,32 @@ async def test_six_pages_tiny_run_measures_each_rule(tmp_path: Path) -> None:
         assert result.sent_heights, result.line()
     report = six_pages.report(results, 2, 1.0)
     assert "before" in report and "after" in report and "median" in report
+
+
+async def test_booking_race_tiny(tmp_path: Path) -> None:
+    """``python -m bench booking`` in small: every round one winner and clear 409s with
+    next free times, the spread burst fills its slots, nothing double-booked."""
+    config = BookingBenchConfig(bookers=12, rounds=2, spread_slots=4, pin=False,
+                                workdir=tmp_path, log=False)
+    result = await run_booking_race(config)
+    report = render_booking(result)
+    assert result.correct, report
+    assert result.kota.good_rounds == 2 and result.kota.spread_successes == 4, report
+    assert result.floor.good_rounds == 2 and result.floor.spread_successes == 4, report
+    assert result.kota.p99_ms >= result.kota.p50_ms > 0 and result.floor.p50_ms > 0, report
+    assert result.ratio("p50_ms") > 0 and "Kota / floor" in report
+
+
+def test_booking_double_count_catches_an_overlap(tmp_path: Path) -> None:
+    """The benchmark's own check finds two overlapping holds of one professional."""
+    path = tmp_path / "b.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE bookings (id INTEGER PRIMARY KEY, staff_id INTEGER,"
+                     " state TEXT, starts_at TEXT, ends_at TEXT)")
+        conn.executemany("INSERT INTO bookings (staff_id, state, starts_at, ends_at)"
+                         " VALUES (?, ?, ?, ?)",
+                         [(1, "held", "2027-01-04T08:00:00Z", "2027-01-04T08:30:00Z"),
+                          (1, "confirmed", "2027-01-04T08:15:00Z", "2027-01-04T08:45:00Z"),
+                          (2, "held", "2027-01-04T08:00:00Z", "2027-01-04T08:30:00Z"),
+                          (1, "expired", "2027-01-04T08:00:00Z", "2027-01-04T08:30:00Z")])
+    assert count_double_bookings(path) == (1, 4)

@@ -15,6 +15,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from icalendar import Calendar
 
+from server.app import create_app
 from server.app_keys import DB, OUTBOX
 from server.settings import Settings
 from tests.conftest import Accounts, StaffClient, assert_error, wait_until
@@ -301,3 +302,27 @@ async def test_twenty_concurrent_creates_send_twenty_invitations_once_each(
         f"family{i}@example.fi" for i in range(20))
     expected = {messages_of(a)[0]["id"] for a in made}
     assert {outbox_id(m) for m in mails} == expected
+
+
+async def test_starttls_is_never_skipped(tmp_path: Path, accounts: Accounts) -> None:
+    """With KOTA_SMTP_SECURITY=starttls a server that does not offer it gets nothing.
+    (Same data directory as ``settings``, where ``accounts`` made the staff.)"""
+    with MailInbox() as plain:  # aiosmtpd without TLS: no STARTTLS in its EHLO
+        settings = messaging_settings(
+            tmp_path, plain, KOTA_SMTP_SECURITY="starttls", KOTA_REMINDER_OFFSETS="")
+        server = TestServer(create_app(settings), host="127.0.0.1", port=settings.port)
+        await server.start_server()
+        client = StaffClient(str(server.make_url("")).rstrip("/"))
+        try:
+            assert (await client.login("sanna")).status == 201
+            made = await book(client, participants=[by_email()])
+
+            async def failed() -> bool:
+                return bool(messages_of(await get(client, made["id"]))[0]["state"] == "failed")
+            await wait_until(failed, 15, "the invitation to fail")
+            assert messages_of(await get(client, made["id"]))[0]["last_error"] == (
+                "smtp_no_starttls")
+            assert plain.messages == []
+        finally:
+            await client.close()
+            await server.close()

@@ -8,7 +8,9 @@ import { clear, h, showView } from "../dom.js";
 import { savedLocale, setLocale, t } from "../i18n.js";
 import { appointmentForm } from "../views/appointment_form.js";
 import { appointmentView } from "../views/appointment_view.js";
+import { calendarFeedView } from "../views/calendar_feed_view.js";
 import { dayView } from "../views/day_view.js";
+import { setMessaging } from "../views/delivery_choice.js";
 import { languageSelect } from "../views/language_picker.js";
 import { loginView } from "../views/login_view.js";
 import { serviceForm } from "../views/service_form.js";
@@ -38,6 +40,7 @@ function renderHeader() {
     h("nav", { class: "staff-nav", i18nAttrs: { "aria-label": "staff.nav_label" } },
       h("a", { href: `#/day/${today()}`, i18n: "staff.today" }),
       me.role === "admin" ? h("a", { href: "#/services", i18n: "services.title" }) : null,
+      h("a", { href: "#/calendar", i18n: "staff.calendar" }),
       me.role === "admin" ? h("a", { href: "#/usage-log", i18n: "usage.title" }) : null),
     h("span", { class: "signed-in-as" }, me.display_name),
     h("button", { type: "button", class: "button secondary small", i18n: "staff.sign_out",
@@ -85,6 +88,9 @@ function route() {
       setTitle("services.title");
       view = servicesView();
     }
+  } else if (parts[0] === "calendar") {
+    setTitle("feed.page_title");
+    view = calendarFeedView();
   } else if (parts[0] === "usage-log" && me.role === "admin") {
     setTitle("usage.title");
     view = usageLogView();
@@ -100,6 +106,7 @@ function route() {
 function signedIn(body) {
   me = body.staff;
   setStaffZone(body.timezone);
+  setMessaging(body.messaging);
   setCsrfToken(body.csrf_token);
   renderHeader();
   route();
