@@ -79,7 +79,7 @@ async def test_admin_creates_a_service_and_sets_its_hours(
 
     # The list names it, with the address to give families.
     await admin.goto("/staff#/services")
-    row = admin.locator(f"tr[data-service='{service_id}']")
+    row = admin.locator(f"li[data-service='{service_id}']")
     await expect(row).to_contain_text("Perheneuvola, Utsjoki")
     await expect(row).to_contain_text("/book/perheneuvola-utsjoki")
     await check_page(admin, "services-list-fi", STAFF_SIZES)
