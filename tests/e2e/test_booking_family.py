@@ -21,10 +21,15 @@ from tests.e2e.booking_steps import (
     links_in,
     wait_for_mail,
 )
-from tests.e2e.date_texts import assert_no_date_fallback
+from tests.e2e.date_texts import LANGUAGES, assert_no_date_fallback, date_text, time_text
 from tests.e2e.flows import OpenPage, admit, family_to_waiting_room
 from tests.e2e.kota_server import KotaProcess
-from tests.e2e.page_checks import SIZES, TABLET_LANDSCAPE, assert_remote_videos_play
+from tests.e2e.page_checks import (
+    SIZES,
+    TABLET_LANDSCAPE,
+    assert_accessible,
+    assert_remote_videos_play,
+)
 from tests.mail_inbox import MailInbox
 from tests.test_locales import load
 
@@ -255,3 +260,27 @@ async def test_past_the_cutoff_the_manage_page_says_whom_to_contact(
     liisa = await staff_api(BOOKING_STAFF[0])
     appointment = await appointment_of(staff_api, first, "Aila Näkkäläjärvi")
     await liisa.call("POST", f"/api/appointments/{appointment}/cancel")
+
+
+async def test_free_times_in_every_language(open_page: OpenPage, staff_api: StaffLogin) -> None:
+    """The week of free times in each language, changed in place from the header: day
+    names and times from the locale files, no browser fallback, axe-clean."""
+    service = await booking_service(await staff_api("admin"), "kielet")
+    family = await open_page(SIZES["tablet-portrait"], name="family")
+    await family.goto(f"/book/{service['slug']}")
+    first = family.locator(".free-day .time-button").first
+    await first.wait_for()
+    starts_at = await first.get_attribute("data-starts-at")
+    assert starts_at
+    moment = datetime.fromisoformat(starts_at)
+    for code in LANGUAGES:
+        await choose_language(family, code)
+        texts = load(code)
+        await expect(family.locator(".booking .lead")).to_have_text(
+            texts["book.lead"].replace("{minutes}", "30"))
+        day = family.locator(".free-day", has=family.locator(".time-button")).first.locator(
+            ".day-title")
+        await expect(day).to_have_text(date_text(code, moment))
+        await expect(first).to_have_text(time_text(code, moment))
+        await assert_no_date_fallback(family, code, "the free times")
+        await assert_accessible(family, f"the free times in {code}")
