@@ -260,6 +260,8 @@ async def test_past_the_cutoff_the_manage_page_says_whom_to_contact(
     liisa = await staff_api(BOOKING_STAFF[0])
     appointment = await appointment_of(staff_api, first, "Aila Näkkäläjärvi")
     await liisa.call("POST", f"/api/appointments/{appointment}/cancel")
+    await family.reload()
+    await expect(manage).to_have_attribute("data-state", "cancelled")
 
 
 async def test_free_times_in_every_language(open_page: OpenPage, staff_api: StaffLogin) -> None:
