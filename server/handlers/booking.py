@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import timedelta
 from typing import Any
@@ -35,7 +36,10 @@ def booking_json(request: web.Request, done: Confirmed) -> dict[str, Any]:
     tz = request.app[SETTINGS].timezone
     desk = request.app[BOOKING_DESK]
     now = request.app[CLOCK]()
-    booking, service = done.booking, done.service
+    # The appointment's own times: staff may have moved it since the family booked.
+    booking = dataclasses.replace(done.booking, starts_at=done.appointment.starts_at,
+                                  ends_at=done.appointment.ends_at)
+    service = done.service
     # Staff may cancel the appointment itself: the family's page then says cancelled.
     cancelled_by_staff = done.appointment.status is AppointmentStatus.CANCELLED
     return {
