@@ -37,7 +37,9 @@ function timesView() {
 function choose(startsAt) {
   chosen = startsAt;
   showDetails();
-  if (!history.state || history.state.step !== "details") history.pushState({ step: "details" }, "");
+  if (!history.state || history.state.step !== "details") {
+    history.pushState({ step: "details" }, "");
+  }
 }
 
 function showDetails() {
