@@ -5,12 +5,14 @@ link; each change sends its e-mail. Real SMTP (the session's inbox), real Chromi
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import aiohttp
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.conftest import wait_until
 from tests.e2e.booking_steps import (
     BOOKING_STAFF,
     StaffLogin,
@@ -286,3 +288,49 @@ async def test_free_times_in_every_language(open_page: OpenPage, staff_api: Staf
         await expect(first).to_have_text(time_text(code, moment))
         await assert_no_date_fallback(family, code, "the free times")
         await assert_accessible(family, f"the free times in {code}")
+
+
+async def test_a_hold_confirmed_too_late_says_so_and_leads_back(
+    open_page: OpenPage, staff_api: StaffLogin, kota_server: KotaProcess,
+    mail_inbox: MailInbox,
+) -> None:
+    """A one-minute hold runs out and another family takes the time; the first family's
+    confirm link then explains, and links back to the booking page (on any device)."""
+    texts = load("fi")
+    admin = await staff_api("admin")
+    service = await booking_service(admin, "myohassa")
+    await admin.call("PATCH", f"/api/services/{service['id']}", {"hold_minutes": 1})
+    late = f"myohassa-{service['id']}@example.fi"
+    async with aiohttp.ClientSession(base_url=kota_server.base) as http:
+        times = await (await http.get(f"/api/book/{service['slug']}/times")).json()
+        first = next(t["starts_at"] for d in times["days"] for t in d["times"])
+
+        async def hold(contact: str, name: str) -> int:
+            resp = await http.post(f"/api/book/{service['slug']}/holds", json={
+                "starts_at": first, "display_name": name, "contact": contact,
+                "language": "fi"})
+            return resp.status
+
+        assert await hold(late, "Hanna Magga") == 201
+        mail = await wait_for_mail(mail_inbox, late, "the confirmation e-mail",
+                                   lambda m: bool(links_in(m, "/book/confirm")))
+        # The hold runs out after its minute (its time is free again at once); then
+        # another family takes the time.
+        asked = [0.0]
+
+        async def free_again() -> bool:
+            if time.monotonic() - asked[0] < 1:  # ask the server once a second
+                return False
+            asked[0] = time.monotonic()
+            week = await (await http.get(f"/api/book/{service['slug']}/times")).json()
+            return any(t["starts_at"] == first for d in week["days"] for t in d["times"])
+
+        await wait_until(free_again, timeout=120, what="the one-minute hold to run out")
+        assert await hold(f"ehti-{service['id']}@example.fi", "Ehti Ensin") == 201
+
+    family = await open_page(SIZES["phone"], name="family")
+    await family.goto(links_in(mail, "/book/confirm")[0])
+    await expect(family.locator("#problem-title")).to_have_text(texts["book.expired_title"])
+    back = family.locator("[data-action=book-again]")
+    assert await back.get_attribute("href") == f"/book/{service['slug']}"
+    await check_page(family, "booking-expired-fi", ("phone", "tablet-portrait"))
