@@ -160,7 +160,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         app[BOOKING_DESK] = BookingDesk(db, audit, links_,
                                         BookingLinks(key, settings.public_url), plan,
                                         settings.timezone)
-        app[SERVICE_CATALOG] = ServiceCatalog(db, audit, settings.timezone)
+        app[SERVICE_CATALOG] = ServiceCatalog(db, audit, settings.timezone,
+                                              app[BOOKING_DESK].forget_services)
         logger.info("server.storage_ready", extra={"schema": await db.schema_version()})
         yield
         refusals.cancel()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -57,6 +58,10 @@ NEXT_FREE_COUNT = 3
 # The public times list covers at most this many days per request.
 MAX_DAYS = 31
 MAX_TOPIC = 500
+# Services kept in memory for the public pages, and for how long (a change made by
+# another process, such as ``kota demo``, shows after this at the latest).
+MAX_KEPT_SERVICES = 1000
+KEEP_SERVICE_SECONDS = 5.0
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
 ContactText = Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
@@ -143,12 +148,29 @@ class BookingDesk:
         self.tz = tz
         # Session states not yet written (appointment id → ended); set when calls start.
         self.queued_sessions: Callable[[], Mapping[int, bool]] = dict
+        # Services as last read outside a transaction, by slug; ``ServiceCatalog`` calls
+        # ``forget_services`` after each change. Writes always read the service again.
+        self._services: dict[str, tuple[float, Service]] = {}
 
     # -- reading -------------------------------------------------------------------
 
+    def forget_services(self) -> None:
+        self._services.clear()
+
     async def service(self, reads: Reads, slug: str) -> Service:
         """The active service with that slug; any other gets the same 404."""
-        service = await reads.get_service_by_slug(slug) if len(slug) <= 80 else None
+        if len(slug) > 80:
+            service = None
+        elif isinstance(reads, Tx):
+            service = await reads.get_service_by_slug(slug)
+        elif slug in self._services and self._services[slug][0] > time.monotonic():
+            service = self._services[slug][1]
+        else:
+            service = await reads.get_service_by_slug(slug)
+            if len(self._services) >= MAX_KEPT_SERVICES:
+                self._services.clear()
+            if service is not None:
+                self._services[slug] = (time.monotonic() + KEEP_SERVICE_SECONDS, service)
         if service is None or not service.active:
             raise NotFound("service_not_found", "No such booking page.")
         return service
