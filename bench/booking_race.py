@@ -48,6 +48,9 @@ from server.passwords import hash_password
 from server.records import StaffRole
 
 SLUG = "bench-booking"
+# A professional's ordinary day: sixteen half-hour slots, every day of the week.
+SLOT_MINUTES = 30
+OPENS, CLOSES = "08:00", "16:00"
 TIMEOUT = aiohttp.ClientTimeout(total=120)
 
 
@@ -221,27 +224,26 @@ async def _seed(db_path: Path, password: str) -> int:
 
 async def _open_service(http: aiohttp.ClientSession, password: str, host_id: int,
                         slots_needed: int) -> list[str]:
-    """The service (10-minute slots all day, every day) and enough free times, spread
-    over two weeks."""
+    """The service (a working day of half-hour slots, every day of the week) and enough
+    free times."""
     resp = await http.post("/api/session", json={"username": "admin", "password": password})
     csrf = (await resp.json())["csrf_token"]
     headers = {"X-CSRF-Token": csrf}
     resp = await http.post("/api/services", headers=headers, json={
-        "slug": SLUG, "name": "Bench", "slot_minutes": 10, "buffer_minutes": 0,
+        "slug": SLUG, "name": "Bench", "slot_minutes": SLOT_MINUTES, "buffer_minutes": 0,
         "notice_minutes": 0, "horizon_days": 30, "max_per_day": 100, "hold_minutes": 120,
         "staff_ids": [host_id]})
     service = await resp.json()
     assert resp.status == 201, service
-    hours = [{"staff_id": host_id, "weekday": d, "opens": "00:00", "closes": "23:50"}
+    hours = [{"staff_id": host_id, "weekday": d, "opens": OPENS, "closes": CLOSES}
              for d in range(7)]
     resp = await http.put(f"/api/services/{service['id']}/hours", headers=headers,
                           json={"hours": hours})
     assert resp.status == 200, await resp.text()
     await http.delete("/api/session", headers=headers)
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
-    resp = await http.get(f"/api/book/{SLUG}/times?from={tomorrow}&days=14")
-    # Every seventh time: about twenty a day, well under the day limit.
-    times = [t["starts_at"] for d in (await resp.json())["days"] for t in d["times"]][::7]
+    resp = await http.get(f"/api/book/{SLUG}/times?from={tomorrow}&days=31")
+    times = [t["starts_at"] for d in (await resp.json())["days"] for t in d["times"]]
     assert len(times) >= slots_needed, len(times)
     return times[:slots_needed]
 
