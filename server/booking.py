@@ -130,6 +130,12 @@ def check_zone(value: datetime, field: str) -> datetime:
     return value
 
 
+def in_reach(starts_at: datetime, service: Service, now: datetime) -> bool:
+    """Within the service's horizon; comparing first keeps times near year 1 or 9999 from
+    ever being converted (which would overflow)."""
+    return now <= starts_at <= now + timedelta(days=service.horizon_days)
+
+
 class BookingDesk:
     def __init__(
         self,
@@ -251,6 +257,8 @@ class BookingDesk:
         channel = channel_of(body.contact)
         contact = checked_contact(channel, body.contact)
         assert contact is not None
+        if not in_reach(starts_at, service, now):
+            raise slot_taken(await self.next_free(service, now, now))
         # A time already taken in what is committed is refused without the write lock:
         # in a rush for one time, the losers after the winner never queue for it.
         day = starts_at.astimezone(self.tz).date()
@@ -443,6 +451,8 @@ class BookingDesk:
                 seen.append(service)
                 if starts_at == booking.starts_at:
                     return await self._confirmed(tx, booking)
+                if not in_reach(starts_at, service, now):
+                    raise SlotTaken()
                 assert booking.appointment_id is not None and booking.participant_id
                 found = await self._free_slot(tx, service, starts_at, now,
                                               ignore_booking=booking.id)
@@ -473,7 +483,8 @@ class BookingDesk:
                 assert after is not None
                 return await self._confirmed(tx, after)
         except SlotTaken:
-            raise slot_taken(await self.next_free(seen[0], starts_at, now)) from None
+            since = starts_at if in_reach(starts_at, seen[0], now) else now
+            raise slot_taken(await self.next_free(seen[0], since, now)) from None
 
     async def cancel(self, token: str, now: datetime) -> Confirmed:
         """Cancels the appointment; a second cancel answers as the first did."""

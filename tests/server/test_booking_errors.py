@@ -459,3 +459,21 @@ async def test_public_answers_reveal_no_one_else(kota: TestServer, staff_client:
     log = rows(settings, "SELECT * FROM audit_log")
     assert "Salaisuus" not in repr(log) and "toinen@" not in repr(log)
     assert booking_links(settings)
+
+
+@pytest.mark.parametrize("raw", ["9999-12-31T23:00:00+00:00", "0001-01-01T00:00:00+14:00",
+                                 "2020-01-01T10:00:00+02:00"])
+async def test_times_far_away_are_taken_not_a_crash(kota: TestServer, staff_client: SignIn,
+                                                    accounts: Accounts, clock: Clock,
+                                                    settings: Settings,
+                                                    family: aiohttp.ClientSession,
+                                                    raw: str) -> None:
+    await open_service(staff_client, accounts, clock)
+    body = hold_body(local(5, 10)) | {"starts_at": raw}
+    resp = await family.post(f"/api/book/{SLUG}/holds", json=body)
+    refused = await assert_error(resp, 409, "slot_taken")
+    assert refused["error"]["next_free"][0] == "2027-01-04T09:00:00+02:00"
+    await _confirmed(family, settings, local(8, 10))
+    token = manage_token(settings, bookings(settings)[0])
+    resp = await family.post("/api/book/manage/move", json={"token": token, "starts_at": raw})
+    await assert_error(resp, 409, "slot_taken")
