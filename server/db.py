@@ -437,9 +437,10 @@ class Reads:
         ):
             kinds.setdefault(row["service_id"], []).append(AppointmentKind(row["kind"]))
         staff: dict[int, list[int]] = {}
+        # Only active accounts serve: a professional who left takes no more bookings.
         for row in await self._fetchall(
-            f"SELECT * FROM service_staff WHERE service_id IN ({marks})"  # noqa: S608
-            " ORDER BY staff_id",
+            "SELECT x.* FROM service_staff x JOIN staff s ON s.id = x.staff_id"  # noqa: S608
+            f" WHERE x.service_id IN ({marks}) AND s.active = 1 ORDER BY x.staff_id",
             ids,
         ):
             staff.setdefault(row["service_id"], []).append(row["staff_id"])
@@ -1165,6 +1166,20 @@ class Tx(Reads):
         await self._execute(
             "UPDATE bookings SET staff_id = ?, starts_at = ?, ends_at = ? WHERE id = ?",
             (staff_id, db_time(starts_at), db_time(ends_at), booking_id),
+        )
+
+    async def follow_appointment(self, appointment_id: int, now: datetime) -> None:
+        """Staff moved or cancelled an appointment a family booked: its booking follows,
+        so the family's manage page and the limits see what is true."""
+        await self._execute(
+            "UPDATE bookings SET starts_at = a.starts_at, ends_at = a.ends_at,"
+            " staff_id = a.host_id,"
+            " state = CASE a.status WHEN 'cancelled' THEN 'cancelled' ELSE bookings.state END,"
+            " cancelled_at = CASE a.status WHEN 'cancelled' THEN COALESCE(cancelled_at, ?)"
+            " ELSE cancelled_at END"
+            " FROM appointments a WHERE a.id = bookings.appointment_id"
+            " AND bookings.appointment_id = ?",
+            (db_time(now), appointment_id),
         )
 
     async def withdraw_booking_messages(self, booking_id: int, now: datetime) -> int:

@@ -4,6 +4,7 @@ and what a family may never learn from the public answers."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -477,3 +478,42 @@ async def test_times_far_away_are_taken_not_a_crash(kota: TestServer, staff_clie
     token = manage_token(settings, bookings(settings)[0])
     resp = await family.post("/api/book/manage/move", json={"token": token, "starts_at": raw})
     await assert_error(resp, 409, "slot_taken")
+
+
+async def test_the_booking_follows_staff_moves_and_cancels(
+        kota: TestServer, staff_client: SignIn, accounts: Accounts, clock: Clock,
+        settings: Settings, family: aiohttp.ClientSession) -> None:
+    await open_service(staff_client, accounts, clock, staff=[accounts.worker.id])
+    await _confirmed(family, settings, local(8, 10))
+    [booking] = bookings(settings)
+    token = manage_token(settings, booking)
+    sanna = await staff_client("sanna")
+    resp = await sanna.patch(f"/api/appointments/{booking.appointment_id}",
+                             json={"starts_at": iso(local(8, 12)),
+                                   "ends_at": iso(local(8, 12, 30))})
+    assert resp.status == 200, await resp.text()
+    resp = await family.post("/api/book/manage", json={"token": token})
+    assert (await resp.json())["booking"]["starts_at"] == "2027-01-08T12:00:00+02:00"
+    resp = await family.get(f"/api/book/{SLUG}/times?from=2027-01-08&days=1")
+    starts = {t["starts_at"] for t in (await resp.json())["days"][0]["times"]}
+    assert "2027-01-08T10:00:00+02:00" in starts and "2027-01-08T12:00:00+02:00" not in starts
+    resp = await sanna.post(f"/api/appointments/{booking.appointment_id}/cancel")
+    assert resp.status == 200
+    resp = await family.post("/api/book/manage", json={"token": token})
+    seen = await resp.json()
+    assert seen["booking"]["state"] == "cancelled" and seen["booking"]["can_change"] is False
+    assert seen["join_url"] is None
+    resp = await family.post("/api/book/manage/move",
+                             json={"token": token, "starts_at": iso(local(8, 13))})
+    await assert_error(resp, 409, "booking_cancelled")
+
+
+async def test_a_professional_who_left_takes_no_bookings(
+        kota: TestServer, staff_client: SignIn, accounts: Accounts, clock: Clock,
+        settings: Settings, family: aiohttp.ClientSession) -> None:
+    await open_service(staff_client, accounts, clock, staff=[accounts.worker.id])
+    with sqlite3.connect(settings.db_path) as conn:
+        conn.execute("UPDATE staff SET active = 0 WHERE id = ?", (accounts.worker.id,))
+    kota.app[BOOKING_DESK].forget_services()
+    resp = await family.get(f"/api/book/{SLUG}/times?from=2027-01-08&days=1")
+    assert (await resp.json())["days"][0]["times"] == []
