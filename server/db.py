@@ -773,8 +773,8 @@ class Tx(Reads):
         self._conn = conn
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self._conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # One trip to the connection's thread, not three (execute, fetch, close).
+        return list(await self._conn.execute_fetchall(sql, params))
 
     async def _execute(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Cursor:
         return await self._conn.execute(sql, params)
@@ -1354,8 +1354,8 @@ class Database(Reads):
             pass
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self._r.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # One trip to the connection's thread, not three (execute, fetch, close).
+        return list(await self._r.execute_fetchall(sql, params))
 
     # -- migrations --------------------------------------------------------
 
