@@ -517,3 +517,25 @@ async def test_a_professional_who_left_takes_no_bookings(
     kota.app[BOOKING_DESK].forget_services()
     resp = await family.get(f"/api/book/{SLUG}/times?from=2027-01-08&days=1")
     assert (await resp.json())["days"][0]["times"] == []
+
+
+async def test_an_appointment_whose_call_ended_frees_its_time(
+        kota: TestServer, staff_client: SignIn, accounts: Accounts, clock: Clock,
+        settings: Settings, family: aiohttp.ClientSession) -> None:
+    await open_service(staff_client, accounts, clock, staff=[accounts.worker.id])
+    sanna = await staff_client("sanna")
+    resp = await sanna.post("/api/appointments", json={
+        "starts_at": iso(local(4, 10)), "ends_at": iso(local(4, 11)), "kind": "other",
+        "participants": []})
+    created = await resp.json()
+    assert resp.status == 201, created
+
+    async def monday() -> set[str]:
+        resp = await family.get(f"/api/book/{SLUG}/times?from=2027-01-04&days=1")
+        return {t["starts_at"] for t in (await resp.json())["days"][0]["times"]}
+
+    assert "2027-01-04T10:30:00+02:00" not in await monday()
+    with sqlite3.connect(settings.db_path) as conn:  # staff ended the call for everyone
+        conn.execute("INSERT INTO call_sessions (appointment_id, seats_taken, ended,"
+                     " updated_at) VALUES (?, 0, 1, '2027-01-04T05:30:00Z')", (created["id"],))
+    assert "2027-01-04T10:30:00+02:00" in await monday()
