@@ -15,6 +15,7 @@ from server.app_keys import (
     AUDIT,
     BOOKING_DESK,
     BOOKING_THROTTLE,
+    CALENDAR_FEEDS,
     CALL_ACCESS,
     CALL_SESSIONS,
     CALL_SOCKET_LIMITS,
@@ -28,6 +29,7 @@ from server.app_keys import (
     JOIN_THROTTLE,
     LINKS,
     LOGIN_THROTTLE,
+    OUTBOX,
     PASSWORDS,
     ROOMS,
     SCHEDULER,
@@ -41,6 +43,7 @@ from server.audit_checkpoints import Checkpointer, open_chain
 from server.booking import BookingDesk
 from server.booking_links import BookingLinks
 from server.booking_throttle import BookingThrottle
+from server.calendar_feed import CalendarFeeds
 from server.call_socket_quota import CallSocketQuota
 from server.calls.access import CallAccess
 from server.calls.sessions import CallSessions
@@ -54,6 +57,7 @@ from server.handlers import (
     attendance,
     audit_export,
     booking,
+    calendar_feed,
     connection_test,
     health,
     join,
@@ -68,6 +72,7 @@ from server.join_links import JoinLinks
 from server.join_throttle import JoinThrottle
 from server.join_tokens import SigningKey
 from server.message_plan import MessagePlan
+from server.outbox import Outbox
 from server.passwords import PasswordChecker
 from server.request_bodies import body_limit_middleware
 from server.request_log import request_log_middleware
@@ -108,6 +113,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
     app[COALESCED_LOG] = CoalescedLog()
     app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(_storage)
+    app.cleanup_ctx.append(_outbox)
     app.cleanup_ctx.append(_calls)
     app.cleanup_ctx.append(_booking_sweep)
     app.cleanup_ctx.append(_connection_tests)
@@ -125,6 +131,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
         connection_test.routes,
         services.routes,
         booking.routes,
+        calendar_feed.routes,
     ):
         app.router.add_routes(table)
     pages.add_page_routes(app)
@@ -155,13 +162,14 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         app[SIGNING_KEY] = key
         app[AUDIT] = audit
         app[LINKS] = links_
-        plan = MessagePlan(settings.reminder_offsets)
+        plan = MessagePlan.from_settings(settings)
         app[SCHEDULER] = Scheduler(db, audit, links_, settings.timezone, plan)
         app[BOOKING_DESK] = BookingDesk(db, audit, links_,
                                         BookingLinks(key, settings.public_url), plan,
                                         settings.timezone)
         app[SERVICE_CATALOG] = ServiceCatalog(db, audit, settings.timezone,
                                               app[BOOKING_DESK].forget_services)
+        app[CALENDAR_FEEDS] = CalendarFeeds(db, audit, settings.timezone, settings.public_url)
         logger.info("server.storage_ready", extra={"schema": await db.schema_version()})
         yield
         refusals.cancel()
@@ -173,6 +181,21 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         await checkpoints.stop()  # after the last rows: the shutdown checkpoint
     finally:
         await db.close()
+
+
+async def _outbox(app: web.Application) -> AsyncIterator[None]:
+    """The message worker, after storage: it settles what a killed server left mid-send,
+    then sends what is due; each new message wakes it (docs/messages.md)."""
+    outbox = Outbox.from_settings(app[DB], app[AUDIT], app[LINKS],
+                                  BookingLinks(app[SIGNING_KEY], app[SETTINGS].public_url),
+                                  app[SETTINGS], app[CLOCK])
+    await outbox.start()
+    app[OUTBOX] = outbox
+    plan = app[SCHEDULER].plan
+    plan.on_planned = outbox.wake
+    yield
+    plan.on_planned = lambda: None
+    await outbox.stop()
 
 
 # How often the counts of refused join links from windows that have closed are logged.

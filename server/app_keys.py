@@ -11,6 +11,7 @@ from server.appointments import Scheduler
 from server.audit import AuditLog
 from server.booking import BookingDesk
 from server.booking_throttle import BookingThrottle
+from server.calendar_feed import CalendarFeeds
 from server.call_socket_quota import CallSocketQuota
 from server.calls.access import CallAccess
 from server.calls.sessions import CallSessions
@@ -21,6 +22,7 @@ from server.ice_servers import IceServers
 from server.join_links import JoinLinks
 from server.join_throttle import JoinThrottle
 from server.join_tokens import SigningKey
+from server.outbox import Outbox
 from server.passwords import PasswordChecker
 from server.service_catalog import ServiceCatalog
 from server.settings import Settings
@@ -52,3 +54,5 @@ JOIN_THROTTLE = web.AppKey("join_throttle", JoinThrottle)
 BOOKING_DESK = web.AppKey("booking_desk", BookingDesk)
 SERVICE_CATALOG = web.AppKey("service_catalog", ServiceCatalog)
 BOOKING_THROTTLE = web.AppKey("booking_throttle", BookingThrottle)
+OUTBOX = web.AppKey("outbox", Outbox)
+CALENDAR_FEEDS = web.AppKey("calendar_feeds", CalendarFeeds)

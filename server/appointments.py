@@ -24,6 +24,7 @@ from server.records import (
     Delivery,
     JoinLink,
     Language,
+    OutboxMessage,
     Participant,
     ParticipantRole,
     Staff,
@@ -271,6 +272,8 @@ class Scheduler:
             raise Forbidden("not_allowed", "You can only book appointments you take part in.")
         who = Actor.staff(actor.id)
         people = [p.new_participant() for p in body.participants]
+        for person in people:
+            self.plan.check_delivery(person.delivery)
         async with self.db.transaction() as tx:
             await self._check_staff(tx, {host_id, *staff_ids})
             await self._check_overlap(tx, actor, host_id, starts_at, ends_at, now)
@@ -293,7 +296,7 @@ class Scheduler:
             created = await _load(tx, appointment_id)
             for participant_id in participant_ids:
                 await self.plan.participant_added(tx, created, participant_id, now)
-            return created
+            return await _load(tx, appointment_id)  # with the messages just planned
 
     async def get(self, actor: Staff, appointment_id: int, *, log: bool = True) -> Appointment:
         """The appointment if ``actor`` may see it; others get the same 404 as a missing one."""
@@ -371,6 +374,7 @@ class Scheduler:
     ) -> tuple[Appointment, int]:
         who = Actor.staff(actor.id)
         person = body.new_participant()
+        self.plan.check_delivery(person.delivery)
         async with self.db.transaction() as tx:
             current = await _changeable(tx, actor, appointment_id)
             if len(current.participants) >= MAX_PARTICIPANTS:
@@ -384,7 +388,7 @@ class Scheduler:
             await self.links.issue(tx, who, appointment_id, current.ends_at, participant_id, now)
             added = await _load(tx, appointment_id)
             await self.plan.participant_added(tx, added, participant_id, now)
-            return added, participant_id
+            return await _load(tx, appointment_id), participant_id
 
     async def remove_participant(
         self, actor: Staff, appointment_id: int, participant_id: int, now: datetime
@@ -399,6 +403,29 @@ class Scheduler:
                 participant_id, tx=tx,
             )
             return await _load(tx, appointment_id)
+
+    async def resend_invitation(
+        self, actor: Staff, appointment_id: int, participant_id: int, now: datetime
+    ) -> tuple[OutboxMessage, bool]:
+        """The invitation again (``created`` False: one was already under way)."""
+        async with self.db.transaction() as tx:
+            appointment = await _changeable(tx, actor, appointment_id)
+            participant = _participant_of(appointment, participant_id)
+            if appointment.ends_at + self.links.grace <= now:
+                raise Conflict("appointment_over", "This appointment is over.")
+            link = participant.link
+            if participant.delivery is not Delivery.MANUAL and (link is None or link.revoked):
+                raise Conflict(
+                    "link_not_active", "This person has no active link. Create a new one."
+                )
+            message, created = await self.plan.resend(tx, appointment, participant, now)
+            if created:
+                await self.audit.record(
+                    Actor.staff(actor.id), Action.MESSAGE_RESENT, appointment_id,
+                    participant_id, {"message": message.id, "channel": message.channel.value},
+                    tx=tx,
+                )
+            return message, created
 
     # -- a participant's join link ----------------------------------------------------
 

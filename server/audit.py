@@ -77,6 +77,13 @@ class Action(enum.StrEnum):
     SERVICE_HOURS_SET = "service.hours_set"
     SERVICE_CLOSURE_ADDED = "service.closure_added"
     SERVICE_CLOSURE_REMOVED = "service.closure_removed"
+    MESSAGE_SENT = "message.sent"
+    MESSAGE_FAILED = "message.failed"
+    MESSAGE_UNCONFIRMED = "message.unconfirmed"
+    MESSAGE_RESENT = "message.resent"
+    CALENDAR_FEED_CREATED = "calendar_feed.created"
+    CALENDAR_FEED_REVOKED = "calendar_feed.revoked"
+    CALENDAR_FEED_READ = "calendar_feed.read"
 
 
 class ActorKind(enum.StrEnum):

@@ -272,7 +272,7 @@ async def _demo(settings: Settings) -> int:
         key = SigningKey.load_or_create(settings.signing_key_path)
         links = JoinLinks(db, log, key, settings.public_url, settings.join_grace)
         scheduler = Scheduler(db, log, links, settings.timezone,
-                              MessagePlan(settings.reminder_offsets))
+                              MessagePlan.from_settings(settings))
         admin, admin_password = await _demo_staff(db, log, DEMO_ADMIN, now)
         host, host_password = await _demo_staff(db, log, DEMO_PROFESSIONAL, now)
         url = await _demo_family_link(settings, db, scheduler, links, host, now)

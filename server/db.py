@@ -16,7 +16,7 @@ import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -31,7 +31,9 @@ from server.records import (
     AuditRow,
     Booking,
     BookingState,
+    CalendarFeed,
     Delivery,
+    FeedAppointment,
     JoinLink,
     Language,
     MessagePurpose,
@@ -278,13 +280,22 @@ class Reads:
             ids,
         )
         links = {row["participant_id"]: self._link(row) for row in link_rows}
+        message_rows = await self._fetchall(
+            f"SELECT * FROM outbox WHERE appointment_id IN ({marks})"  # noqa: S608
+            " AND participant_id IS NOT NULL ORDER BY id",
+            ids,
+        )
+        messages_by: dict[int, list[OutboxMessage]] = {}
+        for row in message_rows:
+            messages_by.setdefault(row["participant_id"], []).append(self._message(row))
         staff_by: dict[int, list[Staff]] = {}
         for row in staff_rows:
             staff_by.setdefault(row["appointment_id"], []).append(self._staff(row))
         people_by: dict[int, list[Participant]] = {}
         for row in participant_rows:
             people_by.setdefault(row["appointment_id"], []).append(
-                self._participant(row, links.get(row["id"]))
+                replace(self._participant(row, links.get(row["id"])),
+                        messages=tuple(messages_by.get(row["id"], ())))
             )
         return [
             Appointment(
@@ -658,6 +669,19 @@ class Reads:
         )
         return [self._message(row) for row in rows]
 
+    # -- outbox: sending ------------------------------------------------------
+
+    async def get_message(self, message_id: int) -> OutboxMessage | None:
+        row = await self._fetchone("SELECT * FROM outbox WHERE id = ?", (message_id,))
+        return None if row is None else self._message(row)
+
+    async def next_message_due(self) -> datetime | None:
+        """When the earliest pending message is due, for the worker's sleep."""
+        row = await self._fetchone(
+            "SELECT MIN(next_attempt_at) AS due FROM outbox WHERE state = 'pending'"
+        )
+        return None if row is None or row["due"] is None else parse_db_time(row["due"])
+
     # -- usage log -------------------------------------------------------------
 
     async def iter_audit_rows(
@@ -757,6 +781,59 @@ class Reads:
             (after_id,),
         )
         return [self._audit_row(row) for row in rows]
+
+    # -- staff calendar feeds ------------------------------------------------
+
+    @staticmethod
+    def _calendar_feed(row: sqlite3.Row) -> CalendarFeed:
+        return CalendarFeed(
+            staff_id=row["staff_id"],
+            secret_hash=row["secret_hash"],
+            created_at=parse_db_time(row["created_at"]),
+            read_logged_at=_maybe_time(row["read_logged_at"]),
+        )
+
+    async def get_calendar_feed(self, staff_id: int) -> CalendarFeed | None:
+        row = await self._fetchone("SELECT * FROM calendar_feeds WHERE staff_id = ?", (staff_id,))
+        return None if row is None else self._calendar_feed(row)
+
+    async def find_calendar_feed(self, secret_hash: str) -> CalendarFeed | None:
+        """The feed with this secret, if its owner's account is still active."""
+        row = await self._fetchone(
+            "SELECT f.* FROM calendar_feeds f JOIN staff s ON s.id = f.staff_id"
+            " WHERE f.secret_hash = ? AND s.active = 1",
+            (secret_hash,),
+        )
+        return None if row is None else self._calendar_feed(row)
+
+    async def list_feed_appointments(
+        self, staff_id: int, start: datetime, end: datetime
+    ) -> list[FeedAppointment]:
+        """Appointments overlapping [start, end) that ``staff_id`` hosts or attends,
+        cancelled ones included."""
+        rows = await self._fetchall(
+            "SELECT a.id, a.starts_at, a.ends_at, a.status, a.created_at, a.updated_at,"
+            " (SELECT COUNT(*) FROM participants p WHERE p.appointment_id = a.id"
+            "  AND p.removed_at IS NULL) AS people"
+            " FROM appointments a"
+            " WHERE a.starts_at < ? AND a.ends_at > ?"
+            " AND (a.host_id = ? OR EXISTS (SELECT 1 FROM appointment_staff x"
+            "  WHERE x.appointment_id = a.id AND x.staff_id = ?))"
+            " ORDER BY a.starts_at, a.id",
+            (db_time(end), db_time(start), staff_id, staff_id),
+        )
+        return [
+            FeedAppointment(
+                id=row["id"],
+                starts_at=parse_db_time(row["starts_at"]),
+                ends_at=parse_db_time(row["ends_at"]),
+                status=AppointmentStatus(row["status"]),
+                people=row["people"],
+                created_at=parse_db_time(row["created_at"]),
+                updated_at=parse_db_time(row["updated_at"]),
+            )
+            for row in rows
+        ]
 
 
 class Tx(Reads):
@@ -1229,13 +1306,16 @@ class Tx(Reads):
         return cursor.lastrowid
 
     async def withdraw_messages(
-        self, now: datetime, *, appointment_id: int, participant_id: int | None = None
+        self, now: datetime, *, appointment_id: int, participant_id: int | None = None,
+        keep_cancellations: bool = False,
     ) -> int:
         """Pending messages of an appointment (or one of its people) that a change made
         wrong are withdrawn, never deleted: the row shows they were planned."""
         sql = ("UPDATE outbox SET state = 'withdrawn', updated_at = ?"
                " WHERE state = 'pending' AND appointment_id = ?")
         params: list[Any] = [db_time(now), appointment_id]
+        if keep_cancellations:
+            sql += " AND purpose != 'cancellation'"
         if participant_id is not None:
             sql += " AND participant_id = ?"
             params.append(participant_id)
@@ -1252,6 +1332,89 @@ class Tx(Reads):
             sql += " AND id = ?"
             params.append(participant_id)
         await self._execute(sql, params)
+
+    # -- outbox: sending ------------------------------------------------------
+
+    async def claim_due_message(self, now: datetime) -> OutboxMessage | None:
+        """The earliest due pending message, now ``sending`` with one more attempt. The
+        caller commits this before it touches the network: a crash after that leaves a
+        ``sending`` row, which the next start turns ``unconfirmed`` and never resends."""
+        row = await self._fetchone(
+            "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"
+            " ORDER BY next_attempt_at, id LIMIT 1",
+            (db_time(now),),
+        )
+        if row is None:
+            return None
+        await self._execute(
+            "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?"
+            " WHERE id = ? AND state = 'pending'",
+            (db_time(now), row["id"]),
+        )
+        return await self.get_message(row["id"])
+
+    async def finish_message(
+        self,
+        message_id: int,
+        state: MessageState,
+        now: datetime,
+        *,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> bool:
+        """A ``sending`` message becomes sent, failed, withdrawn, or pending again at
+        ``retry_at``. False when it was not ``sending`` (nothing is changed then)."""
+        if state is MessageState.PENDING and retry_at is None:
+            raise ValueError("a message put back to pending needs retry_at")
+        cursor = await self._execute(
+            "UPDATE outbox SET state = ?, last_error = COALESCE(?, last_error),"
+            " next_attempt_at = COALESCE(?, next_attempt_at), updated_at = ?,"
+            " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END"
+            " WHERE id = ? AND state = 'sending'",
+            (state.value, error, None if retry_at is None else db_time(retry_at),
+             db_time(now), state.value, db_time(now), message_id),
+        )
+        return cursor.rowcount == 1
+
+    async def mark_sending_unconfirmed(self, now: datetime) -> list[OutboxMessage]:
+        """Messages a stopped server left mid-send: whether they arrived is unknown."""
+        rows = await self._fetchall("SELECT id FROM outbox WHERE state = 'sending' ORDER BY id")
+        await self._execute(
+            "UPDATE outbox SET state = 'unconfirmed', last_error = 'interrupted',"
+            " updated_at = ? WHERE state = 'sending'",
+            (db_time(now),),
+        )
+        found = [await self.get_message(row["id"]) for row in rows]
+        return [m for m in found if m is not None]
+    # -- staff calendar feeds ------------------------------------------------
+
+    async def replace_calendar_feed(self, staff_id: int, secret_hash: str,
+                                    now: datetime) -> None:
+        """The staff member's one feed now has this secret; an earlier one stops."""
+        await self._execute(
+            "INSERT INTO calendar_feeds (staff_id, secret_hash, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (staff_id) DO UPDATE SET secret_hash = excluded.secret_hash,"
+            " created_at = excluded.created_at, read_logged_at = NULL",
+            (staff_id, secret_hash, db_time(now)),
+        )
+
+    async def delete_calendar_feed(self, staff_id: int) -> bool:
+        cursor = await self._execute(
+            "DELETE FROM calendar_feeds WHERE staff_id = ?", (staff_id,)
+        )
+        return cursor.rowcount > 0
+
+    async def mark_calendar_feed_read(self, staff_id: int, secret_hash: str,
+                                      now: datetime, since: datetime) -> bool:
+        """Notes a read if none was logged since ``since``; true when this one is to be
+        logged (the check and the mark are one statement, so two readers cannot both win)."""
+        cursor = await self._execute(
+            "UPDATE calendar_feeds SET read_logged_at = ? WHERE staff_id = ?"
+            " AND secret_hash = ? AND (read_logged_at IS NULL OR read_logged_at <= ?)",
+            (db_time(now), staff_id, secret_hash, db_time(since)),
+        )
+        return cursor.rowcount > 0
+
 
 class Database(Reads):
     def __init__(self, path: Path) -> None:

@@ -57,11 +57,12 @@ def calendar_file(invite: CalendarInvite, method: Method, zone: ZoneInfo,
     event.add("uid", invite.uid())
     event.add("sequence", invite.sequence)
     event.add("dtstamp", stamped_at.astimezone(UTC))
-    event.add("dtstart", invite.starts_at.astimezone(zone))
-    event.add("dtend", invite.ends_at.astimezone(zone))
+    event.add("dtstart", _calendar_time(invite.starts_at, zone))
+    event.add("dtend", _calendar_time(invite.ends_at, zone))
     event.add("summary", invite.summary)
     event.add("description", invite.description)
-    event.add("url", invite.join_url)
+    if invite.join_url:  # a cancellation may come after the link has stopped
+        event.add("url", invite.join_url)
     event.add("status", "CANCELLED" if method is Method.CANCEL else "CONFIRMED")
     event.add("transp", "OPAQUE")
     event.add("class", "PRIVATE")
@@ -71,3 +72,13 @@ def calendar_file(invite: CalendarInvite, method: Method, zone: ZoneInfo,
     calendar.add_missing_timezones(first_date=date(first.year, 1, 1),
                                    last_date=date(last.year, 12, 31))
     return bytes(calendar.to_ical())
+
+
+def _calendar_time(moment: datetime, zone: ZoneInfo) -> datetime:
+    """``moment`` in ``zone``, except the second of a wall time the clocks show twice
+    (the night they go back): RFC 5545 reads a repeated local time as the first one, so
+    that one is written in UTC."""
+    local = moment.astimezone(zone)
+    if local.fold and local.utcoffset() != local.replace(fold=0).utcoffset():
+        return moment.astimezone(UTC)
+    return local

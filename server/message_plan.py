@@ -8,25 +8,36 @@ state needs; a message already sent is answered by an update or a cancellation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from server.db import NewMessage, Tx
+from server.errors import Conflict, Unprocessable
 from server.records import (
     Appointment,
     Delivery,
     Language,
     MessagePurpose,
     MessageState,
+    OutboxMessage,
     Participant,
 )
+from server.settings import Settings
 
 # Sent or being sent: the person may already hold the invitation in a calendar.
 _REACHED = frozenset({MessageState.SENDING, MessageState.SENT, MessageState.UNCONFIRMED,
                       MessageState.FAILED})
 # A participant whose language is left to the browser gets messages in Finnish.
 DEFAULT_LANGUAGE = Language.FI
+# Waiting or on its way: a second resend click answers with this one instead.
+_UNDER_WAY = frozenset({MessageState.PENDING, MessageState.SENDING})
+# An invitation resent this recently counts as the same click, even if it has gone.
+RESEND_WINDOW = timedelta(seconds=10)
+
+
+def _nothing() -> None:
+    return None
 
 
 def _reachable(participant: Participant) -> bool:
@@ -34,8 +45,35 @@ def _reachable(participant: Participant) -> bool:
 
 
 class MessagePlan:
-    def __init__(self, reminder_offsets: Sequence[timedelta]) -> None:
+    def __init__(self, reminder_offsets: Sequence[timedelta],
+                 channels: Collection[Delivery] = ()) -> None:
         self.reminder_offsets = tuple(reminder_offsets)
+        # E-mail and SMS only when configured (KOTA_SMTP_HOST, KOTA_SMS_WEBHOOK_URL).
+        self.channels = frozenset(channels) | {Delivery.MANUAL}
+        # Called after a message is written; the outbox sets it to wake its worker,
+        # which then waits for the write lock and so sees the committed row.
+        self.on_planned: Callable[[], None] = _nothing
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MessagePlan:
+        channels = [channel for channel, on in ((Delivery.EMAIL, settings.email_enabled),
+                                                (Delivery.SMS, settings.sms_enabled)) if on]
+        return cls(settings.reminder_offsets, channels)
+
+    def check_delivery(self, delivery: Delivery) -> None:
+        """A channel Kota cannot send through is refused when chosen, not failed later."""
+        if delivery in self.channels:
+            return
+        if delivery is Delivery.EMAIL:
+            raise Unprocessable("email_not_configured",
+                                "Kota has no e-mail server set up. Send the link by hand.")
+        raise Unprocessable("sms_not_configured",
+                            "Kota has no text-message service set up. Send the link by hand.")
+
+    async def _add(self, tx: Tx, message: NewMessage, now: datetime) -> int:
+        message_id = await tx.add_message(message, now)
+        self.on_planned()
+        return message_id
 
     def _message(
         self,
@@ -65,8 +103,9 @@ class MessagePlan:
         for offset in self.reminder_offsets:
             due = appointment.starts_at - offset
             if due > now:
-                await tx.add_message(
-                    self._message(MessagePurpose.REMINDER, appointment, participant, due), now
+                await self._add(
+                    tx, self._message(MessagePurpose.REMINDER, appointment, participant, due),
+                    now,
                 )
 
     async def _reached(self, tx: Tx, participant: Participant) -> bool:
@@ -82,8 +121,8 @@ class MessagePlan:
         participant = appointment.participant(participant_id)
         if participant is None or not _reachable(participant):
             return
-        await tx.add_message(
-            self._message(MessagePurpose.INVITATION, appointment, participant, now), now
+        await self._add(
+            tx, self._message(MessagePurpose.INVITATION, appointment, participant, now), now
         )
         await self._reminders(tx, appointment, participant, now)
 
@@ -92,7 +131,8 @@ class MessagePlan:
         one for everyone, pending messages for the old time are withdrawn, and each
         person gets an update (or, if nothing had reached them yet, the invitation)."""
         await tx.bump_invite_sequence(moved.id)
-        await tx.withdraw_messages(now, appointment_id=moved.id)
+        # A removed person's cancellation still goes: it is about them, not the time.
+        await tx.withdraw_messages(now, appointment_id=moved.id, keep_cancellations=True)
         after = await tx.get_appointment(moved.id)
         assert after is not None
         for participant in after.participants:
@@ -100,7 +140,7 @@ class MessagePlan:
                 continue
             purpose = (MessagePurpose.UPDATE if await self._reached(tx, participant)
                        else MessagePurpose.INVITATION)
-            await tx.add_message(self._message(purpose, after, participant, now), now)
+            await self._add(tx, self._message(purpose, after, participant, now), now)
             await self._reminders(tx, after, participant, now)
 
     async def appointment_cancelled(
@@ -127,9 +167,32 @@ class MessagePlan:
             return
         await tx.bump_invite_sequence(appointment.id, participant.id)
         cancelled = replace(participant, invite_sequence=participant.invite_sequence + 1)
-        await tx.add_message(
-            self._message(MessagePurpose.CANCELLATION, appointment, cancelled, now), now
+        await self._add(
+            tx, self._message(MessagePurpose.CANCELLATION, appointment, cancelled, now), now
         )
+
+    async def resend(
+        self, tx: Tx, appointment: Appointment, participant: Participant, now: datetime
+    ) -> tuple[OutboxMessage, bool]:
+        """The invitation again, at the current time and SEQUENCE; ``(message, created)``.
+        One still under way (or resent moments ago) is returned instead: a double click
+        sends one message."""
+        if not _reachable(participant):
+            raise Conflict("no_delivery", "This person's link goes by hand; copy the link.")
+        self.check_delivery(participant.delivery)
+        for message in reversed(await tx.list_messages(participant_id=participant.id)):
+            if message.purpose not in (MessagePurpose.INVITATION, MessagePurpose.UPDATE):
+                continue
+            if message.state in _UNDER_WAY or (
+                message.state is MessageState.SENT and now - message.created_at < RESEND_WINDOW
+            ):
+                return message, False
+        message_id = await self._add(
+            tx, self._message(MessagePurpose.INVITATION, appointment, participant, now), now
+        )
+        made = await tx.get_message(message_id)
+        assert made is not None
+        return made, True
 
     async def booking_held(
         self,
@@ -144,7 +207,8 @@ class MessagePlan:
         now: datetime,
     ) -> None:
         """The confirm link for a held booking, to the contact the family gave."""
-        await tx.add_message(
+        await self._add(
+            tx,
             NewMessage(
                 purpose=MessagePurpose.BOOKING_CONFIRM,
                 channel=channel,

@@ -119,6 +119,8 @@ class Participant:
     language: Language | None = None
     delivery: Delivery = Delivery.MANUAL
     invite_sequence: int = 0
+    # The participant's outgoing messages, oldest first (loaded with the appointment).
+    messages: tuple[OutboxMessage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -272,3 +274,27 @@ class Service:
     kinds: tuple[AppointmentKind, ...]
     staff_ids: tuple[int, ...]
     hours: tuple[ServiceHours, ...] = ()
+
+
+@dataclass(frozen=True)
+class CalendarFeed:
+    """A professional's private calendar feed; only the hash of its secret is stored."""
+
+    staff_id: int
+    secret_hash: str
+    created_at: datetime
+    read_logged_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FeedAppointment:
+    """What a staff calendar feed tells of one appointment: times, state and head count;
+    never names, contacts or the kind."""
+
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    status: AppointmentStatus
+    people: int  # participants not removed
+    created_at: datetime
+    updated_at: datetime

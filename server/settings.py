@@ -30,6 +30,9 @@ MIN_TURN_SECRET_BYTES = 16
 # "relay": browsers and bots use TURN-relayed routes only, so no participant learns
 # another's IP address.
 IceTransportPolicy = Literal["all", "relay"]
+# How Kota talks to the SMTP server: STARTTLS on the submission port, TLS from the first
+# byte (port 465), or plain (a relay on the same host only).
+SmtpSecurity = Literal["starttls", "tls", "none"]
 
 
 class SettingsError(ValueError):
@@ -86,6 +89,18 @@ class Settings:
     # Holds one client address may ask for in an hour (0: no limit, e.g. behind a portal).
     booking_holds_per_hour: int = 20
 
+    # Messages (docs/messages.md): empty host or URL turns that channel off.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: SmtpSecurity = "starttls"
+    smtp_user: str = ""
+    smtp_password_file: SecretFile | None = None
+    smtp_from: str = ""
+    sms_webhook_url: str = ""
+    sms_secret_file: SecretFile | None = None
+    outbox_max_attempts: int = 6
+    outbox_retry_seconds: float = 30.0
+
     @property
     def join_opens_before(self) -> timedelta:
         return timedelta(minutes=self.join_opens_minutes)
@@ -126,6 +141,18 @@ class Settings:
     @property
     def turn_enabled(self) -> bool:
         return bool(self.turn_urls) and self.turn_secret_file is not None
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+    @property
+    def sms_enabled(self) -> bool:
+        return bool(self.sms_webhook_url) and self.sms_secret_file is not None
+
+    @property
+    def outbox_retry(self) -> timedelta:
+        return timedelta(seconds=self.outbox_retry_seconds)
 
 
 def _integer(low: int, high: int) -> Callable[[str], int]:
@@ -249,6 +276,89 @@ def _secret_file(raw: str) -> SecretFile | None:
     return SecretFile(path, value)
 
 
+def _password_file(raw: str) -> SecretFile | None:
+    """Like ``_secret_file``, but any non-empty password: the SMTP provider chose it."""
+    if not raw:
+        return None
+    path = Path(raw).resolve()
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        value = path.read_bytes().strip()
+    except OSError as exc:
+        raise SettingsError(f"cannot read {raw!r}: {exc.strerror or exc}") from None
+    if mode & stat.S_IROTH:
+        raise SettingsError(f"{raw!r} is readable by everyone (mode {mode:o}); chmod o-r it")
+    if not value:
+        raise SettingsError(f"{raw!r} is empty")
+    return SecretFile(path, value)
+
+
+def _smtp_security(raw: str) -> SmtpSecurity:
+    value = raw.lower()
+    if value == "starttls":
+        return "starttls"
+    if value == "tls":
+        return "tls"
+    if value == "none":
+        return "none"
+    raise SettingsError(f"expected starttls, tls or none, got {raw!r}")
+
+
+_HOST_NAME = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253})\Z")
+
+
+def _host_name(raw: str) -> str:
+    if raw and not _HOST_NAME.match(raw):
+        raise SettingsError(f"expected a host name such as smtp.example.fi, got {raw!r}")
+    return raw
+
+
+# "Kota <kota@kunta.fi>" or a bare address; no line breaks (header injection).
+_FROM = re.compile(r"^(?:[^<>\r\n\"]{0,80}<[^@\s<>]{1,64}@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+>"
+                   r"|[^@\s<>]{1,64}@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+)\Z")
+
+
+def _sender(raw: str) -> str:
+    if raw and not _FROM.match(raw):
+        raise SettingsError(f"expected an address such as Kota <kota@kunta.fi>, got {raw!r}")
+    return raw
+
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _webhook_url(raw: str) -> str:
+    """HTTPS, or plain HTTP to an adapter on the same machine."""
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"expected an https URL such as https://sms.example.fi/kota, "
+                            f"got {raw!r}")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+        raise SettingsError("plain http only to an adapter on this machine (127.0.0.1 or "
+                            "localhost); use https")
+    if parts.fragment or parts.username or parts.password:
+        raise SettingsError("must not contain a fragment or a user name and password")
+    return raw
+
+
+def _check_messaging(settings: Settings) -> None:
+    """What one channel's variables need from each other, checked together."""
+    if settings.smtp_host and not settings.smtp_from:
+        raise SettingsError("KOTA_SMTP_FROM: required when KOTA_SMTP_HOST is set "
+                            "(the sender address, e.g. Kota <kota@kunta.fi>)")
+    if bool(settings.smtp_user) != (settings.smtp_password_file is not None):
+        raise SettingsError("KOTA_SMTP_USER and KOTA_SMTP_PASSWORD_FILE: give both or neither")
+    if (settings.smtp_user and settings.smtp_security == "none"
+            and settings.smtp_host not in _LOOPBACK):
+        raise SettingsError("KOTA_SMTP_SECURITY: none would send the SMTP password "
+                            "unencrypted; use starttls or tls")
+    if settings.sms_webhook_url and settings.sms_secret_file is None:
+        raise SettingsError("KOTA_SMS_SECRET_FILE: required when KOTA_SMS_WEBHOOK_URL is set "
+                            "(the key that signs each request)")
+
+
 def _default_echo_max_concurrent() -> int:
     """Two connection tests per core: a core holds ~8 at 12 fps, but calls need room too
     (docs/performance.md, *Connection-test capacity*)."""
@@ -349,7 +459,19 @@ def load_settings(environ: Mapping[str, str], **overrides: Any) -> Settings:
         alive_mark_seconds=_read(environ, "KOTA_ALIVE_MARK_SECONDS", "10", _number(0.05, 300)),
         booking_holds_per_hour=_read(environ, "KOTA_BOOKING_HOLDS_PER_HOUR", "20",
                                      _integer(0, 1_000_000)),
+        smtp_host=_read(environ, "KOTA_SMTP_HOST", "", _host_name),
+        smtp_port=_read(environ, "KOTA_SMTP_PORT", "587", _integer(1, 65535)),
+        smtp_security=_read(environ, "KOTA_SMTP_SECURITY", "starttls", _smtp_security),
+        smtp_user=_read(environ, "KOTA_SMTP_USER", "", str),
+        smtp_password_file=_read(environ, "KOTA_SMTP_PASSWORD_FILE", "", _password_file),
+        smtp_from=_read(environ, "KOTA_SMTP_FROM", "", _sender),
+        sms_webhook_url=_read(environ, "KOTA_SMS_WEBHOOK_URL", "", _webhook_url),
+        sms_secret_file=_read(environ, "KOTA_SMS_SECRET_FILE", "", _secret_file),
+        outbox_max_attempts=_read(environ, "KOTA_OUTBOX_MAX_ATTEMPTS", "6", _integer(1, 50)),
+        outbox_retry_seconds=_read(environ, "KOTA_OUTBOX_RETRY_SECONDS", "30",
+                                   _number(0.01, 86400)),
     )
+    _check_messaging(settings)
     if settings.turn_urls and settings.turn_secret_file is None:
         raise SettingsError("KOTA_TURN_SECRET_FILE: required when KOTA_TURN_URLS is set "
                             "(a file holding coturn's static-auth-secret)")

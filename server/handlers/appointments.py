@@ -14,7 +14,7 @@ from server.calls.sessions import SessionState
 from server.db import Reads
 from server.errors import BadRequest
 from server.handlers.params import day_bounds, path_id, query_date, query_int
-from server.records import Appointment, JoinLink, Participant, Staff
+from server.records import Appointment, JoinLink, OutboxMessage, Participant, Staff
 from server.request_bodies import decode_body
 from server.staff_auth import require_staff
 
@@ -38,6 +38,25 @@ def link_json(link: JoinLink | None, tz: ZoneInfo) -> dict[str, Any] | None:
     }
 
 
+def _time(value: datetime | None, tz: ZoneInfo) -> str | None:
+    return None if value is None else value.astimezone(tz).isoformat()
+
+
+def message_json(message: OutboxMessage, tz: ZoneInfo) -> dict[str, Any]:
+    """A message's state for staff: codes and times, never the text or the address."""
+    return {
+        "id": message.id,
+        "purpose": message.purpose.value,
+        "channel": message.channel.value,
+        "state": message.state.value,
+        "attempts": message.attempts,
+        "last_error": message.last_error,
+        "due_at": _time(message.due_at, tz),
+        "sent_at": _time(message.sent_at, tz),
+        "created_at": _time(message.created_at, tz),
+    }
+
+
 def participant_json(participant: Participant, tz: ZoneInfo) -> dict[str, Any]:
     return {
         "id": participant.id,
@@ -47,6 +66,7 @@ def participant_json(participant: Participant, tz: ZoneInfo) -> dict[str, Any]:
         "language": participant.language.value if participant.language else None,
         "delivery": participant.delivery.value,
         "link": link_json(participant.link, tz),
+        "messages": [message_json(m, tz) for m in participant.messages],
     }
 
 
@@ -168,6 +188,19 @@ async def remove_participant(request: web.Request) -> web.Response:
     )
     await request.app[ROOMS].appointment_changed(str(appointment_id))
     return web.Response(status=204)
+
+
+@routes.post("/api/appointments/{id}/participants/{pid}/messages")
+async def resend_invitation(request: web.Request) -> web.Response:
+    """The invitation again; a second click while it is under way gets the same one."""
+    session = require_staff(request)
+    message, created = await request.app[SCHEDULER].resend_invitation(
+        session.staff, path_id(request, "id"), path_id(request, "pid"), request.app[CLOCK]()
+    )
+    return web.json_response(
+        {"message": message_json(message, request.app[SETTINGS].timezone)},
+        status=201 if created else 200,
+    )
 
 
 @routes.get("/api/staff/{id}/next_free")

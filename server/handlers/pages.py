@@ -25,6 +25,11 @@ PAGES = {
     "/join": "join.html",
     "/staff": "staff.html",
     "/staff/call": "staff-call.html",
+    # Family self-booking, no account. The two fixed paths come before the service's
+    # own (aiohttp tries routes in order), so no service can be called "confirm".
+    "/book/confirm": "book-confirm.html",
+    "/book/manage": "book-manage.html",
+    "/book/{slug}": "book.html",
 }
 
 

@@ -14,6 +14,7 @@ from server.audit import SYSTEM, Action, Actor
 from server.errors import TooManyRequests, Unauthorized
 from server.records import Staff
 from server.request_bodies import decode_body
+from server.settings import Settings
 from server.staff_throttle import ADDRESS_PREFIX
 
 routes = web.RouteTableDef()
@@ -31,6 +32,10 @@ def staff_json(staff: Staff) -> dict[str, Any]:
         "display_name": staff.display_name,
         "role": staff.role.value,
     }
+
+
+def messaging_json(settings: Settings) -> dict[str, bool]:
+    return {"email": settings.email_enabled, "sms": settings.sms_enabled}
 
 
 @routes.post("/api/session")
@@ -61,6 +66,7 @@ async def create_session(request: web.Request) -> web.Response:
             "staff": staff_json(staff),
             "csrf_token": session.csrf_token,
             "timezone": str(request.app[SETTINGS].timezone),
+            "messaging": messaging_json(request.app[SETTINGS]),
         },
         status=201,
     )
@@ -79,6 +85,8 @@ async def get_session(request: web.Request) -> web.Response:
             "now": request.app[CLOCK]().isoformat(),
             # KOTA_TIMEZONE: staff pages show every time in it, wherever the device is.
             "timezone": str(request.app[SETTINGS].timezone),
+            # Which deliveries staff may choose besides "by hand".
+            "messaging": messaging_json(request.app[SETTINGS]),
         }
     )
 

@@ -27,6 +27,9 @@ STAFF = [
     # Books only in test_too_early.py, whose times follow the clock (now + a day), so
     # no other test's fixed-time booking can be in the way.
     ("kaisa", "Kaisa Niemi", StaffRole.PROFESSIONAL),
+    # Serves the booking tests' services (test_booking_*.py): families book her free
+    # times, so no other test's appointment may take them.
+    ("liisa", "Liisa Varaaja", StaffRole.PROFESSIONAL),
 ]
 START_TIMEOUT = 20.0
 

@@ -108,3 +108,14 @@ def test_any_instant_comes_back_as_the_same_instant(start: datetime, minutes: in
     _, event = _event(data)
     assert event["DTSTART"].dt.astimezone(UTC) == start
     assert event["DTEND"].dt.astimezone(UTC) == start + timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize("utc_hour", [0, 1])
+def test_both_of_the_repeated_hours_come_back_as_booked(utc_hour: int) -> None:
+    """On 31 October 2027 Helsinki shows 3.30 twice (00.30 and 01.30 UTC); a local time
+    in a file means the first, so the second is written in UTC."""
+    start = datetime(2027, 10, 31, utc_hour, 30, tzinfo=UTC)
+    data = calendar_file(_invite(start), Method.REQUEST, HELSINKI, STAMP)
+    _, event = _event(data)
+    assert event["DTSTART"].dt.astimezone(UTC) == start
+    assert event["DTEND"].dt.astimezone(UTC) == start + timedelta(minutes=45)

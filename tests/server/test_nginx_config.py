@@ -154,3 +154,21 @@ async def test_the_call_socket_upgrades_through_nginx(nginx: str) -> None:
         message = await ws.receive(timeout=10)
         assert message.type == aiohttp.WSMsgType.TEXT, message
         assert '"error"' in message.data
+
+
+async def test_a_calendar_feeds_secret_stays_out_of_nginx_log(
+    nginx: str, tmp_path: Path
+) -> None:
+    secret = "S3cretFeed" + "x" * 33
+    connector = aiohttp.TCPConnector(ssl=_insecure())
+    async with aiohttp.ClientSession(connector=connector) as http:
+        async with http.get(f"{nginx}/calendar/{secret}.ics") as feed:
+            assert feed.status == 404
+        async with http.get(f"{nginx}/join") as page:
+            assert page.status == 200
+    log = tmp_path / "access.log"
+    await wait_until(lambda: log.exists() and "/join" in log.read_text(), timeout=10,
+                     what="nginx's access log")
+    text = log.read_text()
+    assert "/calendar/{secret}.ics 404" in text
+    assert "S3cretFeed" not in text

@@ -139,3 +139,9 @@ export function formatDay(day, text, { year = true } = {}) {
   const weekday = ((new Date(Date.UTC(y, m - 1, d)).getUTCDay() + 6) % 7) + 1;
   return dateText({ year: y, month: m, day: d, weekday }, text, year);
 }
+
+/** "4.12." (fi) or "4/12" (en): a day and month number, in ``timeZone``. */
+export function formatShortDate(when, text, { timeZone = zone } = {}) {
+  const c = wallClock(when, timeZone);
+  return fill(text("dates.short_date"), { day: String(c.day), month: String(c.month) });
+}

@@ -1,5 +1,6 @@
 // The professional's pages at /staff: sign in, a day's appointments, one appointment
-// (people and links), the appointment form, and for administrators the usage log.
+// (people and links), the appointment form, and for administrators the usage log and
+// the services families book themselves (#/services, #/services/7).
 // Routes live in the fragment (#/day/2026-03-03, #/appointment/7, #/new, ...).
 
 import { del, get, setCsrfToken } from "../api.js";
@@ -7,9 +8,13 @@ import { clear, h, showView } from "../dom.js";
 import { savedLocale, setLocale, t } from "../i18n.js";
 import { appointmentForm } from "../views/appointment_form.js";
 import { appointmentView } from "../views/appointment_view.js";
+import { calendarFeedView } from "../views/calendar_feed_view.js";
 import { dayView } from "../views/day_view.js";
+import { setMessaging } from "../views/delivery_choice.js";
 import { languageSelect } from "../views/language_picker.js";
 import { loginView } from "../views/login_view.js";
+import { serviceForm } from "../views/service_form.js";
+import { servicesView } from "../views/services_view.js";
 import { setStaffZone, today } from "../views/staff_zone.js";
 import { usageLogView } from "../views/usage_log_view.js";
 
@@ -34,6 +39,8 @@ function renderHeader() {
   tools.append(
     h("nav", { class: "staff-nav", i18nAttrs: { "aria-label": "staff.nav_label" } },
       h("a", { href: `#/day/${today()}`, i18n: "staff.today" }),
+      me.role === "admin" ? h("a", { href: "#/services", i18n: "services.title" }) : null,
+      h("a", { href: "#/calendar", i18n: "staff.calendar" }),
       me.role === "admin" ? h("a", { href: "#/usage-log", i18n: "usage.title" }) : null),
     h("span", { class: "signed-in-as" }, me.display_name),
     h("button", { type: "button", class: "button secondary small", i18n: "staff.sign_out",
@@ -73,6 +80,17 @@ function route() {
   } else if (parts[0] === "new") {
     setTitle("form.new_title");
     view = appointmentForm({ day: params.get("date"), me, navigate });
+  } else if (parts[0] === "services" && me.role === "admin") {
+    if (parts[1] === "new" || /^\d+$/.test(parts[1] || "")) {
+      setTitle(parts[1] === "new" ? "services.new_title" : "services.edit_title");
+      view = serviceForm({ id: parts[1] === "new" ? null : Number(parts[1]), navigate });
+    } else {
+      setTitle("services.title");
+      view = servicesView();
+    }
+  } else if (parts[0] === "calendar") {
+    setTitle("feed.page_title");
+    view = calendarFeedView();
   } else if (parts[0] === "usage-log" && me.role === "admin") {
     setTitle("usage.title");
     view = usageLogView();
@@ -88,6 +106,7 @@ function route() {
 function signedIn(body) {
   me = body.staff;
   setStaffZone(body.timezone);
+  setMessaging(body.messaging);
   setCsrfToken(body.csrf_token);
   renderHeader();
   route();

@@ -8,6 +8,7 @@ import { clear, h } from "../dom.js";
 import { errorText, t } from "../i18n.js";
 import { participantLanguageSelect, ROLES } from "./appointment_view.js";
 import { chooseDialog } from "./confirm.js";
+import { CONTACT_ERRORS, deliveryChoice, refusedIndex } from "./delivery_choice.js";
 import { longDate } from "./staff_format.js";
 import { clockText, staffZone, timeRange, today, zoneClock, zoneDate } from "./staff_zone.js";
 
@@ -42,9 +43,13 @@ export function appointmentForm({ id = null, day, me, navigate }) {
   const people = h("div", { class: "participant-rows" });
   let rowCount = 0;
 
+  // Each person's row keeps its delivery choice (radio group and contact field).
+  const choices = new Map();
+
   function participantRow() {
     rowCount += 1;
     const n = rowCount;
+    const delivery = deliveryChoice(`p-${n}`);
     const row = h("fieldset", { class: "participant-row" },
       h("legend", { i18n: "form.person_n", vars: { n } }),
       h("div", { class: "field-row" },
@@ -54,13 +59,12 @@ export function appointmentForm({ id = null, day, me, navigate }) {
         field(`p-role-${n}`, "form.role",
           h("select", { id: `p-role-${n}`, class: "p-role" },
             ROLES.map((r) => h("option", { value: r, i18n: `role.${r}` })))),
-        field(`p-contact-${n}`, "form.contact",
-          h("input", { id: `p-contact-${n}`, class: "p-contact", type: "text", maxLength: 200,
-            attrs: { autocomplete: "off" } })),
         field(`p-language-${n}`, "form.language",
           participantLanguageSelect(`p-language-${n}`, "p-language"))),
+      delivery.element,
       h("button", { type: "button", class: "button secondary small", i18n: "form.remove_person",
-        on: { click: () => row.remove() } }));
+        on: { click: () => { choices.delete(row); row.remove(); } } }));
+    choices.set(row, delivery);
     people.append(row);
     return row;
   }
@@ -193,6 +197,18 @@ export function appointmentForm({ id = null, day, me, navigate }) {
     return picked === null ? null : Number(picked);
   }
 
+  let sentRows = [];
+
+  /** A refused contact is shown under that person's contact field. */
+  function showContactError(e, sent) {
+    const index = Number.isInteger(e.extra.participant) ? e.extra.participant
+      : refusedIndex(e.code, sent);
+    const row = sentRows[index];
+    if (!row) return false;
+    choices.get(row).showError(e.code);
+    return true;
+  }
+
   async function save(event, fold = null) {
     if (event) event.preventDefault();
     error.hidden = true;
@@ -206,14 +222,16 @@ export function appointmentForm({ id = null, day, me, navigate }) {
     };
     if (fold !== null) body.fold = fold;
     if (!editing) {
-      body.participants = [...people.querySelectorAll(".participant-row")]
-        .map((row) => ({
-          display_name: row.querySelector(".p-name").value.trim(),
-          role: row.querySelector(".p-role").value,
-          contact: row.querySelector(".p-contact").value.trim() || null,
-          language: row.querySelector(".p-language").value || null,
-        }))
-        .filter((p) => p.display_name);
+      sentRows = [...people.querySelectorAll(".participant-row")]
+        .filter((row) => row.querySelector(".p-name").value.trim());
+      body.participants = sentRows.map((row) => ({
+        display_name: row.querySelector(".p-name").value.trim(),
+        role: row.querySelector(".p-role").value,
+        contact: choices.get(row).contact(),
+        language: row.querySelector(".p-language").value || null,
+        delivery: choices.get(row).delivery(),
+      }));
+      for (const row of sentRows) choices.get(row).clearError();
     }
     try {
       const saved = editing
@@ -232,6 +250,9 @@ export function appointmentForm({ id = null, day, me, navigate }) {
           from: clockText(e.extra.jumps_from.slice(11, 16)),
           to: clockText(e.extra.jumps_to.slice(11, 16)),
         }));
+        return;
+      }
+      if (!editing && CONTACT_ERRORS.includes(e.code) && showContactError(e, body.participants)) {
         return;
       }
       if (e.code === "appointment_overlap" && e.extra.starts_at) {

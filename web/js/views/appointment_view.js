@@ -7,8 +7,13 @@ import { errorText, t } from "../i18n.js";
 import { icon } from "../icons.js";
 import { attendanceSection } from "./attendance.js";
 import { confirmDialog } from "./confirm.js";
+import { CONTACT_ERRORS, deliveryChoice } from "./delivery_choice.js";
+import { inFlight, messageStatus } from "./message_status.js";
 import { longDate } from "./staff_format.js";
 import { deviceInOtherZone, staffZone, timeRange, zoneDate } from "./staff_zone.js";
+
+const POLL_FIRST_MS = 1500;
+const POLL_LAST_MS = 60000;
 
 export const ROLES = ["guardian", "child", "interpreter", "school_staff", "other_professional"];
 // The languages a participant's link can open in; none lets their browser decide.
@@ -41,7 +46,12 @@ export function appointmentView({ id }) {
     status.hidden = false;
   }
 
+  // While a message is on its way the page looks again, less often each time.
+  let poll = null;
+  let pollDelay = POLL_FIRST_MS;
+
   async function load() {
+    clearTimeout(poll);
     try {
       appointment = await get(`/api/appointments/${id}`);
     } catch (error) {
@@ -49,6 +59,13 @@ export function appointmentView({ id }) {
       return;
     }
     render();
+    const waiting = appointment.participants.some((p) => (p.messages || []).some((m) => inFlight(m)));
+    if (!waiting) {
+      pollDelay = POLL_FIRST_MS;
+    } else if (pollDelay <= POLL_LAST_MS) {
+      poll = setTimeout(() => { if (view.isConnected && !view.hidden) load(); }, pollDelay);
+      pollDelay *= 2;
+    }
   }
 
   function render() {
@@ -56,7 +73,8 @@ export function appointmentView({ id }) {
     const day = zoneDate(a.starts_at);
     const cancelled = a.status === "cancelled";
     const ended = !cancelled && a.session === "ended";
-    clear(body).append(
+    // h() drops null children; the DOM's own append would write them out as "null".
+    clear(body).append(...[
       h("dl", { class: "facts" },
         h("dt", { i18n: "appointment.when" }),
         h("dd", {}, `${longDate(day)} ${timeRange(a.starts_at, a.ends_at)}`
@@ -73,6 +91,7 @@ export function appointmentView({ id }) {
         ? h("p", { class: "notice",
             i18n: a.may_reopen ? "appointment.ended_text" : "appointment.ended_final" })
         : null,
+      a.booking ? bookingSection(a.booking) : null,
       cancelled ? null : h("div", { class: "actions start" },
         ended && a.may_reopen
           ? h("button", { type: "button", class: "button primary", i18n: "appointment.reopen",
@@ -92,7 +111,20 @@ export function appointmentView({ id }) {
       cancelled ? null : addParticipantForm(),
       attendanceSection(a.id),
       h("p", {}, h("a", { href: `#/day/${day}`, i18n: "staff.back_to_list" })),
-    );
+    ].filter(Boolean));
+  }
+
+  /** A time the family booked itself: the service and what they want to talk about. */
+  function bookingSection(booking) {
+    return h("section", { class: "booking-info", attrs: { "aria-labelledby": "booking-title" } },
+      h("h2", { id: "booking-title", i18n: "appointment.booking_title" }),
+      h("dl", { class: "facts" },
+        h("dt", { i18n: "appointment.booking_service" }), h("dd", {}, booking.service || ""),
+        h("dt", { i18n: "appointment.booking_topic" }),
+        booking.topic
+          ? h("dd", { class: "booking-topic" }, booking.topic)
+          : h("dd", { class: "hint", i18n: "appointment.booking_no_topic" })),
+      h("p", { class: "hint", i18n: "appointment.booking_hint" }));
   }
 
   function participantList(a, cancelled) {
@@ -126,7 +158,15 @@ export function appointmentView({ id }) {
             `${t(`role.${p.role}`)}${p.contact ? ` · ${p.contact}` : ""}`),
           p.language ? h("span", { class: "person-language", i18n: "appointment.language",
             vars: { language: { key: LANGUAGES[p.language] } } }) : null,
-          h("span", { class: `link-state ${linkState}`, i18n: `link.state.${linkState}` })),
+          h("span", { class: `link-state ${linkState}`, i18n: `link.state.${linkState}` }),
+          messageStatus(id, p, {
+            cancelled,
+            onResent: async () => {
+              await load();
+              say("messages.resent", { name: p.display_name });
+            },
+            onError: sayError,
+          })),
         actions);
     }));
   }
@@ -241,20 +281,21 @@ export function appointmentView({ id }) {
       attrs: { autocomplete: "off" } });
     const role = h("select", { id: "new-role" },
       ROLES.map((r) => h("option", { value: r, i18n: `role.${r}` })));
-    const contact = h("input", { id: "new-contact", type: "text", maxLength: 200,
-      attrs: { autocomplete: "off" } });
+    const delivery = deliveryChoice("new");
     const language = participantLanguageSelect("new-language", "p-language");
     const form = h("form", { class: "form add-participant", on: { submit: async (e) => {
       e.preventDefault();
+      delivery.clearError();
       try {
         await post(`/api/appointments/${id}/participants`, {
-          display_name: name.value.trim(), role: role.value, contact: contact.value.trim() || null,
-          language: language.value || null,
+          display_name: name.value.trim(), role: role.value, contact: delivery.contact(),
+          language: language.value || null, delivery: delivery.delivery(),
         });
         await load();
         say("appointment.participant_added");
       } catch (error) {
-        sayError(error);
+        if (CONTACT_ERRORS.includes(error.code)) delivery.showError(error.code);
+        else sayError(error);
       }
     } } },
       h("h3", { i18n: "appointment.add_participant" }),
@@ -262,13 +303,15 @@ export function appointmentView({ id }) {
         h("div", { class: "field" }, h("label", { htmlFor: "new-name", i18n: "form.name" }), name),
         h("div", { class: "field" }, h("label", { htmlFor: "new-role", i18n: "form.role" }), role),
         h("div", { class: "field" },
-          h("label", { htmlFor: "new-contact", i18n: "form.contact" }), contact),
-        h("div", { class: "field" },
           h("label", { htmlFor: "new-language", i18n: "form.language" }), language)),
+      delivery.element,
       h("button", { type: "submit", class: "button secondary", i18n: "appointment.add_participant" }));
     return form;
   }
 
+  document.addEventListener("localechange", () => {
+    if (appointment && view.isConnected) render();
+  });
   load();
   return view;
 }
