@@ -255,6 +255,7 @@ class BookingDesk:
         if not name:
             raise Unprocessable("invalid_field", "Give a name.")
         channel = channel_of(body.contact)
+        self._check_channel(channel)
         contact = checked_contact(channel, body.contact)
         assert contact is not None
         if not in_reach(starts_at, service, now):
@@ -311,6 +312,22 @@ class BookingDesk:
                 return booking
         except SlotTaken:
             raise slot_taken(await self.next_free(service, starts_at, now)) from None
+
+    @property
+    def channels(self) -> list[Delivery]:
+        """How confirm links can reach families: e-mail and SMS when configured."""
+        return [c for c in (Delivery.EMAIL, Delivery.SMS) if c in self.plan.channels]
+
+    def _check_channel(self, channel: Delivery) -> None:
+        """A hold whose confirm message could never be sent is refused at once."""
+        if channel in self.plan.channels:
+            return
+        if channel is Delivery.EMAIL:
+            raise Unprocessable("email_not_available",
+                                "Bookings here are confirmed by text message. "
+                                "Give a phone number.")
+        raise Unprocessable("sms_not_available",
+                            "Bookings here are confirmed by e-mail. Give an e-mail address.")
 
     @staticmethod
     def _kind(service: Service, asked: AppointmentKind | None) -> AppointmentKind:

@@ -29,6 +29,7 @@ from tests.server.booking_helpers import (
     iso,
     local,
     manage_token,
+    messaging_env,
     open_service,
     rows,
 )
@@ -242,6 +243,8 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
            "KOTA_PUBLIC_URL": f"http://127.0.0.1:{port}"}
     if "address_limit" in request.node.name:
         env["KOTA_BOOKING_HOLDS_PER_HOUR"] = "3"
+    if "not_available" not in request.node.name:
+        env |= messaging_env(tmp_path)
     return load_settings(env)
 
 
@@ -331,8 +334,8 @@ async def test_an_expired_hold_whose_time_is_gone_is_410(
     assert await kota.app[BOOKING_DESK].expire_holds(clock()) == 1
     assert await kota.app[BOOKING_DESK].expire_holds(clock()) == 0
     assert rows(settings, "SELECT state FROM bookings ORDER BY id") == [("expired",), ("held",)]
-    assert rows(settings, "SELECT state FROM outbox WHERE booking_id = ?", first.id) == [
-        ("withdrawn",)]
+    [(state,)] = rows(settings, "SELECT state FROM outbox WHERE booking_id = ?", first.id)
+    assert state in ("withdrawn", "failed")  # never still waiting to go
     assert rows(settings, "SELECT detail FROM audit_log WHERE action = 'booking.expired'") == [
         (json.dumps({"booking": first.id}, separators=(",", ":")),)]
 
@@ -539,3 +542,18 @@ async def test_an_appointment_whose_call_ended_frees_its_time(
         conn.execute("INSERT INTO call_sessions (appointment_id, seats_taken, ended,"
                      " updated_at) VALUES (?, 0, 1, '2027-01-04T05:30:00Z')", (created["id"],))
     assert "2027-01-04T10:30:00+02:00" in await monday()
+
+
+async def test_a_contact_kota_cannot_reach_is_refused_not_available(
+        kota: TestServer, staff_client: SignIn, accounts: Accounts, clock: Clock,
+        family: aiohttp.ClientSession) -> None:
+    """Without e-mail or SMS set up no confirm link could go: the hold is refused, and the
+    page learns beforehand which contacts work."""
+    await open_service(staff_client, accounts, clock)
+    resp = await family.get(f"/api/book/{SLUG}")
+    assert (await resp.json())["channels"] == []
+    resp = await family.post(f"/api/book/{SLUG}/holds", json=hold_body(local(5, 10)))
+    await assert_error(resp, 422, "email_not_available")
+    resp = await family.post(f"/api/book/{SLUG}/holds",
+                             json=hold_body(local(5, 10), contact="040 123 4567"))
+    await assert_error(resp, 422, "sms_not_available")

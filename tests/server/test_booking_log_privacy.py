@@ -4,13 +4,16 @@ contact, topic or token, even at DEBUG."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestServer
 
 from server.settings import Settings
 from tests.conftest import Accounts
 from tests.server.booking_helpers import (
+    booking_settings,
     bookings,
     confirm_token,
     hold,
@@ -23,6 +26,12 @@ from tests.server.conftest import Clock, SignIn
 from tests.server.test_log_privacy import server_log
 
 __all__ = ["server_log"]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Messaging on: a hold needs a way to send its confirm link."""
+    return booking_settings(tmp_path)
 
 
 async def test_a_whole_booking_logs_nothing_private(

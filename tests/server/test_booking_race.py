@@ -18,10 +18,11 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from server.db import db_time
-from server.settings import Settings, load_settings
-from tests.conftest import Accounts, free_port
+from server.settings import Settings
+from tests.conftest import Accounts
 from tests.server.booking_helpers import (
     SLUG,
+    booking_settings,
     bookings,
     confirm_token,
     hold_body,
@@ -38,13 +39,7 @@ BOOKERS = 200
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    port = free_port()
-    return load_settings({
-        "KOTA_DATA_DIR": str(tmp_path / "data"),
-        "KOTA_PORT": str(port),
-        "KOTA_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "KOTA_TRUSTED_PROXY": "true",
-    })
+    return booking_settings(tmp_path, KOTA_TRUSTED_PROXY="true")
 
 
 def _address(n: int) -> str:

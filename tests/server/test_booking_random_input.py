@@ -4,11 +4,15 @@ success) every time, never a 500, and the server stays ready."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from server.settings import Settings
+from tests.server.booking_helpers import booking_settings
 from tests.server.test_random_input import (
     LiveServer,
     any_time,
@@ -19,6 +23,12 @@ from tests.server.test_random_input import (
 )
 
 SLUG = "satunnainen"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Messaging on, so that holds get past the contact's channel."""
+    return booking_settings(tmp_path)
 
 
 def _service(live: LiveServer) -> int:
