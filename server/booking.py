@@ -395,8 +395,10 @@ class BookingDesk:
                 found = await self._free_slot(tx, service, booking.starts_at, now,
                                               ignore_booking=booking.id)
                 if found is None:
+                    # The service's page, so the family can book another time there.
                     raise Gone("hold_expired",
-                                      "The time was held for too long and is taken now.")
+                               "The time was held for too long and is taken now.",
+                               slug=service.slug)
                 slot, booked = found
                 if staff_id not in slot.staff_ids:
                     staff_id = pick_professional(slot, booked, self.tz)
