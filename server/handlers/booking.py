@@ -74,6 +74,8 @@ async def get_booking_page(request: web.Request) -> web.Response:
         "hold_minutes": service.hold_minutes,
         "timezone": request.app[SETTINGS].timezone.key,
         "horizon_days": service.horizon_days,
+        # What a family's contact may be: the confirm link goes by these.
+        "channels": [c.value for c in request.app[BOOKING_DESK].channels],
     })
 
 

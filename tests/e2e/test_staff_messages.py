@@ -1,23 +1,30 @@
-"""The staff pages for messages and calendars, in Chromium against a real Kota that sends
-its e-mail to a real SMTP server on loopback (``mail_inbox``): choosing e-mail for a
-person, the status line once it is sent, a refused address and the resend button, and
-the calendar address page whose URL returns the feed."""
+"""The staff pages for messages, bookings and calendars, in Chromium against a real Kota
+that sends its e-mail to a real SMTP server on loopback (``mail_inbox``): choosing e-mail
+for a person, the status line once it is sent, a refused address and the resend button;
+text messages through a real signed-webhook adapter (a Kota of its own); the family's
+booking topic; and the calendar address page whose URL returns the feed."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
+import pytest_asyncio
 from icalendar import Calendar
 from playwright.async_api import Locator, Page, expect
 
+from tests.conftest import wait_until
+from tests.e2e.booking_steps import BOOKING_STAFF, booking_service, links_in
 from tests.e2e.flows import OpenPage
 from tests.e2e.kota_server import KotaProcess, StaffApi
-from tests.e2e.page_checks import PHONE, TABLET_PORTRAIT, assert_accessible, screenshots
+from tests.e2e.page_checks import PHONE, ROOT, TABLET_PORTRAIT, assert_accessible, screenshots
 from tests.mail_inbox import MailInbox
+from tests.server.messaging import SmsReceiver, messaging_env
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -167,3 +174,106 @@ async def test_the_calendar_page_makes_an_address_that_returns_the_feed(
         await expect(page.locator("#feed-url")).to_have_count(0)
         async with anyone.get(https_url) as gone:
             assert gone.status == 404
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def sms_kota(
+    tmp_path: Path, mail_inbox: MailInbox
+) -> AsyncIterator[tuple[KotaProcess, SmsReceiver]]:
+    """A Kota of its own that sends text messages too, to a real signed-webhook adapter."""
+    receiver = SmsReceiver()
+    await receiver.start()
+    kota = KotaProcess(tmp_path / "sms-kota",
+                       env=messaging_env(tmp_path, mail_inbox, receiver))
+    try:
+        await kota.start()
+        yield kota, receiver
+    finally:
+        kota.stop()
+        await receiver.stop()
+
+
+async def test_a_text_message_choice_checks_the_number_and_sends(
+    open_page: OpenPage, sms_kota: tuple[KotaProcess, SmsReceiver]
+) -> None:
+    kota, receiver = sms_kota
+    page = await open_page(TABLET_PORTRAIT, staff="sanna", name="staff", server=kota)
+    start = kota.next_start().astimezone(HELSINKI)
+    await page.goto(f"/staff#/new?date={start.date().isoformat()}")
+    await page.locator("#p-name-1").fill("Maija Virtanen")
+    await expect(page.locator(".participant-row .delivery-choice input[type=radio]")) \
+        .to_have_count(3)
+    await page.locator("label[for=p-1-delivery-sms]").click()
+    contact = page.locator("#p-1-contact")
+    await expect(page.locator("label[for=p-1-contact]")).to_have_text("Puhelinnumero")
+    await expect(contact).to_have_attribute("type", "tel")
+    await page.locator("#f-date").fill(start.date().isoformat())
+    await page.locator("#f-start").fill(start.strftime("%H:%M"))
+    await page.locator("#f-end").fill((start + timedelta(minutes=30)).strftime("%H:%M"))
+    await contact.fill("12")
+    await page.locator(".form button[type=submit]").click()
+    error = page.locator("#p-1-contact-error")
+    await expect(error).to_contain_text("Tämä ei ole puhelinnumero")
+    await expect(contact).to_have_attribute("aria-invalid", "true")
+    await expect(contact).to_be_focused()
+
+    # The same form in North Sámi: every new text changes.
+    se = json.loads((ROOT / "web" / "locales" / "se.json").read_text("utf-8"))
+    await page.locator("#language-select").select_option("se")
+    await expect(page.locator(".delivery-choice legend")).to_have_text(se["delivery.legend"])
+    await expect(page.locator("label[for=p-1-delivery-sms]")).to_have_text(se["delivery.sms"])
+    await expect(page.locator("label[for=p-1-contact]")).to_have_text(se["delivery.sms_label"])
+    await check_both_sizes(page, "the form with a text message chosen, in North Sámi")
+    await shots(page, "37-staff-send-by-sms-north-sami", page.locator(".participant-row .delivery"))
+    await page.locator("#language-select").select_option("fi")
+
+    await contact.fill("040 123 4567")
+    await expect(error).to_be_hidden()
+    await page.locator(".form button[type=submit]").click()
+    await wait_until(lambda: any(r.body["to"] == "+358401234567" for r in receiver.accepted),
+                     timeout=30, what="the text message at the adapter")
+    maija = page.locator(".participants .person", has_text="Maija Virtanen")
+    await expect(maija.locator(".message-line.sent").first).to_contain_text(
+        "Kutsu lähetetty tekstiviestinä", timeout=30_000)
+    await expect(maija.locator(".person-meta")).to_contain_text("+358401234567")
+
+
+async def test_staff_see_the_service_and_the_topic_the_family_gave(
+    open_page: OpenPage, staff_api: SignIn, mail_inbox: MailInbox
+) -> None:
+    service = await booking_service(await staff_api("admin"), "aihe")
+    address = f"aihe-{service['id']}@perhe.test"
+    topic = "Nukkumaanmeno ja ruutuaika"
+    base = (await staff_api(BOOKING_STAFF[0])).kota.base
+    async with aiohttp.ClientSession(base_url=base) as family:
+        times = await (await family.get(f"/api/book/{service['slug']}/times")).json()
+        starts_at = next(t["starts_at"] for d in times["days"] for t in d["times"])
+        held = await family.post(f"/api/book/{service['slug']}/holds", json={
+            "starts_at": starts_at, "display_name": "Perhe Aihe", "contact": address,
+            "language": "fi", "topic": topic})
+        assert held.status == 201, await held.text()
+        confirm = await mail_inbox.wait_for(
+            lambda m: address in m.recipients and bool(links_in(m, "/book/confirm")),
+            timeout=60, what="the confirmation e-mail")
+        token = links_in(confirm, "/book/confirm")[0].split("#", 1)[1]
+        confirmed = await family.post("/api/book/confirm", json={"token": token})
+        assert confirmed.status == 200, await confirmed.text()
+    liisa = await staff_api(BOOKING_STAFF[0])
+    listed = await liisa.call("GET", f"/api/appointments?date={starts_at[:10]}")
+    appointment_id = next(a["id"] for a in listed["appointments"]
+                          if any(p["display_name"] == "Perhe Aihe" for p in a["participants"]))
+
+    page = await open_page(TABLET_PORTRAIT, staff=BOOKING_STAFF[0], name="staff")
+    await page.goto(f"/staff#/appointment/{appointment_id}")
+    booking = page.locator(".booking-info")
+    await expect(booking.locator("h2")).to_have_text("Perhe varasi ajan itse")
+    await expect(booking.locator("dd").first).to_have_text(service["name"])
+    await expect(booking.locator(".booking-topic")).to_have_text(topic)
+    await check_both_sizes(page, "an appointment the family booked")
+    await shots(page, "38-staff-family-booked-topic", booking)
+
+    # A colleague outside the appointment sees none of it.
+    other = await open_page(TABLET_PORTRAIT, staff="pekka", name="colleague")
+    await other.goto(f"/staff#/appointment/{appointment_id}")
+    await expect(other.locator(".card .notice.error")).to_be_visible()
+    assert topic not in await other.content()

@@ -3,13 +3,16 @@ time it was moved to, and cancelled when staff cancelled it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from server.settings import Settings
 from tests.conftest import Accounts, StaffClient
 from tests.server.booking_helpers import (
+    booking_settings,
     bookings,
     confirm_token,
     hold,
@@ -19,6 +22,12 @@ from tests.server.booking_helpers import (
     open_service,
 )
 from tests.server.conftest import Clock, SignIn
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Messaging on: a hold needs a way to send its confirm link."""
+    return booking_settings(tmp_path)
 
 
 async def booked(settings: Settings, staff_client: SignIn, accounts: Accounts, clock: Clock,

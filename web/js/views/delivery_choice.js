@@ -66,7 +66,9 @@ export function deliveryChoice(prefix) {
   }
 
   function showError(code) {
-    error.textContent = errorText(code);
+    // Every code here has its text (tests/test_locales.py), so it follows a language change.
+    if (CONTACT_ERRORS.includes(code)) setText(error, `error.${code}`);
+    else error.textContent = errorText(code);
     error.hidden = false;
     input.setAttribute("aria-invalid", "true");
     describe();
