@@ -82,8 +82,14 @@ function detailsView() {
   const when = h("p", { class: "chosen-time lead" });
   const name = h("input", { id: "b-name", type: "text", required: true, maxLength: NAME_MAX,
     attrs: { autocomplete: "name" } });
-  const contact = h("input", { id: "b-contact", type: "text", required: true,
-    maxLength: CONTACT_MAX, attrs: { autocomplete: "email", spellcheck: "false" } });
+  // The confirmation link goes by e-mail or text message, as the server sends on.
+  const channels = service.channels || ["email", "sms"];
+  const only = channels.length === 1 ? channels[0] : null;
+  const contact = h("input", { id: "b-contact", required: true, maxLength: CONTACT_MAX,
+    type: { email: "email", sms: "tel" }[only] || "text",
+    attrs: { autocomplete: only === "sms" ? "tel" : "email", spellcheck: "false" } });
+  const contactKey = { email: "book.contact_email", sms: "book.contact_sms" }[only]
+    || "book.contact";
   const topic = h("textarea", { id: "b-topic", rows: 3, maxLength: TOPIC_MAX });
   const kinds = service.kinds || [];
   const kind = kinds.length > 1
@@ -95,7 +101,7 @@ function detailsView() {
   const form = h("form", { class: "form booking-form", noValidate: false,
     on: { submit: (e) => send(e) } },
     field("b-name", "book.name", name, "book.name_hint"),
-    field("b-contact", "book.contact", contact, "book.contact_hint"),
+    field("b-contact", contactKey, contact, "book.contact_hint"),
     kind ? field("b-kind", "book.kind", kind) : null,
     field("b-topic", "book.topic", topic, "book.topic_hint", { service: service.name }),
     h("p", { class: "privacy hint", i18n: "book.privacy" }),
@@ -208,6 +214,12 @@ async function loadService() {
   }
   setServerZone(service.timezone);
   clear(main);
+  if (service.channels && !service.channels.length) {
+    // No way to send the confirmation link: say so before anyone picks a time.
+    showView(main, problemView({ titleKey: "book.unavailable_title",
+      textKey: "book.unavailable", code: "no_channel" }));
+    return;
+  }
   showView(main, timesView());
 }
 
