@@ -6,7 +6,9 @@ link; each change sends its e-mail. Real SMTP (the session's inbox), real Chromi
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import aiohttp
 import pytest
@@ -338,3 +340,44 @@ async def test_a_hold_confirmed_too_late_says_so_and_leads_back(
     back = family.locator("[data-action=book-again]")
     assert await back.get_attribute("href") == f"/book/{service['slug']}"
     await check_page(family, "booking-expired-fi", ("phone", "tablet-portrait"))
+
+
+_FOCUS = """() => {
+  const el = document.activeElement;
+  const style = getComputedStyle(el);
+  return { id: el.id, action: el.dataset.action || null,
+           time: el.classList.contains("time-button"),
+           ring: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2 };
+}"""
+
+
+async def tab_until(page: Page, wanted: Callable[[dict[str, Any]], bool], what: str) -> None:
+    """Tab until ``wanted`` holds for the focused element; every stop shows the ring."""
+    for _ in range(20):
+        await page.keyboard.press("Tab")
+        focused: dict[str, Any] = await page.evaluate(_FOCUS)
+        assert focused["ring"], f"no visible focus on the way to {what}: {focused}"
+        if wanted(focused):
+            return
+    raise AssertionError(f"{what} is not reachable with Tab")
+
+
+async def test_a_family_books_with_the_keyboard_only(
+    open_page: OpenPage, staff_api: StaffLogin
+) -> None:
+    texts = load("fi")
+    service = await booking_service(await staff_api("admin"), "nappaimisto")
+    family = await open_page(SIZES["tablet-portrait"], name="family")
+    await family.goto(f"/book/{service['slug']}")
+    await family.locator(".free-day .time-button").first.wait_for()
+    await tab_until(family, lambda f: bool(f["time"]), "a time")
+    await family.keyboard.press("Enter")
+    # The details step takes the focus to its heading, so reading starts there.
+    await expect(family.locator("#details-title")).to_be_focused()
+    await tab_until(family, lambda f: f["id"] == "b-name", "the name")
+    await family.keyboard.type("Niila Aikio")
+    await tab_until(family, lambda f: f["id"] == "b-contact", "the contact")
+    await family.keyboard.type(f"nappaimisto-{service['id']}@example.fi")
+    await tab_until(family, lambda f: f["action"] == "book", "Book this time")
+    await family.keyboard.press("Enter")
+    await expect(family.locator(".booking-sent h1")).to_have_text(texts["book.sent_email_title"])
