@@ -216,7 +216,7 @@ async function load(done) {
       service = null; // an inactive service: the booking is still shown
     }
   }
-  setServerZone(answer.timezone || booking.timezone || (service && service.timezone));
+  setServerZone(service && service.timezone);
   await followBookingLanguage(booking.language);
   clear(main);
   showView(main, manageView(answer, done));
