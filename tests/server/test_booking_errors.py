@@ -243,8 +243,11 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
            "KOTA_PUBLIC_URL": f"http://127.0.0.1:{port}"}
     if "address_limit" in request.node.name:
         env["KOTA_BOOKING_HOLDS_PER_HOUR"] = "3"
-    if "not_available" not in request.node.name:
-        env |= messaging_env(tmp_path)
+    env |= messaging_env(tmp_path)
+    if "only_email" in request.node.name:
+        env = {k: v for k, v in env.items() if not k.startswith("KOTA_SMS")}
+    if "only_sms" in request.node.name:
+        env = {k: v for k, v in env.items() if not k.startswith("KOTA_SMTP")}
     return load_settings(env)
 
 
@@ -325,9 +328,10 @@ async def test_an_expired_hold_whose_time_is_gone_is_410(
     clock.advance(minutes=11)
     status, body = await hold(family, local(5, 10), contact="other@example.fi")
     assert status == 201, body  # the hold ran out: the time is free at once
-    await assert_error(await family.post("/api/book/confirm",
-                                         json={"token": confirm_token(settings, first)}),
-                       410, "hold_expired")
+    gone = await assert_error(await family.post("/api/book/confirm",
+                                                json={"token": confirm_token(settings, first)}),
+                              410, "hold_expired")
+    assert gone["error"]["slug"] == SLUG  # the way back to the booking page
     # The sweep records the expiry once; the message not yet sent is withdrawn.
     desk_rows = rows(settings, "SELECT state FROM bookings ORDER BY id")
     assert desk_rows == [("held",), ("held",)]
@@ -544,16 +548,28 @@ async def test_an_appointment_whose_call_ended_frees_its_time(
     assert "2027-01-04T10:30:00+02:00" in await monday()
 
 
-async def test_a_contact_kota_cannot_reach_is_refused_not_available(
+async def test_with_only_email_a_phone_number_is_refused_only_email(
         kota: TestServer, staff_client: SignIn, accounts: Accounts, clock: Clock,
         family: aiohttp.ClientSession) -> None:
-    """Without e-mail or SMS set up no confirm link could go: the hold is refused, and the
-    page learns beforehand which contacts work."""
+    """No confirm link could go by SMS: the hold is refused, and the page learns
+    beforehand which contacts work."""
     await open_service(staff_client, accounts, clock)
     resp = await family.get(f"/api/book/{SLUG}")
-    assert (await resp.json())["channels"] == []
-    resp = await family.post(f"/api/book/{SLUG}/holds", json=hold_body(local(5, 10)))
-    await assert_error(resp, 422, "email_not_available")
+    assert (await resp.json())["channels"] == ["email"]
     resp = await family.post(f"/api/book/{SLUG}/holds",
                              json=hold_body(local(5, 10), contact="040 123 4567"))
     await assert_error(resp, 422, "sms_not_available")
+    status, body = await hold(family, local(5, 10))
+    assert status == 201, body
+
+
+async def test_with_only_sms_an_address_is_refused_only_sms(
+        kota: TestServer, staff_client: SignIn, accounts: Accounts, clock: Clock,
+        family: aiohttp.ClientSession) -> None:
+    await open_service(staff_client, accounts, clock)
+    resp = await family.get(f"/api/book/{SLUG}")
+    assert (await resp.json())["channels"] == ["sms"]
+    resp = await family.post(f"/api/book/{SLUG}/holds", json=hold_body(local(5, 10)))
+    await assert_error(resp, 422, "email_not_available")
+    status, body = await hold(family, local(5, 10), contact="040 123 4567")
+    assert status == 201, body
