@@ -1004,6 +1004,14 @@ class Tx(Reads):
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
+    async def set_participant_delivery(
+        self, participant_id: int, delivery: Delivery, contact: str | None
+    ) -> None:
+        await self._execute(
+            "UPDATE participants SET delivery = ?, contact = ? WHERE id = ?",
+            (delivery.value, contact, participant_id),
+        )
+
     async def remove_participant(self, participant_id: int, now: datetime) -> None:
         await self._execute(
             "UPDATE participants SET removed_at = ? WHERE id = ?",
