@@ -66,6 +66,13 @@ class ParticipantIn(msgspec.Struct, forbid_unknown_fields=True):
                               self.delivery)
 
 
+class DeliveryIn(msgspec.Struct, forbid_unknown_fields=True):
+    """How an existing participant's link goes from now on, and where to."""
+
+    delivery: Delivery
+    contact: Contact | None = None
+
+
 class TimesIn(msgspec.Struct, forbid_unknown_fields=True):
     """When: instants with an offset (``starts_at``/``ends_at``), or wall times in
     KOTA_TIMEZONE (``starts_local`` with ``ends_local`` or ``duration_minutes``; ``fold``
@@ -403,6 +410,38 @@ class Scheduler:
                 participant_id, tx=tx,
             )
             return await _load(tx, appointment_id)
+
+    async def set_delivery(
+        self, actor: Staff, appointment_id: int, participant_id: int, body: DeliveryIn,
+        now: datetime,
+    ) -> Participant:
+        """A new channel or address: what is still pending to the old one is withdrawn, and
+        an e-mail or SMS channel gets the invitation and reminders at once. The same choice
+        again changes nothing (a double click)."""
+        contact = checked_contact(body.delivery, body.contact)
+        self.plan.check_delivery(body.delivery)
+        async with self.db.transaction() as tx:
+            appointment = await _changeable(tx, actor, appointment_id)
+            participant = _participant_of(appointment, participant_id)
+            if (participant.delivery, participant.contact) == (body.delivery, contact):
+                return participant
+            if appointment.ends_at + self.links.grace <= now:
+                raise Conflict("appointment_over", "This appointment is over.")
+            link = participant.link
+            if body.delivery is not Delivery.MANUAL and (link is None or link.revoked):
+                raise Conflict(
+                    "link_not_active", "This person has no active link. Create a new one."
+                )
+            await tx.set_participant_delivery(participant_id, body.delivery, contact)
+            await tx.withdraw_messages(now, appointment_id=appointment_id,
+                                       participant_id=participant_id)
+            await self.audit.record(
+                Actor.staff(actor.id), Action.PARTICIPANT_DELIVERY_CHANGED, appointment_id,
+                participant_id, {"delivery": body.delivery.value}, tx=tx,
+            )
+            await self.plan.participant_added(tx, await _load(tx, appointment_id),
+                                              participant_id, now)
+            return _participant_of(await _load(tx, appointment_id), participant_id)
 
     async def resend_invitation(
         self, actor: Staff, appointment_id: int, participant_id: int, now: datetime

@@ -59,6 +59,7 @@ class Action(enum.StrEnum):
     SESSION_REOPENED = "session.reopened"
     PARTICIPANT_ADDED = "participant.added"
     PARTICIPANT_REMOVED = "participant.removed"
+    PARTICIPANT_DELIVERY_CHANGED = "participant.delivery_changed"
     LINK_ISSUED = "link.issued"
     LINK_READ = "link.read"
     LINK_OPENED = "link.opened"

@@ -580,7 +580,8 @@ class Reads:
     async def count_live_bookings_for_contact(self, contact: str, now: datetime) -> int:
         """The contact's bookings still ahead: held and unexpired, or confirmed."""
         row = await self._fetchone(
-            "SELECT COUNT(*) AS n FROM bookings WHERE contact = ? AND ends_at > ?"
+            "SELECT COUNT(*) AS n FROM bookings WHERE contact = ? COLLATE NOCASE"
+            " AND ends_at > ?"
             " AND (state = 'confirmed' OR (state = 'held' AND hold_expires_at > ?))",
             (contact, db_time(now), db_time(now)),
         )
@@ -589,7 +590,8 @@ class Reads:
     async def count_bookings_by_contact_since(self, contact: str, since: datetime) -> int:
         """Holds the contact asked for since ``since``, whatever became of them."""
         row = await self._fetchone(
-            "SELECT COUNT(*) AS n FROM bookings WHERE contact = ? AND created_at >= ?",
+            "SELECT COUNT(*) AS n FROM bookings WHERE contact = ? COLLATE NOCASE"
+            " AND created_at >= ?",
             (contact, db_time(since)),
         )
         return int(row["n"]) if row else 0
@@ -1001,6 +1003,14 @@ class Tx(Reads):
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
+
+    async def set_participant_delivery(
+        self, participant_id: int, delivery: Delivery, contact: str | None
+    ) -> None:
+        await self._execute(
+            "UPDATE participants SET delivery = ?, contact = ? WHERE id = ?",
+            (delivery.value, contact, participant_id),
+        )
 
     async def remove_participant(self, participant_id: int, now: datetime) -> None:
         await self._execute(

@@ -310,16 +310,22 @@ class Outbox:
             if link is None or link.revoked or link.expires_at <= now:
                 return SendFailure("link_not_active", permanent=True)
             join_url = self.links.url(link)
-        manage_url = None
+        manage_url = service_name = None
         booking = await self.db.get_booking_for_participant(participant.id)
-        if booking is not None and booking.state is BookingState.CONFIRMED and not cancellation:
-            manage_url = self.booking_links.manage_url(booking)
+        if booking is not None:
+            service_name = await self._service_name(booking.service_id)
+            if booking.state is BookingState.CONFIRMED and not cancellation:
+                manage_url = self.booking_links.manage_url(booking)
         return self._facts(message, appointment, participant, join_url=join_url,
-                           manage_url=manage_url)
+                           manage_url=manage_url, service_name=service_name)
+
+    async def _service_name(self, service_id: int) -> str | None:
+        service = await self.db.get_service(service_id)
+        return None if service is None else service.name
 
     def _facts(self, message: OutboxMessage, appointment: Appointment,
                participant: Participant, *, join_url: str | None,
-               manage_url: str | None) -> MessageFacts:
+               manage_url: str | None, service_name: str | None) -> MessageFacts:
         return MessageFacts(
             purpose=message.purpose,
             channel=message.channel,
@@ -329,7 +335,7 @@ class Outbox:
             ends_at=message.ends_at,
             zone=self.zone,
             host_first_name=appointment.host.first_name,
-            service_name=None,
+            service_name=service_name,
             join_url=join_url,
             manage_url=manage_url,
             confirm_url=None,
@@ -359,7 +365,7 @@ class Outbox:
             ends_at=booking.ends_at,
             zone=self.zone,
             host_first_name=hosts[0].first_name if hosts else "",
-            service_name=None,
+            service_name=await self._service_name(booking.service_id),
             join_url=None,
             manage_url=None,
             confirm_url=self.booking_links.confirm_url(booking),

@@ -9,7 +9,13 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from server.app_keys import CALL_SESSIONS, CLOCK, DB, ROOMS, SCHEDULER, SETTINGS
-from server.appointments import MAX_DURATION, AppointmentIn, AppointmentPatch, ParticipantIn
+from server.appointments import (
+    MAX_DURATION,
+    AppointmentIn,
+    AppointmentPatch,
+    DeliveryIn,
+    ParticipantIn,
+)
 from server.calls.sessions import SessionState
 from server.db import Reads
 from server.errors import BadRequest
@@ -188,6 +194,18 @@ async def remove_participant(request: web.Request) -> web.Response:
     )
     await request.app[ROOMS].appointment_changed(str(appointment_id))
     return web.Response(status=204)
+
+
+@routes.put("/api/appointments/{id}/participants/{pid}/delivery")
+async def set_delivery(request: web.Request) -> web.Response:
+    """How the person's link goes from now on: e-mail, SMS or by hand."""
+    session = require_staff(request)
+    body = await decode_body(request, DeliveryIn)
+    participant = await request.app[SCHEDULER].set_delivery(
+        session.staff, path_id(request, "id"), path_id(request, "pid"), body,
+        request.app[CLOCK](),
+    )
+    return web.json_response(participant_json(participant, request.app[SETTINGS].timezone))
 
 
 @routes.post("/api/appointments/{id}/participants/{pid}/messages")

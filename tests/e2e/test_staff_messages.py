@@ -277,3 +277,37 @@ async def test_staff_see_the_service_and_the_topic_the_family_gave(
     await other.goto(f"/staff#/appointment/{appointment_id}")
     await expect(other.locator(".card .notice.error")).to_be_visible()
     assert topic not in await other.content()
+
+
+async def test_staff_change_a_person_from_by_hand_to_email_and_the_invitation_goes(
+    open_page: OpenPage, staff_api: SignIn, mail_inbox: MailInbox
+) -> None:
+    pekka = await staff_api("pekka")
+    appointment = await pekka.appointment(("Liisa Laine", "guardian"))
+    page = await open_page(TABLET_PORTRAIT, staff="pekka", name="staff")
+    await page.goto(f"/staff#/appointment/{appointment.id}")
+    liisa = page.locator(".participants .person", has_text="Liisa Laine")
+    change = liisa.locator(".change-delivery")
+    await expect(change).to_have_text("Muuta, miten linkki menee")
+    await change.click()
+    await expect(change).to_have_attribute("aria-expanded", "true")
+    form = liisa.locator(".delivery-edit")
+    pid = appointment.participant_id("Liisa Laine")
+    await expect(form.locator(f"#p{pid}-delivery-manual")).to_be_checked()
+    await form.locator(f"label[for=p{pid}-delivery-email]").click()
+    await form.locator(f"#p{pid}-contact").fill("ei osoite")
+    await form.locator("button[type=submit]").click()
+    await expect(form.locator(f"#p{pid}-contact-error")).to_be_visible()
+    address = "liisa.laine@perhe.test"
+    await form.locator(f"#p{pid}-contact").fill(address)
+    await check_both_sizes(page, "changing how a person's link goes")
+    await shots(page, "39-staff-change-delivery", form)
+    await form.locator("button[type=submit]").dblclick()  # a double click changes once
+    mail = await mail_inbox.wait_for(lambda m: address in m.recipients, what="the invitation")
+    assert "/join#" in mail.text
+    liisa = page.locator(".participants .person", has_text="Liisa Laine")
+    await expect(liisa.locator(".message-line.sent")).to_contain_text(
+        "Kutsu lähetetty sähköpostilla", timeout=30_000)
+    await expect(liisa.locator(".delivery-edit")).to_have_count(0)
+    await expect(page.locator(".card > .notice")).to_contain_text("Liisa Laine")
+    assert len(mail_inbox.to(address)) == 1

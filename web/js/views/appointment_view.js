@@ -1,13 +1,13 @@
 // One appointment for staff: its people and their join links (copy, renew, revoke),
 // adding and removing people, cancelling, the meeting room, and attendance afterwards.
 
-import { del, get, post } from "../api.js";
+import { del, get, post, put } from "../api.js";
 import { announce, clear, h, setText } from "../dom.js";
 import { errorText, t } from "../i18n.js";
 import { icon } from "../icons.js";
 import { attendanceSection } from "./attendance.js";
 import { confirmDialog } from "./confirm.js";
-import { CONTACT_ERRORS, deliveryChoice } from "./delivery_choice.js";
+import { CONTACT_ERRORS, deliveryChoice, messagingChannels } from "./delivery_choice.js";
 import { inFlight, messageStatus } from "./message_status.js";
 import { longDate } from "./staff_format.js";
 import { deviceInOtherZone, staffZone, timeRange, zoneDate } from "./staff_zone.js";
@@ -147,6 +147,11 @@ export function appointmentView({ id }) {
         linkState === "active"
           ? h("button", { type: "button", class: "button secondary small revoke-link",
               i18n: "link.revoke", on: { click: () => revokeLink(p) } })
+          : null,
+        linkState === "active" && messagingChannels().length
+          ? h("button", { type: "button", class: "button secondary small change-delivery",
+              i18n: "delivery.change", attrs: { "aria-expanded": "false" },
+              on: { click: (e) => toggleDeliveryForm(p, e.currentTarget) } })
           : null),
         h("div", { class: "person-remove" },
           h("button", { type: "button", class: "button danger small remove-participant",
@@ -169,6 +174,49 @@ export function appointmentView({ id }) {
           })),
         actions);
     }));
+  }
+
+  // "How does the link reach them?" for a person already on the appointment, opened in
+  // place under their row; saving sends the invitation at once on e-mail or SMS.
+  function toggleDeliveryForm(p, button) {
+    const item = view.querySelector(`[data-participant="${p.id}"]`);
+    const open = item.querySelector(".delivery-edit");
+    if (open) {
+      open.remove();
+      button.setAttribute("aria-expanded", "false");
+      return;
+    }
+    const choice = deliveryChoice(`p${p.id}`, { delivery: p.delivery, contact: p.contact });
+    let saving = false;
+    const save = h("button", { type: "submit", class: "button primary", i18n: "delivery.save" });
+    // noValidate: the server's refusal shows in the page's language, not the browser's.
+    const form = h("form", { class: "form delivery-edit", noValidate: true, on: { submit: async (e) => {
+      e.preventDefault();
+      if (saving) return; // a double click changes once (the server agrees)
+      saving = true;
+      save.disabled = true;
+      choice.clearError();
+      try {
+        const person = await put(`/api/appointments/${id}/participants/${p.id}/delivery`,
+          { delivery: choice.delivery(), contact: choice.contact() });
+        await load();
+        say(person.delivery === "manual" ? "delivery.saved_manual" : "delivery.saved_sent",
+          { name: p.display_name });
+      } catch (error) {
+        saving = false;
+        save.disabled = false;
+        if (CONTACT_ERRORS.includes(error.code)) choice.showError(error.code);
+        else sayError(error);
+      }
+    } } },
+      choice.element,
+      h("div", { class: "actions" }, save,
+        h("button", { type: "button", class: "button secondary", i18n: "common.cancel",
+          on: { click: () => toggleDeliveryForm(p, button) } })));
+    item.append(form);
+    button.setAttribute("aria-expanded", "true");
+    const first = form.querySelector("input:checked") || choice.input;
+    first.focus();
   }
 
   async function copyLink(p) {

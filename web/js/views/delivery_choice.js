@@ -30,10 +30,11 @@ export function messagingChannels() {
 }
 
 /**
- * The radio group and the contact field for one person. ``prefix`` makes the ids unique.
+ * The radio group and the contact field for one person. ``prefix`` makes the ids unique;
+ * ``initial`` ({delivery, contact}) fills in a person's current choice.
  * Returns {element, delivery(), contact(), input, showError(code), clearError()}.
  */
-export function deliveryChoice(prefix) {
+export function deliveryChoice(prefix, initial = null) {
   const channels = messagingChannels();
   const contactId = `${prefix}-contact`;
   const errorId = `${prefix}-contact-error`;
@@ -85,6 +86,8 @@ export function deliveryChoice(prefix) {
     if (!error.hidden) clearError();
   });
 
+  const start = initial && channels.includes(initial.delivery) ? initial.delivery : "manual";
+  if (initial && initial.contact) input.value = initial.contact;
   let group = null;
   if (channels.length) {
     const name = `${prefix}-delivery`;
@@ -94,12 +97,13 @@ export function deliveryChoice(prefix) {
         [...channels, "manual"].map((value) => {
           const id = `${prefix}-delivery-${value}`;
           return h("div", { class: "choice" },
-            h("input", { type: "radio", id, name, value, checked: value === "manual",
+            h("input", { type: "radio", id, name, value, checked: value === start,
               class: "p-delivery", on: { change: () => choose(value) } }),
             h("label", { htmlFor: id, i18n: CHOICES[value] }));
         })));
   }
 
+  choose(start);
   return {
     element: h("div", { class: "delivery" }, group, contactField),
     input,
