@@ -129,6 +129,7 @@ async def test_family_books_confirms_joins_moves_and_cancels(
                                      lambda m: bool(links_in(m, "/join")))
     assert calendar_method(invitation) == "REQUEST"
     assert invitation.message["Content-Language"] == code
+    assert links_in(invitation, "/book/manage") == [manage_url], "the manage link goes too"
     appointment_id = await appointment_of(staff_api, starts_at, name)
     staff = await open_page(TABLET_LANDSCAPE, staff=BOOKING_STAFF[0], name="staff")
     await staff.goto(f"/staff/call?appointment={appointment_id}")
