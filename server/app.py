@@ -167,7 +167,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         app[BOOKING_DESK] = BookingDesk(db, audit, links_,
                                         BookingLinks(key, settings.public_url), plan,
                                         settings.timezone)
-        app[SERVICE_CATALOG] = ServiceCatalog(db, audit, settings.timezone)
+        app[SERVICE_CATALOG] = ServiceCatalog(db, audit, settings.timezone,
+                                              app[BOOKING_DESK].forget_services)
         app[CALENDAR_FEEDS] = CalendarFeeds(db, audit, settings.timezone, settings.public_url)
         logger.info("server.storage_ready", extra={"schema": await db.schema_version()})
         yield

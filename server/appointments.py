@@ -362,12 +362,14 @@ class Scheduler:
             await self.links.renew_short_links(tx, who, await _load(tx, appointment_id), now)
             if (starts_at, ends_at) != (current.starts_at, current.ends_at):
                 await self.plan.appointment_moved(tx, await _load(tx, appointment_id), now)
+            await tx.follow_appointment(appointment_id, now)
             return await _load(tx, appointment_id)
 
     async def cancel(self, actor: Staff, appointment_id: int, now: datetime) -> Appointment:
         async with self.db.transaction() as tx:
             current = await _changeable(tx, actor, appointment_id)
             await tx.cancel_appointment(appointment_id, now)
+            await tx.follow_appointment(appointment_id, now)
             await self.plan.appointment_cancelled(tx, current, now)
             await self.audit.record(
                 Actor.staff(actor.id), Action.APPOINTMENT_CANCELLED, appointment_id, tx=tx

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -57,6 +58,10 @@ NEXT_FREE_COUNT = 3
 # The public times list covers at most this many days per request.
 MAX_DAYS = 31
 MAX_TOPIC = 500
+# Services kept in memory for the public pages, and for how long (a change made by
+# another process, such as ``kota demo``, shows after this at the latest).
+MAX_KEPT_SERVICES = 1000
+KEEP_SERVICE_SECONDS = 5.0
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
 ContactText = Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
@@ -125,6 +130,12 @@ def check_zone(value: datetime, field: str) -> datetime:
     return value
 
 
+def in_reach(starts_at: datetime, service: Service, now: datetime) -> bool:
+    """Within the service's horizon; comparing first keeps times near year 1 or 9999 from
+    ever being converted (which would overflow)."""
+    return now <= starts_at <= now + timedelta(days=service.horizon_days)
+
+
 class BookingDesk:
     def __init__(
         self,
@@ -143,12 +154,29 @@ class BookingDesk:
         self.tz = tz
         # Session states not yet written (appointment id → ended); set when calls start.
         self.queued_sessions: Callable[[], Mapping[int, bool]] = dict
+        # Services as last read outside a transaction, by slug; ``ServiceCatalog`` calls
+        # ``forget_services`` after each change. Writes always read the service again.
+        self._services: dict[str, tuple[float, Service]] = {}
 
     # -- reading -------------------------------------------------------------------
 
+    def forget_services(self) -> None:
+        self._services.clear()
+
     async def service(self, reads: Reads, slug: str) -> Service:
         """The active service with that slug; any other gets the same 404."""
-        service = await reads.get_service_by_slug(slug) if len(slug) <= 80 else None
+        if len(slug) > 80:
+            service = None
+        elif isinstance(reads, Tx):
+            service = await reads.get_service_by_slug(slug)
+        elif slug in self._services and self._services[slug][0] > time.monotonic():
+            service = self._services[slug][1]
+        else:
+            service = await reads.get_service_by_slug(slug)
+            if len(self._services) >= MAX_KEPT_SERVICES:
+                self._services.clear()
+            if service is not None:
+                self._services[slug] = (time.monotonic() + KEEP_SERVICE_SECONDS, service)
         if service is None or not service.active:
             raise NotFound("service_not_found", "No such booking page.")
         return service
@@ -227,8 +255,11 @@ class BookingDesk:
         if not name:
             raise Unprocessable("invalid_field", "Give a name.")
         channel = channel_of(body.contact)
+        self._check_channel(channel)
         contact = checked_contact(channel, body.contact)
         assert contact is not None
+        if not in_reach(starts_at, service, now):
+            raise slot_taken(await self.next_free(service, now, now))
         # A time already taken in what is committed is refused without the write lock:
         # in a rush for one time, the losers after the winner never queue for it.
         day = starts_at.astimezone(self.tz).date()
@@ -281,6 +312,24 @@ class BookingDesk:
                 return booking
         except SlotTaken:
             raise slot_taken(await self.next_free(service, starts_at, now)) from None
+
+    @property
+    def channels(self) -> list[Delivery]:
+        """How confirm links can reach families: e-mail and SMS when configured."""
+        return [c for c in (Delivery.EMAIL, Delivery.SMS) if c in self.plan.channels]
+
+    def _check_channel(self, channel: Delivery) -> None:
+        """A hold whose confirm message could never be sent while the other channel could
+        is refused at once, naming the other. (With neither set up the hold is taken,
+        and its message fails in the outbox for the admin to see.)"""
+        if channel in self.plan.channels or not self.channels:
+            return
+        if channel is Delivery.EMAIL:
+            raise Unprocessable("email_not_available",
+                                "Bookings here are confirmed by text message. "
+                                "Give a phone number.")
+        raise Unprocessable("sms_not_available",
+                            "Bookings here are confirmed by e-mail. Give an e-mail address.")
 
     @staticmethod
     def _kind(service: Service, asked: AppointmentKind | None) -> AppointmentKind:
@@ -348,8 +397,10 @@ class BookingDesk:
                 found = await self._free_slot(tx, service, booking.starts_at, now,
                                               ignore_booking=booking.id)
                 if found is None:
+                    # The service's page, so the family can book another time there.
                     raise Gone("hold_expired",
-                                      "The time was held for too long and is taken now.")
+                               "The time was held for too long and is taken now.",
+                               slug=service.slug)
                 slot, booked = found
                 if staff_id not in slot.staff_ids:
                     staff_id = pick_professional(slot, booked, self.tz)
@@ -421,6 +472,8 @@ class BookingDesk:
                 seen.append(service)
                 if starts_at == booking.starts_at:
                     return await self._confirmed(tx, booking)
+                if not in_reach(starts_at, service, now):
+                    raise SlotTaken()
                 assert booking.appointment_id is not None and booking.participant_id
                 found = await self._free_slot(tx, service, starts_at, now,
                                               ignore_booking=booking.id)
@@ -451,7 +504,8 @@ class BookingDesk:
                 assert after is not None
                 return await self._confirmed(tx, after)
         except SlotTaken:
-            raise slot_taken(await self.next_free(seen[0], starts_at, now)) from None
+            since = starts_at if in_reach(starts_at, seen[0], now) else now
+            raise slot_taken(await self.next_free(seen[0], since, now)) from None
 
     async def cancel(self, token: str, now: datetime) -> Confirmed:
         """Cancels the appointment; a second cancel answers as the first did."""

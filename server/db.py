@@ -448,9 +448,10 @@ class Reads:
         ):
             kinds.setdefault(row["service_id"], []).append(AppointmentKind(row["kind"]))
         staff: dict[int, list[int]] = {}
+        # Only active accounts serve: a professional who left takes no more bookings.
         for row in await self._fetchall(
-            f"SELECT * FROM service_staff WHERE service_id IN ({marks})"  # noqa: S608
-            " ORDER BY staff_id",
+            "SELECT x.* FROM service_staff x JOIN staff s ON s.id = x.staff_id"  # noqa: S608
+            f" WHERE x.service_id IN ({marks}) AND s.active = 1 ORDER BY x.staff_id",
             ids,
         ):
             staff.setdefault(row["service_id"], []).append(row["staff_id"])
@@ -541,6 +542,7 @@ class Reads:
         if not wanted:
             return []
         marks = ",".join("?" * len(wanted))
+        # One statement for both, so a hold's check costs one trip to the database.
         rows = await self._fetchall(
             "SELECT a.id, a.host_id AS staff_id, a.starts_at, a.ends_at,"  # noqa: S608
             " COALESCE(s.ended, 0) AS ended FROM appointments a"
@@ -548,25 +550,18 @@ class Reads:
             f" WHERE a.host_id IN ({marks}) AND a.status = 'scheduled'"
             " AND a.starts_at < ? AND a.ends_at > ?"
             " AND a.id NOT IN (SELECT appointment_id FROM bookings WHERE id = ?"
-            " AND appointment_id IS NOT NULL)",
-            [*wanted, db_time(end), db_time(start), ignore_booking or 0],
-        )
-        busy = [
-            (int(row["staff_id"]), parse_db_time(row["starts_at"]), parse_db_time(row["ends_at"]))
-            for row in rows
-            if not (queued or {}).get(int(row["id"]), bool(row["ended"]))
-        ]
-        held = await self._fetchall(
-            "SELECT staff_id, starts_at, ends_at FROM bookings"  # noqa: S608
+            " AND appointment_id IS NOT NULL)"
+            " UNION ALL SELECT NULL, staff_id, starts_at, ends_at, 0 FROM bookings"
             f" WHERE staff_id IN ({marks}) AND state = 'held' AND hold_expires_at > ?"
             " AND starts_at < ? AND ends_at > ? AND id != ?",
-            [*wanted, db_time(now), db_time(end), db_time(start), ignore_booking or 0],
+            [*wanted, db_time(end), db_time(start), ignore_booking or 0,
+             *wanted, db_time(now), db_time(end), db_time(start), ignore_booking or 0],
         )
-        busy += [
+        return [
             (int(row["staff_id"]), parse_db_time(row["starts_at"]), parse_db_time(row["ends_at"]))
-            for row in held
+            for row in rows
+            if row["id"] is None or not (queued or {}).get(int(row["id"]), bool(row["ended"]))
         ]
-        return busy
 
     async def list_booked_times(
         self, service_id: int, start: datetime, end: datetime, now: datetime,
@@ -585,7 +580,8 @@ class Reads:
     async def count_live_bookings_for_contact(self, contact: str, now: datetime) -> int:
         """The contact's bookings still ahead: held and unexpired, or confirmed."""
         row = await self._fetchone(
-            "SELECT COUNT(*) AS n FROM bookings WHERE contact = ? AND ends_at > ?"
+            "SELECT COUNT(*) AS n FROM bookings WHERE contact = ? COLLATE NOCASE"
+            " AND ends_at > ?"
             " AND (state = 'confirmed' OR (state = 'held' AND hold_expires_at > ?))",
             (contact, db_time(now), db_time(now)),
         )
@@ -594,7 +590,8 @@ class Reads:
     async def count_bookings_by_contact_since(self, contact: str, since: datetime) -> int:
         """Holds the contact asked for since ``since``, whatever became of them."""
         row = await self._fetchone(
-            "SELECT COUNT(*) AS n FROM bookings WHERE contact = ? AND created_at >= ?",
+            "SELECT COUNT(*) AS n FROM bookings WHERE contact = ? COLLATE NOCASE"
+            " AND created_at >= ?",
             (contact, db_time(since)),
         )
         return int(row["n"]) if row else 0
@@ -849,8 +846,8 @@ class Tx(Reads):
         self._conn = conn
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self._conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # One trip to the connection's thread, not three (execute, fetch, close).
+        return list(await self._conn.execute_fetchall(sql, params))
 
     async def _execute(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Cursor:
         return await self._conn.execute(sql, params)
@@ -1252,6 +1249,20 @@ class Tx(Reads):
             (staff_id, db_time(starts_at), db_time(ends_at), booking_id),
         )
 
+    async def follow_appointment(self, appointment_id: int, now: datetime) -> None:
+        """Staff moved or cancelled an appointment a family booked: its booking follows,
+        so the family's manage page and the limits see what is true."""
+        await self._execute(
+            "UPDATE bookings SET starts_at = a.starts_at, ends_at = a.ends_at,"
+            " staff_id = a.host_id,"
+            " state = CASE a.status WHEN 'cancelled' THEN 'cancelled' ELSE bookings.state END,"
+            " cancelled_at = CASE a.status WHEN 'cancelled' THEN COALESCE(cancelled_at, ?)"
+            " ELSE cancelled_at END"
+            " FROM appointments a WHERE a.id = bookings.appointment_id"
+            " AND bookings.appointment_id = ?",
+            (db_time(now), appointment_id),
+        )
+
     async def withdraw_booking_messages(self, booking_id: int, now: datetime) -> int:
         """A hold's confirm message not yet sent, once the hold is over."""
         cursor = await self._execute(
@@ -1510,8 +1521,8 @@ class Database(Reads):
             pass
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self._r.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # One trip to the connection's thread, not three (execute, fetch, close).
+        return list(await self._r.execute_fetchall(sql, params))
 
     # -- migrations --------------------------------------------------------
 

@@ -4,6 +4,7 @@ hours and closures. Each change is one transaction with its usage-log row."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -109,10 +110,13 @@ def _fields(body: ServiceIn | ServicePatch) -> dict[str, Any]:
 
 
 class ServiceCatalog:
-    def __init__(self, db: Database, audit: AuditLog, tz: ZoneInfo) -> None:
+    def __init__(self, db: Database, audit: AuditLog, tz: ZoneInfo,
+                 changed: Callable[[], None] = lambda: None) -> None:
         self.db = db
         self.audit = audit
         self.tz = tz
+        # Called after every committed change, so readers drop what they keep of services.
+        self.changed = changed
 
     @staticmethod
     async def _check_staff(reads: Reads, ids: list[int]) -> None:
@@ -147,7 +151,9 @@ class ServiceCatalog:
                 raise Conflict("slug_taken", "Another service has this address.") from None
             await self.audit.record(Actor.staff(actor.id), Action.SERVICE_CREATED,
                                     detail={"service": service_id}, tx=tx)
-            return await self._service(tx, service_id)
+            created = await self._service(tx, service_id)
+        self.changed()
+        return created
 
     async def update(self, actor: Staff, service_id: int, patch: ServicePatch) -> Service:
         if patch.kinds is not None:
@@ -165,7 +171,9 @@ class ServiceCatalog:
                 await tx.set_service_staff(service_id, patch.staff_ids)
             await self.audit.record(Actor.staff(actor.id), Action.SERVICE_UPDATED,
                                     detail={"service": service_id}, tx=tx)
-            return await self._service(tx, service_id)
+            updated = await self._service(tx, service_id)
+        self.changed()
+        return updated
 
     async def set_hours(self, actor: Staff, service_id: int, week: WeekIn) -> Service:
         hours = [ServiceHours(h.staff_id, h.weekday, h.opens, h.closes) for h in week.hours]
@@ -186,7 +194,9 @@ class ServiceCatalog:
             await self.audit.record(Actor.staff(actor.id), Action.SERVICE_HOURS_SET,
                                     detail={"service": service_id, "openings": len(hours)},
                                     tx=tx)
-            return await self._service(tx, service_id)
+            updated = await self._service(tx, service_id)
+        self.changed()
+        return updated
 
     async def add_closure(self, actor: Staff, service_id: int, body: ClosureIn) -> ServiceClosure:
         # The whole of a repeated hour is closed: its first start, its second end.

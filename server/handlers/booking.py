@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from server.app_keys import BOOKING_DESK, BOOKING_THROTTLE, CLOCK, ROOMS, SETTIN
 from server.booking import MAX_DAYS, Confirmed, HoldIn, MoveIn, TokenIn, contact_hint
 from server.errors import BadRequest
 from server.handlers.params import query_date, query_int
-from server.records import Booking
+from server.records import AppointmentStatus, Booking
 from server.request_bodies import decode_body
 from server.staff_auth import client_address
 
@@ -35,19 +36,26 @@ def booking_json(request: web.Request, done: Confirmed) -> dict[str, Any]:
     tz = request.app[SETTINGS].timezone
     desk = request.app[BOOKING_DESK]
     now = request.app[CLOCK]()
-    booking, service = done.booking, done.service
+    # The appointment's own times: staff may have moved it since the family booked.
+    booking = dataclasses.replace(done.booking, starts_at=done.appointment.starts_at,
+                                  ends_at=done.appointment.ends_at)
+    service = done.service
+    # Staff may cancel the appointment itself: the family's page then says cancelled.
+    cancelled_by_staff = done.appointment.status is AppointmentStatus.CANCELLED
     return {
         "booking": {
             "service": service.name,
             "slug": service.slug,
             "starts_at": booking.starts_at.astimezone(tz).isoformat(),
             "ends_at": booking.ends_at.astimezone(tz).isoformat(),
-            "state": booking.state.value,
+            "state": "cancelled" if cancelled_by_staff else booking.state.value,
             "host_first_name": done.appointment.host.first_name,
             "cutoff_at": desk.cutoff_at(booking, service).astimezone(tz).isoformat(),
-            "can_change": desk.can_change(booking, service, now),
+            "can_change": not cancelled_by_staff and desk.can_change(booking, service, now),
             "channel": booking.channel.value,
             "contact_hint": contact_hint(booking.contact),
+            # The pages speak it on a device that has no language chosen of its own.
+            "language": booking.language.value,
         },
         "join_url": done.join_url,
         "manage_url": done.manage_url,
@@ -66,6 +74,8 @@ async def get_booking_page(request: web.Request) -> web.Response:
         "hold_minutes": service.hold_minutes,
         "timezone": request.app[SETTINGS].timezone.key,
         "horizon_days": service.horizon_days,
+        # What a family's contact may be: the confirm link goes by these.
+        "channels": [c.value for c in request.app[BOOKING_DESK].channels],
     })
 
 

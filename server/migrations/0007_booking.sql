@@ -82,5 +82,6 @@ CREATE TABLE bookings (
     CHECK (ends_at > starts_at)
 );
 CREATE INDEX bookings_by_staff ON bookings(staff_id, state, starts_at);
-CREATE INDEX bookings_by_contact ON bookings(contact, state);
+-- The per-contact limits count case-blind: Maija@Example.fi is maija@example.fi.
+CREATE INDEX bookings_by_contact ON bookings(contact COLLATE NOCASE, created_at);
 CREATE UNIQUE INDEX bookings_by_appointment ON bookings(appointment_id);

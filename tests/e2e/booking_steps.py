@@ -14,7 +14,7 @@ from icalendar import Calendar
 from playwright.async_api import Page
 
 from tests.e2e.kota_server import StaffApi
-from tests.e2e.page_checks import PHONE, TABLET_PORTRAIT, assert_accessible, screenshots
+from tests.e2e.page_checks import SIZES, assert_accessible, screenshots
 from tests.mail_inbox import MailInbox, Received
 
 StaffLogin = Callable[[str], Awaitable[StaffApi]]
@@ -85,12 +85,14 @@ async def wait_for_mail(inbox: MailInbox, address: str, what: str,
                                 timeout=60, what=what)
 
 
-async def check_page(page: Page, name: str) -> None:
-    """axe at tablet and phone size, and screenshots (tablet first: the one docs show)."""
+async def check_page(page: Page, name: str,
+                     sizes: tuple[str, ...] = ("tablet-portrait", "phone")) -> None:
+    """axe at each size (a tablet and a phone), and screenshots; the first size is the
+    one docs/screenshots keeps (KOTA_UPDATE_SCREENSHOTS=1)."""
     original = page.viewport_size
-    for size in (TABLET_PORTRAIT, PHONE):
-        await page.set_viewport_size(size)
-        await assert_accessible(page, f"{name} at {size['width']}x{size['height']}")
+    for size in sizes:
+        await page.set_viewport_size(SIZES[size])
+        await assert_accessible(page, f"{name} at {size}")
     if original:
         await page.set_viewport_size(original)
-    await screenshots(page, name, ("tablet-portrait", "phone"))
+    await screenshots(page, name, sizes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,14 +15,34 @@ from server.booking_links import BookingLinks
 from server.db import parse_db_time
 from server.join_tokens import SigningKey
 from server.records import AppointmentKind, Booking, BookingState, Delivery, Language
-from server.settings import Settings
-from tests.conftest import Accounts, StaffClient
+from server.settings import Settings, load_settings
+from tests.conftest import Accounts, StaffClient, free_port
 from tests.server.conftest import Clock, SignIn
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 # A Monday morning in winter (UTC+2): the tests' clock is set here (and flows on).
 MONDAY = datetime(2027, 1, 4, 7, 30, tzinfo=HELSINKI)
 SLUG = "perheneuvola-inari"
+
+
+def messaging_env(tmp_path: Path) -> dict[str, str]:
+    """E-mail and SMS switched on, towards loopback ports where nothing listens: holds are
+    taken (a confirm link can go), and the sends simply fail and are retried."""
+    secret = tmp_path / "sms-secret"
+    secret.write_text("s" * 32)
+    secret.chmod(0o600)
+    return {"KOTA_SMTP_HOST": "127.0.0.1", "KOTA_SMTP_PORT": str(free_port()),
+            "KOTA_SMTP_SECURITY": "none", "KOTA_SMTP_FROM": "Kota <kota@kota.test>",
+            "KOTA_SMS_WEBHOOK_URL": f"http://127.0.0.1:{free_port()}/sms",
+            "KOTA_SMS_SECRET_FILE": str(secret)}
+
+
+def booking_settings(tmp_path: Path, **extra: str) -> Settings:
+    """The test settings, with messaging on (``messaging_env``) and ``extra``."""
+    port = free_port()
+    return load_settings({
+        "KOTA_DATA_DIR": str(tmp_path / "data"), "KOTA_PORT": str(port),
+        "KOTA_PUBLIC_URL": f"http://127.0.0.1:{port}", **messaging_env(tmp_path), **extra})
 
 
 def local(day: int, hour: int, minute: int = 0) -> datetime:

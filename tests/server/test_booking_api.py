@@ -3,13 +3,17 @@ the public page, holds, confirm, manage, move and cancel, and every error."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestServer
 
 from server.settings import Settings
 from tests.conftest import Accounts, assert_error
 from tests.server.booking_helpers import (
     SLUG,
+    booking_settings,
     bookings,
     confirm_token,
     hold,
@@ -22,6 +26,12 @@ from tests.server.booking_helpers import (
 from tests.server.conftest import Clock, SignIn
 
 
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Messaging on: a hold needs a way to send its confirm link."""
+    return booking_settings(tmp_path)
+
+
 async def test_public_page_and_free_times(kota: TestServer, staff_client: SignIn,
                                           accounts: Accounts, clock: Clock,
                                           family: aiohttp.ClientSession) -> None:
@@ -31,7 +41,8 @@ async def test_public_page_and_free_times(kota: TestServer, staff_client: SignIn
     assert resp.status == 200, page
     assert page == {"name": "Perheneuvola, Inari", "slug": SLUG,
                     "kinds": ["family_counselling", "school_meeting"], "slot_minutes": 30,
-                    "hold_minutes": 10, "timezone": "Europe/Helsinki", "horizon_days": 30}
+                    "hold_minutes": 10, "timezone": "Europe/Helsinki", "horizon_days": 30,
+                    "channels": ["email", "sms"]}
     resp = await family.get(f"/api/book/{SLUG}/times?from=2027-01-04&days=7")
     times = await resp.json()
     assert resp.status == 200, times

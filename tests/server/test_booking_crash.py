@@ -22,7 +22,7 @@ import aiohttp
 from server.db import parse_db_time
 from server.settings import Settings
 from tests.conftest import Accounts, StaffClient, wait_until
-from tests.server.booking_helpers import SLUG, bookings, confirm_token
+from tests.server.booking_helpers import SLUG, bookings, confirm_token, messaging_env
 from tests.server.conftest import run_kota
 from tests.server.test_sigkill_writes import start_kota
 
@@ -137,7 +137,7 @@ async def test_sigkill_mid_booking_leaves_no_half_booking(
     rng = random.Random(seed)
     acked = Acknowledged()
     log = tmp_path / "kota-run.log"
-    env = {"KOTA_TRUSTED_PROXY": "true"}
+    env = {"KOTA_TRUSTED_PROXY": "true", **messaging_env(tmp_path)}
     for round_ in range(ROUNDS):
         process = await start_kota(settings, log, **env)
         try:

@@ -4,6 +4,7 @@ and what a family may never learn from the public answers."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from tests.server.booking_helpers import (
     iso,
     local,
     manage_token,
+    messaging_env,
     open_service,
     rows,
 )
@@ -223,8 +225,9 @@ async def test_a_contact_may_hold_only_so_many(kota: TestServer, staff_client: S
     for n in range(MAX_LIVE_PER_CONTACT):
         status, body = await hold(family, local(5, 9 + n))
         assert status == 201, body
+    # The same address in other letters is the same contact.
     resp = await family.post(f"/api/book/{SLUG}/holds",
-                             json=hold_body(local(5, 13), contact="MAIJA@EXAMPLE.FI".lower()))
+                             json=hold_body(local(5, 13), contact="Maija@Example.FI"))
     body = await assert_error(resp, 429, "too_many_bookings")
     assert resp.headers["Retry-After"] == str(body["error"]["retry_after"])
     # Another contact is still welcome; expired holds stop counting.
@@ -251,6 +254,11 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
            "KOTA_PUBLIC_URL": f"http://127.0.0.1:{port}"}
     if "address_limit" in request.node.name:
         env["KOTA_BOOKING_HOLDS_PER_HOUR"] = "3"
+    env |= messaging_env(tmp_path)
+    if "only_email" in request.node.name:
+        env = {k: v for k, v in env.items() if not k.startswith("KOTA_SMS")}
+    if "only_sms" in request.node.name:
+        env = {k: v for k, v in env.items() if not k.startswith("KOTA_SMTP")}
     if "pending_message" in request.node.name:
         inbox = request.getfixturevalue("busy_inbox")
         env |= inbox.env() | {"KOTA_OUTBOX_RETRY_SECONDS": "86400"}
@@ -337,9 +345,10 @@ async def test_an_expired_hold_whose_time_is_gone_is_410_pending_message_withdra
     clock.advance(minutes=11)
     status, body = await hold(family, local(5, 10), contact="other@example.fi")
     assert status == 201, body  # the hold ran out: the time is free at once
-    await assert_error(await family.post("/api/book/confirm",
-                                         json={"token": confirm_token(settings, first)}),
-                       410, "hold_expired")
+    gone = await assert_error(await family.post("/api/book/confirm",
+                                                json={"token": confirm_token(settings, first)}),
+                              410, "hold_expired")
+    assert gone["error"]["slug"] == SLUG  # the way back to the booking page
     # The sweep records the expiry once; the message not yet sent is withdrawn.
     desk_rows = rows(settings, "SELECT state FROM bookings ORDER BY id")
     assert desk_rows == [("held",), ("held",)]
@@ -475,3 +484,109 @@ async def test_public_answers_reveal_no_one_else(kota: TestServer, staff_client:
     log = rows(settings, "SELECT * FROM audit_log")
     assert "Salaisuus" not in repr(log) and "toinen@" not in repr(log)
     assert booking_links(settings)
+
+
+@pytest.mark.parametrize("raw", ["9999-12-31T23:00:00+00:00", "0001-01-01T00:00:00+14:00",
+                                 "2020-01-01T10:00:00+02:00"])
+async def test_times_far_away_are_taken_not_a_crash(kota: TestServer, staff_client: SignIn,
+                                                    accounts: Accounts, clock: Clock,
+                                                    settings: Settings,
+                                                    family: aiohttp.ClientSession,
+                                                    raw: str) -> None:
+    await open_service(staff_client, accounts, clock)
+    body = hold_body(local(5, 10)) | {"starts_at": raw}
+    resp = await family.post(f"/api/book/{SLUG}/holds", json=body)
+    refused = await assert_error(resp, 409, "slot_taken")
+    assert refused["error"]["next_free"][0] == "2027-01-04T09:00:00+02:00"
+    await _confirmed(family, settings, local(8, 10))
+    token = manage_token(settings, bookings(settings)[0])
+    resp = await family.post("/api/book/manage/move", json={"token": token, "starts_at": raw})
+    await assert_error(resp, 409, "slot_taken")
+
+
+async def test_the_booking_follows_staff_moves_and_cancels(
+        kota: TestServer, staff_client: SignIn, accounts: Accounts, clock: Clock,
+        settings: Settings, family: aiohttp.ClientSession) -> None:
+    await open_service(staff_client, accounts, clock, staff=[accounts.worker.id])
+    await _confirmed(family, settings, local(8, 10))
+    [booking] = bookings(settings)
+    token = manage_token(settings, booking)
+    sanna = await staff_client("sanna")
+    resp = await sanna.patch(f"/api/appointments/{booking.appointment_id}",
+                             json={"starts_at": iso(local(8, 12)),
+                                   "ends_at": iso(local(8, 12, 30))})
+    assert resp.status == 200, await resp.text()
+    resp = await family.post("/api/book/manage", json={"token": token})
+    assert (await resp.json())["booking"]["starts_at"] == "2027-01-08T12:00:00+02:00"
+    resp = await family.get(f"/api/book/{SLUG}/times?from=2027-01-08&days=1")
+    starts = {t["starts_at"] for t in (await resp.json())["days"][0]["times"]}
+    assert "2027-01-08T10:00:00+02:00" in starts and "2027-01-08T12:00:00+02:00" not in starts
+    resp = await sanna.post(f"/api/appointments/{booking.appointment_id}/cancel")
+    assert resp.status == 200
+    resp = await family.post("/api/book/manage", json={"token": token})
+    seen = await resp.json()
+    assert seen["booking"]["state"] == "cancelled" and seen["booking"]["can_change"] is False
+    assert seen["join_url"] is None
+    resp = await family.post("/api/book/manage/move",
+                             json={"token": token, "starts_at": iso(local(8, 13))})
+    await assert_error(resp, 409, "booking_cancelled")
+
+
+async def test_a_professional_who_left_takes_no_bookings(
+        kota: TestServer, staff_client: SignIn, accounts: Accounts, clock: Clock,
+        settings: Settings, family: aiohttp.ClientSession) -> None:
+    await open_service(staff_client, accounts, clock, staff=[accounts.worker.id])
+    with sqlite3.connect(settings.db_path) as conn:
+        conn.execute("UPDATE staff SET active = 0 WHERE id = ?", (accounts.worker.id,))
+    kota.app[BOOKING_DESK].forget_services()
+    resp = await family.get(f"/api/book/{SLUG}/times?from=2027-01-08&days=1")
+    assert (await resp.json())["days"][0]["times"] == []
+
+
+async def test_an_appointment_whose_call_ended_frees_its_time(
+        kota: TestServer, staff_client: SignIn, accounts: Accounts, clock: Clock,
+        settings: Settings, family: aiohttp.ClientSession) -> None:
+    await open_service(staff_client, accounts, clock, staff=[accounts.worker.id])
+    sanna = await staff_client("sanna")
+    resp = await sanna.post("/api/appointments", json={
+        "starts_at": iso(local(4, 10)), "ends_at": iso(local(4, 11)), "kind": "other",
+        "participants": []})
+    created = await resp.json()
+    assert resp.status == 201, created
+
+    async def monday() -> set[str]:
+        resp = await family.get(f"/api/book/{SLUG}/times?from=2027-01-04&days=1")
+        return {t["starts_at"] for t in (await resp.json())["days"][0]["times"]}
+
+    assert "2027-01-04T10:30:00+02:00" not in await monday()
+    with sqlite3.connect(settings.db_path) as conn:  # staff ended the call for everyone
+        conn.execute("INSERT INTO call_sessions (appointment_id, seats_taken, ended,"
+                     " updated_at) VALUES (?, 0, 1, '2027-01-04T05:30:00Z')", (created["id"],))
+    assert "2027-01-04T10:30:00+02:00" in await monday()
+
+
+async def test_with_only_email_a_phone_number_is_refused_only_email(
+        kota: TestServer, staff_client: SignIn, accounts: Accounts, clock: Clock,
+        family: aiohttp.ClientSession) -> None:
+    """No confirm link could go by SMS: the hold is refused, and the page learns
+    beforehand which contacts work."""
+    await open_service(staff_client, accounts, clock)
+    resp = await family.get(f"/api/book/{SLUG}")
+    assert (await resp.json())["channels"] == ["email"]
+    resp = await family.post(f"/api/book/{SLUG}/holds",
+                             json=hold_body(local(5, 10), contact="040 123 4567"))
+    await assert_error(resp, 422, "sms_not_available")
+    status, body = await hold(family, local(5, 10))
+    assert status == 201, body
+
+
+async def test_with_only_sms_an_address_is_refused_only_sms(
+        kota: TestServer, staff_client: SignIn, accounts: Accounts, clock: Clock,
+        family: aiohttp.ClientSession) -> None:
+    await open_service(staff_client, accounts, clock)
+    resp = await family.get(f"/api/book/{SLUG}")
+    assert (await resp.json())["channels"] == ["sms"]
+    resp = await family.post(f"/api/book/{SLUG}/holds", json=hold_body(local(5, 10)))
+    await assert_error(resp, 422, "email_not_available")
+    status, body = await hold(family, local(5, 10), contact="040 123 4567")
+    assert status == 201, body

@@ -18,13 +18,17 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from server.db import db_time
-from server.settings import Settings, load_settings
-from tests.conftest import Accounts, free_port
+from server.settings import Settings
+from tests.conftest import Accounts
 from tests.server.booking_helpers import (
     SLUG,
+    booking_settings,
+    bookings,
+    confirm_token,
     hold_body,
     iso,
     local,
+    manage_token,
     open_service,
     rows,
 )
@@ -35,13 +39,7 @@ BOOKERS = 200
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    port = free_port()
-    return load_settings({
-        "KOTA_DATA_DIR": str(tmp_path / "data"),
-        "KOTA_PORT": str(port),
-        "KOTA_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "KOTA_TRUSTED_PROXY": "true",
-    })
+    return booking_settings(tmp_path, KOTA_TRUSTED_PROXY="true")
 
 
 def _address(n: int) -> str:
@@ -155,3 +153,41 @@ async def test_staff_creates_race_holds_for_the_same_time(
             assert resp.status == 200
         else:
             clock.advance(minutes=11)  # the hold runs out
+
+
+async def test_confirm_clicked_many_times_at_once_makes_one_appointment(
+        kota: TestServer, settings: Settings, staff_client: SignIn, accounts: Accounts,
+        clock: Clock, family: aiohttp.ClientSession) -> None:
+    await open_service(staff_client, accounts, clock)
+    resp = await family.post(f"/api/book/{SLUG}/holds", json=hold_body(local(5, 10)))
+    assert resp.status == 201
+    [booking] = bookings(settings)
+    token = confirm_token(settings, booking)
+    answers = await asyncio.gather(*(family.post("/api/book/confirm", json={"token": token})
+                                     for _ in range(20)))
+    bodies = [await r.json() for r in answers]
+    assert {r.status for r in answers} == {200}
+    assert all(b == bodies[0] for b in bodies)
+    assert rows(settings, "SELECT COUNT(*) FROM appointments") == [(1,)]
+    assert rows(settings, "SELECT COUNT(*) FROM participants") == [(1,)]
+    assert rows(settings, "SELECT COUNT(*) FROM outbox WHERE purpose = 'invitation'") == [(1,)]
+
+
+async def test_a_move_races_holds_for_the_same_time(
+        kota: TestServer, settings: Settings, staff_client: SignIn, accounts: Accounts,
+        clock: Clock, family: aiohttp.ClientSession) -> None:
+    await open_service(staff_client, accounts, clock, staff=[accounts.worker.id])
+    resp = await family.post(f"/api/book/{SLUG}/holds", json=hold_body(local(7, 10)))
+    assert resp.status == 201
+    [booking] = bookings(settings)
+    resp = await family.post("/api/book/confirm",
+                             json={"token": confirm_token(settings, booking)})
+    assert resp.status == 200
+    token = manage_token(settings, bookings(settings)[0])
+    wanted = local(7, 14)
+    move = family.post("/api/book/manage/move", json={"token": token, "starts_at": iso(wanted)})
+    moved, holds = await asyncio.gather(move, _race(kota, [wanted] * 30))
+    won = [body for status, body in holds if status == 201]
+    assert (moved.status == 200) != (len(won) == 1), (moved.status, won)
+    assert moved.status in (200, 409)
+    assert _double_bookings(settings, clock()) == []

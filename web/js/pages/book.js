@@ -19,6 +19,7 @@ let service = null;
 let times = null;
 let chosen = null; // the start time chosen (ISO)
 let details = null;
+let sent = null; // the "check your messages" view, once a time is held
 
 // --- step 1: a time -----------------------------------------------------------------
 
@@ -31,8 +32,17 @@ function timesView() {
     times.view);
 }
 
+// The browser's Back goes from the details back to the times (one history entry per
+// step; the address stays the same).
 function choose(startsAt) {
   chosen = startsAt;
+  showDetails();
+  if (!history.state || history.state.step !== "details") {
+    history.pushState({ step: "details" }, "");
+  }
+}
+
+function showDetails() {
   if (!details) details = detailsView();
   details.update();
   setTitle("book.details_title");
@@ -46,6 +56,20 @@ function showTimes() {
   showView(main, view);
 }
 
+/** "Choose another time": back through history when the details have their own entry. */
+function backToTimes() {
+  if (history.state && history.state.step === "details") history.back();
+  else showTimes();
+}
+
+window.addEventListener("popstate", (event) => {
+  if (!service) return;
+  const step = event.state && event.state.step;
+  if (step === "details" && chosen && !sent) showDetails();
+  else if (step === "sent" && sent) showView(main, sent);
+  else showTimes();
+});
+
 // --- step 2: who is booking ------------------------------------------------------------
 
 function field(id, labelKey, input, hintKey, vars) {
@@ -58,8 +82,14 @@ function detailsView() {
   const when = h("p", { class: "chosen-time lead" });
   const name = h("input", { id: "b-name", type: "text", required: true, maxLength: NAME_MAX,
     attrs: { autocomplete: "name" } });
-  const contact = h("input", { id: "b-contact", type: "text", required: true,
-    maxLength: CONTACT_MAX, attrs: { autocomplete: "email", spellcheck: "false" } });
+  // The confirmation link goes by e-mail or text message, as the server sends on.
+  const channels = service.channels || ["email", "sms"];
+  const only = channels.length === 1 ? channels[0] : null;
+  const contact = h("input", { id: "b-contact", required: true, maxLength: CONTACT_MAX,
+    type: { email: "email", sms: "tel" }[only] || "text",
+    attrs: { autocomplete: only === "sms" ? "tel" : "email", spellcheck: "false" } });
+  const contactKey = { email: "book.contact_email", sms: "book.contact_sms" }[only]
+    || "book.contact";
   const topic = h("textarea", { id: "b-topic", rows: 3, maxLength: TOPIC_MAX });
   const kinds = service.kinds || [];
   const kind = kinds.length > 1
@@ -71,14 +101,14 @@ function detailsView() {
   const form = h("form", { class: "form booking-form", noValidate: false,
     on: { submit: (e) => send(e) } },
     field("b-name", "book.name", name, "book.name_hint"),
-    field("b-contact", "book.contact", contact, "book.contact_hint"),
+    field("b-contact", contactKey, contact, "book.contact_hint"),
     kind ? field("b-kind", "book.kind", kind) : null,
     field("b-topic", "book.topic", topic, "book.topic_hint", { service: service.name }),
     h("p", { class: "privacy hint", i18n: "book.privacy" }),
     problem,
     h("div", { class: "actions" },
       h("button", { type: "button", class: "button secondary", i18n: "book.other_time",
-        on: { click: showTimes } }),
+        on: { click: backToTimes } }),
       submit));
   const view = h("section", { class: "card booking-details", attrs: { "aria-labelledby": "details-title" } },
     h("p", { class: "step", i18n: "common.step", vars: { n: 2, of: 2 } }),
@@ -121,7 +151,9 @@ function detailsView() {
       const answer = await post(`/api/book/${encodeURIComponent(slug)}/holds`, body);
       rememberSlug(slug);
       setTitle("book.sent_title");
-      showView(main, sentView(answer.booking));
+      sent = sentView(answer.booking);
+      history.replaceState({ step: "sent" }, "");
+      showView(main, sent);
     } catch (error) {
       if (error.code === "slot_taken") {
         const next = (error.extra && error.extra.next_free) || [];
@@ -130,7 +162,7 @@ function detailsView() {
           h("p", { i18n: next.length ? "book.slot_taken_next" : "book.slot_taken_none" }),
           next.length ? timeChoices(next, choose) : null,
           h("button", { type: "button", class: "button secondary", i18n: "book.all_times",
-            on: { click: showTimes } }));
+            on: { click: backToTimes } }));
         announce(t("book.slot_taken"));
       } else {
         showProblem(h("p", {}, errorText(error.code)));
@@ -182,6 +214,12 @@ async function loadService() {
   }
   setServerZone(service.timezone);
   clear(main);
+  if (service.channels && !service.channels.length) {
+    // No way to send the confirmation link: say so before anyone picks a time.
+    showView(main, problemView({ titleKey: "book.unavailable_title",
+      textKey: "book.unavailable", code: "no_channel" }));
+    return;
+  }
   showView(main, timesView());
 }
 

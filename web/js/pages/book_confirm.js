@@ -2,13 +2,13 @@
 // takes the token out of the address bar, confirms the held time (POST /api/book/confirm;
 // the same again answers the same), and shows the meeting page's and the manage links.
 
-import { post } from "../api.js";
+import { get, post } from "../api.js";
 import { setServerZone } from "../dates.js";
 import { clear, h, showView } from "../dom.js";
 import { errorText } from "../i18n.js";
 import { bookingFacts } from "../views/booking_facts.js";
-import { problemView, rememberedSlug, setTitle, startPublicPage, takeToken }
-  from "../views/public_page.js";
+import { followBookingLanguage, problemView, rememberedSlug, setTitle, startPublicPage,
+  takeToken } from "../views/public_page.js";
 
 const main = document.getElementById("main");
 let token = takeToken("kota.book.confirm");
@@ -50,6 +50,16 @@ function failedView(error) {
   return view;
 }
 
+/** The zone the service's times are told in (KOTA_TIMEZONE), from its public page. */
+async function serviceZone(slug) {
+  if (!slug) return null;
+  try {
+    return (await get(`/api/book/${encodeURIComponent(slug)}`)).timezone;
+  } catch {
+    return null; // an inactive service: dates.js keeps its default zone
+  }
+}
+
 async function confirm() {
   setTitle("book.confirm_title");
   clear(main).append(h("section", { class: "card center", attrs: { "aria-busy": "true" } },
@@ -60,7 +70,8 @@ async function confirm() {
   }
   try {
     const answer = await post("/api/book/confirm", { token });
-    setServerZone(answer.timezone || answer.booking.timezone);
+    setServerZone(await serviceZone(answer.booking.slug));
+    await followBookingLanguage(answer.booking.language);
     setTitle("book.booked_title");
     clear(main);
     showView(main, bookedView(answer));

@@ -9,8 +9,8 @@ import { errorText, t } from "../i18n.js";
 import { bookingFacts } from "../views/booking_facts.js";
 import { confirmDialog } from "../views/confirm.js";
 import { freeTimes, timeChoices } from "../views/free_times.js";
-import { bookAgainLink, problemView, rememberSlug, setTitle, startPublicPage, takeToken }
-  from "../views/public_page.js";
+import { bookAgainLink, followBookingLanguage, problemView, rememberSlug, setTitle,
+  startPublicPage, takeToken } from "../views/public_page.js";
 
 const main = document.getElementById("main");
 let token = takeToken("kota.book.manage");
@@ -216,7 +216,8 @@ async function load(done) {
       service = null; // an inactive service: the booking is still shown
     }
   }
-  setServerZone(answer.timezone || booking.timezone || (service && service.timezone));
+  setServerZone(service && service.timezone);
+  await followBookingLanguage(booking.language);
   clear(main);
   showView(main, manageView(answer, done));
   if (done) announce(t(done));

@@ -3,8 +3,8 @@
 // choice, the page title, and a link token taken out of the address bar.
 
 import { h } from "../dom.js";
-import { browserLocale, DEFAULT_LOCALE, rememberedLocale, rememberLocaleAs, setLocale, t }
-  from "../i18n.js";
+import { browserLocale, DEFAULT_LOCALE, LOCALES, locale, rememberedLocale, rememberLocaleAs,
+  setLocale, t } from "../i18n.js";
 import { languageSelect } from "./language_picker.js";
 
 const LOCALE_KEY = "kota.book.locale";
@@ -12,10 +12,21 @@ const SLUG_KEY = "kota.book.slug";
 
 /** Speak the language chosen before on this device, else the browser's, else Finnish. */
 export async function startPublicPage() {
-  rememberLocaleAs(LOCALE_KEY);
+  // Only a language the family chooses is remembered, not the one the page started in.
+  rememberLocaleAs(null);
   await setLocale(rememberedLocale(LOCALE_KEY) || browserLocale() || DEFAULT_LOCALE);
+  rememberLocaleAs(LOCALE_KEY);
   const tools = document.getElementById("header-tools");
   if (tools) tools.append(languageSelect());
+}
+
+/**
+ * The booking's own language (chosen when it was made) when this device has no choice
+ * of its own: a confirm link opened on another device speaks the family's language.
+ */
+export async function followBookingLanguage(language) {
+  if (!language || !LOCALES.includes(language) || rememberedLocale(LOCALE_KEY)) return;
+  if (language !== locale()) await setLocale(language);
 }
 
 export function setTitle(key) {

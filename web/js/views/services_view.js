@@ -57,15 +57,15 @@ export function servicesView() {
       list.append(h("p", { class: "empty", i18n: "services.none" }));
       return;
     }
-    list.append(h("table", { class: "table services-table" },
-      h("thead", {}, h("tr", {},
-        h("th", { i18n: "services.name" }),
-        h("th", { i18n: "services.state" }),
-        h("th", { i18n: "services.public_url" }))),
-      h("tbody", {}, services.map((s) => h("tr", { dataset: { service: String(s.id) } },
-        h("td", {}, h("a", { href: `#/services/${s.id}`, class: "service-link" }, s.name)),
-        h("td", { i18n: s.active ? "services.active" : "services.inactive" }),
-        h("td", { class: "url-cell" }, h("code", {}, publicUrl(s))))))));
+    list.append(h("ul", { class: "service-list" }, services.map((s) =>
+      h("li", { class: "service-item", dataset: { service: String(s.id) } },
+        h("div", { class: "service-head" },
+          h("a", { href: `#/services/${s.id}`, class: "service-link" }, s.name),
+          h("span", { class: s.active ? "tag open" : "tag",
+            i18n: s.active ? "services.active" : "services.inactive" })),
+        h("span", { class: "service-url" },
+          h("span", { class: "visually-hidden", i18n: "services.public_url" }),
+          h("code", {}, publicUrl(s)))))));
   }
   return view;
 }
