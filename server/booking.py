@@ -535,6 +535,8 @@ class BookingDesk:
     async def expire_holds(self, now: datetime) -> int:
         """Marks holds past their time expired (they stopped blocking when the time
         passed; this only records it) and withdraws their unsent confirm messages."""
+        if not await self.db.list_expired_holds(now, limit=1):
+            return 0  # looked on the read connection: an idle sweep takes no write lock
         async with self.db.transaction() as tx:
             expired = 0
             for booking_id in await tx.list_expired_holds(now):

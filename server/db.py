@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
@@ -844,6 +844,13 @@ class Tx(Reads):
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the transaction has committed (never after a rollback):
+        e.g. wake the outbox worker, which can only see the new rows then."""
+        if callback not in self._after_commit:
+            self._after_commit.append(callback)
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         # One trip to the connection's thread, not three (execute, fetch, close).
@@ -1488,7 +1495,8 @@ class Database(Reads):
         async with self._write_lock:
             try:
                 await self._exec(self._w, "BEGIN IMMEDIATE")
-                yield Tx(self._w)
+                tx = Tx(self._w)
+                yield tx
                 await self._exec(self._w, "COMMIT")
             except BaseException as exc:
                 # Also after a cancellation that landed while BEGIN or COMMIT ran.
@@ -1501,6 +1509,8 @@ class Database(Reads):
                     raise fault from exc
                 raise
             self.write_fault = None
+        for callback in tx._after_commit:
+            callback()
 
     async def _rollback(self) -> None:
         try:

@@ -72,7 +72,7 @@ class MessagePlan:
 
     async def _add(self, tx: Tx, message: NewMessage, now: datetime) -> int:
         message_id = await tx.add_message(message, now)
-        self.on_planned()
+        tx.after_commit(self.on_planned)
         return message_id
 
     def _message(

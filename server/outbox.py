@@ -194,6 +194,10 @@ class Outbox:
                     await asyncio.wait(in_flight)
 
     async def _claim(self, now: datetime) -> OutboxMessage | None:
+        # A look on the read connection first: an idle worker takes no write lock.
+        due = await self.db.next_message_due()
+        if due is None or due > now:
+            return None
         async with self.db.transaction() as tx:
             return await tx.claim_due_message(now)
 

@@ -30,6 +30,9 @@ STAFF = [
     # Serves the booking tests' services (test_booking_*.py): families book her free
     # times, so no other test's appointment may take them.
     ("liisa", "Liisa Varaaja", StaffRole.PROFESSIONAL),
+    # Sends the invitations in test_staff_messages.py, so its appointments stay off the
+    # day lists other tests look at.
+    ("marja", "Marja Viestinen", StaffRole.PROFESSIONAL),
 ]
 START_TIMEOUT = 20.0
 

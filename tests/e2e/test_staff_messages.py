@@ -54,7 +54,7 @@ async def shots(page: Page, name: str, subject: Locator) -> None:
 async def test_staff_send_the_link_by_email_and_see_it_sent(
     open_page: OpenPage, kota_server: KotaProcess, mail_inbox: MailInbox
 ) -> None:
-    page = await open_page(TABLET_PORTRAIT, staff="pekka", name="staff")
+    page = await open_page(TABLET_PORTRAIT, staff="marja", name="staff")
     start = kota_server.next_start().astimezone(HELSINKI)
     await page.goto(f"/staff#/new?date={start.date().isoformat()}")
     await page.locator("#p-name-1").fill("Maija Virtanen")
@@ -98,9 +98,9 @@ async def test_staff_send_the_link_by_email_and_see_it_sent(
 async def test_a_refused_address_shows_and_the_resend_button_sends_again(
     open_page: OpenPage, staff_api: SignIn, mail_inbox: MailInbox
 ) -> None:
-    pekka = await staff_api("pekka")
-    appointment = await pekka.appointment(("Opettaja Outi", "school_staff"))
-    page = await open_page(TABLET_PORTRAIT, staff="pekka", name="staff")
+    marja = await staff_api("marja")
+    appointment = await marja.appointment(("Opettaja Outi", "school_staff"))
+    page = await open_page(TABLET_PORTRAIT, staff="marja", name="staff")
     await page.goto(f"/staff#/appointment/{appointment.id}")
     address = "ville.virtanen@perhe.test"
     mail_inbox.handler.refuse_with = "550 5.1.1 no such user"
@@ -282,9 +282,9 @@ async def test_staff_see_the_service_and_the_topic_the_family_gave(
 async def test_staff_change_a_person_from_by_hand_to_email_and_the_invitation_goes(
     open_page: OpenPage, staff_api: SignIn, mail_inbox: MailInbox
 ) -> None:
-    pekka = await staff_api("pekka")
-    appointment = await pekka.appointment(("Liisa Laine", "guardian"))
-    page = await open_page(TABLET_PORTRAIT, staff="pekka", name="staff")
+    marja = await staff_api("marja")
+    appointment = await marja.appointment(("Liisa Laine", "guardian"))
+    page = await open_page(TABLET_PORTRAIT, staff="marja", name="staff")
     await page.goto(f"/staff#/appointment/{appointment.id}")
     liisa = page.locator(".participants .person", has_text="Liisa Laine")
     change = liisa.locator(".change-delivery")
