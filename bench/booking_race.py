@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from bench.report import percentile
 from bench.server_process import ServerProcess
@@ -52,6 +54,30 @@ SLUG = "bench-booking"
 SLOT_MINUTES = 30
 OPENS, CLOSES = "08:00", "16:00"
 TIMEOUT = aiohttp.ClientTimeout(total=120)
+
+
+@dataclass
+class MailSink:
+    """A real SMTP server on loopback (aiosmtpd) for the confirm e-mails Kota sends while
+    the families race: a hold is only taken when its confirm link can go out."""
+
+    received: int = 0
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.received += 1
+        return "250 OK"
+
+
+@contextlib.contextmanager
+def mail_sink() -> Iterator[tuple[MailSink, dict[str, str]]]:
+    sink, port = MailSink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield sink, {"KOTA_SMTP_HOST": "127.0.0.1", "KOTA_SMTP_PORT": str(port),
+                     "KOTA_SMTP_SECURITY": "none", "KOTA_SMTP_FROM": "kota@bench.invalid"}
+    finally:
+        controller.stop()
 
 
 @dataclass(frozen=True)
@@ -101,6 +127,9 @@ class BookingBenchResult:
     double_bookings: int
     holds_stored: int
     server_log_errors: int
+    # Confirm e-mails the SMTP sink had received when Kota stopped (one per hold taken,
+    # unless the server stopped before its outbox sent the last few).
+    confirm_emails: int = 0
 
     @property
     def correct(self) -> bool:
@@ -256,9 +285,11 @@ async def _open_service(http: aiohttp.ClientSession, password: str, host_id: int
 
 
 class BookingRace:
-    def __init__(self, config: BookingBenchConfig, workdir: Path) -> None:
+    def __init__(self, config: BookingBenchConfig, workdir: Path,
+                 mail_env: dict[str, str]) -> None:
         self.config = config
         self.workdir = workdir
+        self.mail_env = mail_env
 
     def say(self, text: str) -> None:
         if self.config.log:
@@ -295,12 +326,13 @@ class BookingRace:
         password = secrets.token_urlsafe(16)
         host_id = await _seed(data / "kota.sqlite3", password)
         port = free_port()
+        mail = self.mail_env
         process = await ServerProcess.start(
             "kota", [sys.executable, "-m", "server.cli", "run"],
             env={"PATH": os.defpath, "PYTHONDONTWRITEBYTECODE": "1",
                  "KOTA_HOST": "127.0.0.1", "KOTA_PORT": str(port),
                  "KOTA_PUBLIC_URL": f"http://127.0.0.1:{port}", "KOTA_DATA_DIR": str(data),
-                 "KOTA_TRUSTED_PROXY": "true"},
+                 "KOTA_TRUSTED_PROXY": "true", **mail},
             cwd=config.tree, port=port, log_path=self.workdir / "kota.log",
             core=SERVER_CORE if config.pin else None)
         try:
@@ -332,14 +364,15 @@ async def run_booking_race(config: BookingBenchConfig) -> BookingBenchResult:
         raise RuntimeError("pinning needs two cores; run with --no-pin")
     if config.pin:
         os.sched_setaffinity(0, {LOAD_CORE})
-    with _workdir(config) as tmp:
-        bench = BookingRace(config, tmp)
+    with _workdir(config) as tmp, mail_sink() as (sink, mail_env):
+        bench = BookingRace(config, tmp, mail_env)
         floor = await bench.floor()
         kota, double, stored, errors = await bench.kota()
+        emails = sink.received
     return BookingBenchResult(
         bookers=config.bookers, rounds=config.rounds, spread_slots=config.spread_slots,
         floor=_figures("floor", floor), kota=_figures("kota", kota), double_bookings=double,
-        holds_stored=stored, server_log_errors=errors,
+        holds_stored=stored, server_log_errors=errors, confirm_emails=emails,
     )
 
 
@@ -352,7 +385,8 @@ def render_text(result: BookingBenchResult) -> str:
         f"spread: {k.spread_successes} bookings from {result.bookers} bookers over "
         f"{result.spread_slots} slots",
         f"double bookings in the file: {result.double_bookings}; holds stored: "
-        f"{result.holds_stored}; server log errors: {result.server_log_errors}",
+        f"{result.holds_stored}; server log errors: {result.server_log_errors}; "
+        f"confirm e-mails received by the SMTP sink: {result.confirm_emails}",
         f"answers: {dict(sorted(k.statuses.items()))}",
         "",
         "| server | holds | p50 ms | p99 ms | successful holds p50 ms | p99 ms |",

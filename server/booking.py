@@ -319,11 +319,14 @@ class BookingDesk:
         return [c for c in (Delivery.EMAIL, Delivery.SMS) if c in self.plan.channels]
 
     def _check_channel(self, channel: Delivery) -> None:
-        """A hold whose confirm message could never be sent while the other channel could
-        is refused at once, naming the other. (With neither set up the hold is taken,
-        and its message fails in the outbox for the admin to see.)"""
-        if channel in self.plan.channels or not self.channels:
+        """A hold whose confirm message could never be sent is refused at once: naming
+        the other channel when that one is set up, else saying that online booking is
+        not available (nothing pretends to send)."""
+        if channel in self.plan.channels:
             return
+        if not self.channels:
+            raise Conflict("booking_unavailable",
+                           "Times cannot be booked online now. Please call the service.")
         if channel is Delivery.EMAIL:
             raise Unprocessable("email_not_available",
                                 "Bookings here are confirmed by text message. "

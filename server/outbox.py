@@ -230,12 +230,20 @@ class Outbox:
         await self._finish(message, MessageState.SENT, now)
 
     async def _send(self, message: OutboxMessage, facts: MessageFacts, now: datetime) -> None:
-        rendered = render(facts, now)
+        try:
+            rendered = render(facts, now)
+        except ValueError:
+            # A missing link or a naive time: trying again would fail the same way.
+            logger.exception("outbox.render_failed", extra={"outbox_id": message.id})
+            raise SendFailure("render_failed", permanent=True) from None
         if message.channel is Delivery.EMAIL:
             if self.mail is None:
                 raise SendFailure("email_not_configured", permanent=True)
-            email = build_email(rendered, sender=self.sender, recipient=message.recipient,
-                                message_id=self.message_id(message.id), sent_at=now)
+            try:
+                email = build_email(rendered, sender=self.sender, recipient=message.recipient,
+                                    message_id=self.message_id(message.id), sent_at=now)
+            except ValueError:
+                raise SendFailure("invalid_address", permanent=True) from None
             await self.mail.send(email, message.recipient)
         elif message.channel is Delivery.SMS:
             if self.sms is None:

@@ -183,6 +183,8 @@ async def test_booking_race_tiny(tmp_path: Path) -> None:
     assert result.floor.good_rounds == 2 and result.floor.spread_successes == 4, report
     assert result.kota.p99_ms >= result.kota.p50_ms > 0 and result.floor.p50_ms > 0, report
     assert result.ratio("p50_ms") > 0 and "Kota / floor" in report
+    # One confirm e-mail per hold taken (2 rounds + 4 spread), through a real SMTP server.
+    assert 0 < result.confirm_emails <= 6, report
 
 
 def test_booking_double_count_catches_an_overlap(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ and what a family may never learn from the public answers."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -259,6 +260,8 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
         env = {k: v for k, v in env.items() if not k.startswith("KOTA_SMS")}
     if "only_sms" in request.node.name:
         env = {k: v for k, v in env.items() if not k.startswith("KOTA_SMTP")}
+    if "no_channel" in request.node.name:
+        env = {k: v for k, v in env.items() if not k.startswith(("KOTA_SMTP", "KOTA_SMS"))}
     if "pending_message" in request.node.name:
         inbox = request.getfixturevalue("busy_inbox")
         env |= inbox.env() | {"KOTA_OUTBOX_RETRY_SECONDS": "86400"}
@@ -590,3 +593,23 @@ async def test_with_only_sms_an_address_is_refused_only_sms(
     await assert_error(resp, 422, "email_not_available")
     status, body = await hold(family, local(5, 10), contact="040 123 4567")
     assert status == 201, body
+
+
+async def test_with_no_channel_no_time_can_be_held_no_channel(
+        kota: TestServer, staff_client: SignIn, accounts: Accounts, clock: Clock,
+        family: aiohttp.ClientSession, settings: Settings) -> None:
+    """Neither e-mail nor SMS is set up: no confirm link could ever go, so nothing is
+    held (nothing pretends to send) and the page learns it has no channel."""
+    await open_service(staff_client, accounts, clock)
+    resp = await family.get(f"/api/book/{SLUG}")
+    assert (await resp.json())["channels"] == []
+    for contact in ("maija@example.fi", "040 123 4567"):
+        resp = await family.post(f"/api/book/{SLUG}/holds",
+                                 json=hold_body(local(5, 10), contact=contact))
+        await assert_error(resp, 409, "booking_unavailable")
+
+    def bookings() -> int:
+        with sqlite3.connect(settings.db_path) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM bookings").fetchone()[0])
+
+    assert await asyncio.to_thread(bookings) == 0
