@@ -88,6 +88,16 @@ class ClosureIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     note: Note = ""
 
 
+# /book/confirm and /book/manage are the booking's own pages: a service there could
+# never show its page.
+RESERVED_SLUGS = frozenset({"confirm", "manage"})
+
+
+def _check_slug(slug: str | None) -> None:
+    if slug in RESERVED_SLUGS:
+        raise Unprocessable("slug_reserved", f"The address /book/{slug} is Kota's own page.")
+
+
 def _check_kinds(kinds: list[AppointmentKind]) -> None:
     if AppointmentKind.CHILD_PROTECTION in kinds:
         raise Unprocessable("kind_not_bookable",
@@ -141,6 +151,7 @@ class ServiceCatalog:
         return service, await self.db.list_service_closures(service_id)
 
     async def create(self, actor: Staff, body: ServiceIn, now: datetime) -> Service:
+        _check_slug(body.slug)
         _check_kinds(body.kinds)
         async with self.db.transaction() as tx:
             await self._check_staff(tx, body.staff_ids)
@@ -156,6 +167,7 @@ class ServiceCatalog:
         return created
 
     async def update(self, actor: Staff, service_id: int, patch: ServicePatch) -> Service:
+        _check_slug(patch.slug)
         if patch.kinds is not None:
             _check_kinds(patch.kinds)
         async with self.db.transaction() as tx:

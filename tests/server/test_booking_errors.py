@@ -98,6 +98,11 @@ async def test_service_input_is_checked(kota: TestServer, staff_client: SignIn,
     sid = service["id"]
     resp = await admin.post("/api/services", json={"slug": SLUG, "name": "Toinen"})
     await assert_error(resp, 409, "slug_taken")
+    for reserved in ("confirm", "manage"):  # /book/confirm and /book/manage are Kota's
+        resp = await admin.post("/api/services", json={"slug": reserved, "name": "x"})
+        await assert_error(resp, 422, "slug_reserved")
+        resp = await admin.patch(f"/api/services/{sid}", json={"slug": reserved})
+        await assert_error(resp, 422, "slug_reserved")
     for bad in ({"slug": "Not A Slug", "name": "x"}, {"slug": "ok-slug", "name": ""},
                 {"slug": "ok-slug", "name": "x", "slot_minutes": 5},
                 {"slug": "ok-slug", "name": "x", "surprise": 1}):
