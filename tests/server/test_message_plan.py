@@ -210,7 +210,8 @@ def test_a_channel_that_is_off_is_refused() -> None:
     assert caught.value.code == "email_not_configured"
 
 
-async def test_each_planned_message_wakes_the_sender(db: Database) -> None:
+async def test_planned_messages_wake_the_sender_once_after_the_commit(db: Database) -> None:
+    """The sender can only see the rows once committed: woken then, once per change."""
     woken: list[int] = []
     plan = MessagePlan((HOUR,), (Delivery.EMAIL,))
     plan.on_planned = lambda: woken.append(1)
@@ -220,6 +221,7 @@ async def test_each_planned_message_wakes_the_sender(db: Database) -> None:
             staff_ids=set(), participants=[EMAIL], created_by=1, now=NOW)
         made = await tx.get_appointment(appointment_id)
         assert made is not None
-        await plan.participant_added(tx, made, ids[0], NOW)
-    assert len(woken) == 2  # the invitation and one reminder
+        await plan.participant_added(tx, made, ids[0], NOW)  # an invitation, a reminder
+        assert woken == []
+    assert woken == [1]
 
