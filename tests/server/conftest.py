@@ -4,9 +4,11 @@ the real ``kota`` command run as a subprocess."""
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from server.app import create_app
+from server.log import JsonFormatter, configure_logging
 from server.settings import Settings
 from tests.conftest import Accounts, StaffClient
 
@@ -159,3 +162,25 @@ async def run_kota(
     )
     assert process.returncode is not None
     return Completed(process.returncode, out.decode(), err.decode())
+
+
+THIRD_PARTY_LOGGERS = ("aiohttp.access", "aiosqlite", "aiohttp.server", "asyncio")
+
+
+@pytest.fixture
+def server_log() -> Iterator[io.StringIO]:
+    """The server's own logging set-up at DEBUG; yields what it writes."""
+    root = logging.getLogger()
+    saved = root.level, {name: logging.getLogger(name).level for name in THIRD_PARTY_LOGGERS}
+    configure_logging("DEBUG")
+    [handler] = [h for h in root.handlers if isinstance(h.formatter, JsonFormatter)]
+    written = io.StringIO()
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(written)
+    try:
+        yield written
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved[0])
+        for name, level in saved[1].items():
+            logging.getLogger(name).setLevel(level)

@@ -23,9 +23,6 @@ from tests.server.booking_helpers import (
     open_service,
 )
 from tests.server.conftest import Clock, SignIn
-from tests.server.test_log_privacy import server_log
-
-__all__ = ["server_log"]
 
 
 @pytest.fixture

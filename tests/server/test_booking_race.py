@@ -191,3 +191,39 @@ async def test_a_move_races_holds_for_the_same_time(
     assert (moved.status == 200) != (len(won) == 1), (moved.status, won)
     assert moved.status in (200, 409)
     assert _double_bookings(settings, clock()) == []
+
+
+async def test_admins_racing_on_services_leave_one_whole_answer_each(
+        kota: TestServer, staff_client: SignIn, accounts: Accounts, clock: Clock,
+        settings: Settings) -> None:
+    """Ten creates of one address at once: one service and one usage-log row. Ten
+    replacements of the weekly hours at once: the hours are exactly one of them, never a
+    mixture, with one `service.hours_set` row each."""
+    admin, service = await open_service(staff_client, accounts, clock)
+    answers = await asyncio.gather(*(
+        admin.post("/api/services", json={"slug": "kilpa", "name": f"Kilpa {n}",
+                                          "staff_ids": [accounts.worker.id]})
+        for n in range(10)))
+    codes = Counter([a.status for a in answers])
+    assert codes == {201: 1, 409: 9}, codes
+    created = await asyncio.to_thread(
+        rows, settings, "SELECT COUNT(*) FROM audit_log WHERE action = 'service.created'")
+    assert created == [(2,)]  # open_service's and the one winner's
+
+    def week(opens: str) -> list[dict[str, Any]]:
+        return [{"staff_id": accounts.worker.id, "weekday": d, "opens": opens,
+                 "closes": "17:00"} for d in range(5)]
+
+    choices = [f"{8 + n % 5:02d}:{(n // 5) * 30:02d}" for n in range(10)]
+    answers = await asyncio.gather(*(
+        admin.request("PUT", f"/api/services/{service['id']}/hours",
+                      json={"hours": week(opens)}) for opens in choices))
+    assert [a.status for a in answers] == [200] * 10
+    stored = await asyncio.to_thread(
+        rows, settings, "SELECT staff_id, weekday, opens, closes FROM service_hours"
+        " WHERE service_id = ? ORDER BY weekday", service["id"])
+    assert len(stored) == 5 and len({r[2] for r in stored}) == 1, stored
+    assert stored[0][2] in choices
+    logged = await asyncio.to_thread(
+        rows, settings, "SELECT COUNT(*) FROM audit_log WHERE action = 'service.hours_set'")
+    assert logged == [(11,)]  # open_service's and the ten

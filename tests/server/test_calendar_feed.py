@@ -6,20 +6,16 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-import pytest
 from aiohttp.test_utils import TestServer
 from icalendar import Calendar, Event
 
 from server.app_keys import DB
 from server.calendar_feed import READ_LOG_INTERVAL
-from server.log import JsonFormatter, configure_logging
 from tests.conftest import Accounts, StaffClient, assert_error
 from tests.server.conftest import MAIJA, MAIJA_CONTACT, Clock, SignIn, book, hours_ahead
 
@@ -230,27 +226,6 @@ async def test_an_inactive_accounts_feed_stops(
         await tx._execute("UPDATE staff SET active = 0 WHERE id = ?", (accounts.worker.id,))
     assert (await family.get(path)).status == 404
 
-
-THIRD_PARTY = ("aiohttp.access", "aiosqlite", "aiohttp.server", "asyncio")
-
-
-@pytest.fixture
-def server_log() -> Iterator[io.StringIO]:
-    """The server's own logging set-up at DEBUG; yields what it writes."""
-    root = logging.getLogger()
-    saved = root.level, {name: logging.getLogger(name).level for name in THIRD_PARTY}
-    configure_logging("DEBUG")
-    [handler] = [h for h in root.handlers if isinstance(h.formatter, JsonFormatter)]
-    written = io.StringIO()
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(written)
-    try:
-        yield written
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(saved[0])
-        for name, level in saved[1].items():
-            logging.getLogger(name).setLevel(level)
 
 
 async def test_the_secret_never_reaches_the_log(

@@ -4,36 +4,11 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 
 import aiohttp
-import pytest
 
-from server.log import JsonFormatter, configure_logging
 from tests.conftest import StaffClient
 from tests.server.conftest import MAIJA, MAIJA_CONTACT, book, copy_link, link_path
-
-THIRD_PARTY = ("aiohttp.access", "aiosqlite", "aiohttp.server", "asyncio")
-
-
-@pytest.fixture
-def server_log() -> Iterator[io.StringIO]:
-    """The server's own logging set-up at DEBUG; yields what it writes."""
-    root = logging.getLogger()
-    saved = root.level, {name: logging.getLogger(name).level for name in THIRD_PARTY}
-    configure_logging("DEBUG")
-    [handler] = [h for h in root.handlers if isinstance(h.formatter, JsonFormatter)]
-    written = io.StringIO()
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(written)
-    try:
-        yield written
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(saved[0])
-        for name, level in saved[1].items():
-            logging.getLogger(name).setLevel(level)
 
 
 async def test_a_whole_flow_logs_no_token_name_or_contact(

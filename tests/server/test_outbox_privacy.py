@@ -16,7 +16,6 @@ from tests.conftest import StaffClient, wait_until
 from tests.mail_inbox import MailInbox
 from tests.server.conftest import SignIn, book
 from tests.server.messaging import MAIJA_EMAIL, SmsReceiver, messaging_settings
-from tests.server.test_log_privacy import server_log  # noqa: F401  (the fixture)
 
 
 @pytest.fixture
@@ -39,7 +38,7 @@ def settings(tmp_path: Path, inbox: MailInbox, adapter: SmsReceiver) -> Settings
 
 
 async def test_sending_logs_no_address_number_name_or_link(
-    server_log: io.StringIO, kota: TestServer, staff_client: SignIn,  # noqa: F811
+    server_log: io.StringIO, kota: TestServer, staff_client: SignIn,
     inbox: MailInbox, adapter: SmsReceiver,
 ) -> None:
     sanna: StaffClient = await staff_client("sanna")
