@@ -94,6 +94,18 @@ async def test_a_link_too_weak_for_video_offers_sound_only_after_six_seconds(
     assert [s["tooWeak"] for s in states] == [False, False, True, True]
 
 
+async def test_samples_without_a_receiver_report_do_not_break_the_run(
+    open_page: OpenPage,
+) -> None:
+    """On a very lossy link RTCP is lost too: a sample with no new report (loss
+    unknown) and no trusted estimate neither counts towards the offer nor resets it."""
+    page = await open_page()
+    lossy = (None, 0.2)
+    silent = (None, None)
+    states = await run(page, [*WARMUP, lossy, silent, lossy, silent, lossy])
+    assert [s["tooWeak"] for s in states] == [False, False, False, False, True]
+
+
 async def test_the_offer_goes_away_only_after_ten_good_seconds(open_page: OpenPage) -> None:
     page = await open_page()
     states = await run(page, WARMUP + [(100, 0.0)] * 3 + [(400, 0.0)] * 5)

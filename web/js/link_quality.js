@@ -137,8 +137,13 @@ export function nextState(state, sample, now, { before = false } = {}) {
   const lowEstimate = (limit) => !busy && below(kbps, limit);
 
   const poor = lowEstimate(RULE.tooWeak.belowKbps) || atLeast(loss, RULE.tooWeak.lossAtLeast);
-  s.poorRun = poor ? s.poorRun + 1 : 0;
-  s.fineRun = poor ? 0 : s.fineRun + 1;
+  // A sample that knows neither the loss nor a trusted estimate says nothing either way.
+  const known = (loss !== null && loss !== undefined) ||
+    (!busy && kbps !== null && kbps !== undefined);
+  if (known) {
+    s.poorRun = poor ? s.poorRun + 1 : 0;
+    s.fineRun = poor ? 0 : s.fineRun + 1;
+  }
   if (!s.tooWeak && s.poorRun >= RULE.tooWeak.after) s.tooWeak = true;
   if (s.tooWeak && s.fineRun >= RULE.tooWeak.clearAfter) s.tooWeak = false;
 
@@ -176,7 +181,7 @@ export function readSample(report, previous) {
     availableKbps: null, loss: null, rttMs: null, fractionLost: null, jitterMs: null,
     width: null, height: null, fps: null, limitation: null, videoBytes: 0,
     framesReceived: null, framesDecoded: null, framesDropped: null, lagMs: null,
-    counters: { sent: 0, lost: 0, received: 0, decoded: 0, dropped: 0 },
+    counters: { sent: 0, lost: 0, reports: 0, received: 0, decoded: 0, dropped: 0 },
   };
   report.forEach((s) => {
     if (s.type === "transport" && s.selectedCandidatePairId) selectedPair = s.selectedCandidatePairId;
@@ -198,6 +203,7 @@ export function readSample(report, previous) {
       sample.counters.dropped += s.framesDropped || 0;
     } else if (s.type === "remote-inbound-rtp") {
       sample.counters.lost += Math.max(0, s.packetsLost || 0);
+      sample.counters.reports += s.roundTripTimeMeasurements || 0;
       if (typeof s.fractionLost === "number") {
         sample.fractionLost = Math.max(sample.fractionLost ?? 0, s.fractionLost);
       }
@@ -215,9 +221,15 @@ export function readSample(report, previous) {
     sample.availableKbps = Math.round(pair.availableOutgoingBitrate / 1000);
   }
   // Loss over the last interval from the cumulative counters; the receiver's last
-  // report (fractionLost) only when there is nothing to compare with.
+  // report (fractionLost) only when there is nothing to compare with. When no new
+  // receiver report came in (RTCP lost on a bad link), the loss is unknown, and the
+  // next report is measured against the counters of the last one.
   const sent = previous ? sample.counters.sent - previous.sent : 0;
-  if (sent > 0) {
+  if (previous && previous.reports > 0 && sample.counters.reports === previous.reports) {
+    sample.loss = null;
+    sample.counters.sent = previous.sent;
+    sample.counters.lost = previous.lost;
+  } else if (sent > 0) {
     sample.loss = Math.min(1, Math.max(0, (sample.counters.lost - previous.lost) / sent));
   } else {
     sample.loss = sample.fractionLost;
