@@ -1272,12 +1272,7 @@ class Tx(Reads):
 
     async def withdraw_booking_messages(self, booking_id: int, now: datetime) -> int:
         """A hold's confirm message not yet sent, once the hold is over."""
-        cursor = await self._execute(
-            "UPDATE outbox SET state = 'withdrawn', updated_at = ?"
-            " WHERE state = 'pending' AND booking_id = ?",
-            (db_time(now), booking_id),
-        )
-        return cursor.rowcount
+        return await self._withdraw("booking_id = ?", [booking_id], now)
 
     async def cancel_booking(self, booking_id: int, now: datetime) -> None:
         await self._execute(
@@ -1328,15 +1323,25 @@ class Tx(Reads):
     ) -> int:
         """Pending messages of an appointment (or one of its people) that a change made
         wrong are withdrawn, never deleted: the row shows they were planned."""
-        sql = ("UPDATE outbox SET state = 'withdrawn', updated_at = ?"
-               " WHERE state = 'pending' AND appointment_id = ?")
-        params: list[Any] = [db_time(now), appointment_id]
+        where = "appointment_id = ?"
+        params: list[Any] = [appointment_id]
         if keep_cancellations:
-            sql += " AND purpose != 'cancellation'"
+            where += " AND purpose != 'cancellation'"
         if participant_id is not None:
-            sql += " AND participant_id = ?"
+            where += " AND participant_id = ?"
             params.append(participant_id)
-        cursor = await self._execute(sql, params)
+        return await self._withdraw(where, params, now)
+
+    async def _withdraw(self, where: str, params: list[Any], now: datetime) -> int:
+        """Pending rows become withdrawn; rows being sent right now are marked, so that
+        the send, unless it succeeds, ends withdrawn (finish_message)."""
+        # ``where`` is one of the fixed conditions above; the values are parameters.
+        cursor = await self._execute(
+            "UPDATE outbox SET state = 'withdrawn', updated_at = ?"  # noqa: S608
+            f" WHERE state = 'pending' AND {where}", [db_time(now), *params])
+        await self._execute(
+            "UPDATE outbox SET withdrawn_at = ?, updated_at = ?"  # noqa: S608
+            f" WHERE state = 'sending' AND {where}", [db_time(now), db_time(now), *params])
         return cursor.rowcount
 
     async def bump_invite_sequence(
@@ -1378,12 +1383,21 @@ class Tx(Reads):
         *,
         error: str | None = None,
         retry_at: datetime | None = None,
-    ) -> bool:
+    ) -> MessageState | None:
         """A ``sending`` message becomes sent, failed, withdrawn, or pending again at
-        ``retry_at``. False when it was not ``sending`` (nothing is changed then)."""
+        ``retry_at``; the state written, or None when it was not ``sending`` (nothing is
+        changed then). A row withdrawn while it was being sent ends withdrawn unless the
+        send succeeded."""
         if state is MessageState.PENDING and retry_at is None:
             raise ValueError("a message put back to pending needs retry_at")
-        cursor = await self._execute(
+        row = await self._fetchone(
+            "SELECT withdrawn_at FROM outbox WHERE id = ? AND state = 'sending'",
+            (message_id,))
+        if row is None:
+            return None
+        if row["withdrawn_at"] is not None and state is not MessageState.SENT:
+            state = MessageState.WITHDRAWN
+        await self._execute(
             "UPDATE outbox SET state = ?, last_error = COALESCE(?, last_error),"
             " next_attempt_at = COALESCE(?, next_attempt_at), updated_at = ?,"
             " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END"
@@ -1391,10 +1405,14 @@ class Tx(Reads):
             (state.value, error, None if retry_at is None else db_time(retry_at),
              db_time(now), state.value, db_time(now), message_id),
         )
-        return cursor.rowcount == 1
+        return state
 
     async def mark_sending_unconfirmed(self, now: datetime) -> list[OutboxMessage]:
-        """Messages a stopped server left mid-send: whether they arrived is unknown."""
+        """Messages a stopped server left mid-send: whether they arrived is unknown. One
+        a change had withdrawn meanwhile is simply withdrawn: nobody should send it again."""
+        await self._execute(
+            "UPDATE outbox SET state = 'withdrawn', updated_at = ?"
+            " WHERE state = 'sending' AND withdrawn_at IS NOT NULL", (db_time(now),))
         rows = await self._fetchall("SELECT id FROM outbox WHERE state = 'sending' ORDER BY id")
         await self._execute(
             "UPDATE outbox SET state = 'unconfirmed', last_error = 'interrupted',"

@@ -277,9 +277,11 @@ class Outbox:
         action = {MessageState.SENT: Action.MESSAGE_SENT,
                   MessageState.FAILED: Action.MESSAGE_FAILED}.get(state)
         async with self.db.transaction() as tx:
-            changed = await tx.finish_message(message.id, state, self._done_at(now),
+            written = await tx.finish_message(message.id, state, self._done_at(now),
                                               error=error)
-            if changed and action is not None:
+            if written is not state:
+                state, action = written or state, None
+            if action is not None:
                 await self.audit.record(SYSTEM, action, message.appointment_id,
                                         message.participant_id, _detail(message, error),
                                         tx=tx)

@@ -225,3 +225,44 @@ async def test_planned_messages_wake_the_sender_once_after_the_commit(db: Databa
         assert woken == []
     assert woken == [1]
 
+
+
+@pytest.mark.parametrize(("outcome", "ends"), [
+    (MessageState.PENDING, MessageState.WITHDRAWN),   # to be retried: never again
+    (MessageState.FAILED, MessageState.WITHDRAWN),    # no failure shown for a stale message
+    (MessageState.SENT, MessageState.SENT),           # it went: that is what happened
+], ids=["retry", "failed", "sent"])
+async def test_a_message_withdrawn_while_it_is_being_sent(
+    db: Database, outcome: MessageState, ends: MessageState
+) -> None:
+    """The worker has claimed the invitation when the person's address changes: the
+    change cannot stop the send, but the send ends withdrawn unless it succeeded."""
+    async with db.transaction() as tx:
+        made = await make(tx, EMAIL)
+    invitation = (await db.list_messages(participant_id=made.participants[0].id))[0]
+    await set_state(db, invitation.id, MessageState.SENDING)
+    async with db.transaction() as tx:
+        assert await tx.withdraw_messages(NOW, appointment_id=made.id) == 2  # the reminders
+        written = await tx.finish_message(invitation.id, outcome, NOW,
+                                          retry_at=NOW + HOUR, error="smtp_451")
+    assert written is ends
+    found = await db.get_message(invitation.id)
+    assert found is not None and found.state is ends
+
+
+async def test_a_withdrawn_send_cut_off_by_a_crash_is_not_offered_again(db: Database) -> None:
+    """After a restart, an interrupted send of a message a change had withdrawn is
+    withdrawn, not unconfirmed (staff would be asked to send a stale message again)."""
+    async with db.transaction() as tx:
+        made = await make(tx, EMAIL, SMS)
+    maija, matti = made.participants
+    first = (await db.list_messages(participant_id=maija.id))[0]
+    await set_state(db, first.id, MessageState.SENDING)
+    second = (await db.list_messages(participant_id=matti.id))[0]
+    await set_state(db, second.id, MessageState.SENDING)
+    async with db.transaction() as tx:
+        await tx.withdraw_messages(NOW, appointment_id=made.id, participant_id=maija.id)
+        unconfirmed = await tx.mark_sending_unconfirmed(NOW)
+    assert [m.id for m in unconfirmed] == [second.id]
+    found = await db.get_message(first.id)
+    assert found is not None and found.state is MessageState.WITHDRAWN
