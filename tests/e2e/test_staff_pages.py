@@ -108,3 +108,16 @@ async def test_create_an_appointment_and_manage_its_links(
     await expect(page.locator(".appointment")).to_contain_text("Koulupalaveri")
     await assert_accessible(page, "the day's appointments")
     await screenshots(page, "23-staff-day", ("tablet-landscape", "tablet-portrait"))
+
+
+async def test_the_day_is_written_again_in_the_chosen_language(open_page: OpenPage) -> None:
+    """The date heading and the times are formatted, not looked up: a switch of language
+    redraws them too."""
+    page = await open_page(TABLET_LANDSCAPE, staff="pekka", name="staff")
+    await page.goto("/staff#/day/2027-01-04")
+    heading = page.locator("#day-title")
+    await expect(heading).to_contain_text("maanantai")
+    await page.locator("#language-select").select_option("en")
+    await expect(heading).to_contain_text("Monday")
+    await page.locator("#language-select").select_option("sv")
+    await expect(heading).to_contain_text("måndag")

@@ -29,23 +29,32 @@ export function dayView({ day, navigate }) {
       : null,
     list);
 
+  let appointments = null;
   load();
   async function load() {
-    let data;
     try {
-      data = await get(`/api/appointments?date=${encodeURIComponent(day)}`);
+      ({ appointments } = await get(`/api/appointments?date=${encodeURIComponent(day)}`));
     } catch (error) {
       list.replaceWith(h("p", { class: "notice error" }, errorText(error.code)));
       return;
     }
     list.removeAttribute("aria-busy");
+    render();
+  }
+  function render() {
     clear(list);
-    if (!data.appointments.length) {
+    if (!appointments.length) {
       list.append(h("li", { class: "empty", i18n: "day.none" }));
       return;
     }
-    for (const a of data.appointments) list.append(appointmentItem(a));
+    for (const a of appointments) list.append(appointmentItem(a));
   }
+  // The date and the times are written in the page's language: redraw them on a switch.
+  document.addEventListener("localechange", () => {
+    if (!view.isConnected) return;
+    heading.textContent = longDate(day);
+    if (appointments) render();
+  });
   return view;
 }
 
