@@ -298,6 +298,18 @@ class WaitingReply(_Fact, tag="waiting-reply", frozen=True):
     at: datetime
 
 
+class WaitingMessageSent(_Fact, tag="waiting-message-sent", frozen=True):
+    """To the other staff present: a colleague's text to the waiting room, so that all
+    of them see the same conversation."""
+
+    by: str
+    by_name: str
+    to: tuple[str, ...]
+    text: str
+    at: datetime
+    to_all: bool = False
+
+
 class TextsCleared(_Fact, tag="texts-cleared", frozen=True):
     """The waiting-room texts to and from ``participant`` are over: clear them."""
 
@@ -311,7 +323,8 @@ class SessionEnded(_Fact, tag="session-ended", frozen=True):
 ServerMessage: TypeAlias = (
     Welcome | Error | Waiting | Admitted | Denied | Removed | Knocked | WaitingList
     | PeerJoined | PeerLeft | PeerDisconnected | PeerReconnected | SignalRelayed
-    | ChatRelayed | StaffMessage | WaitingReply | TextsCleared | SessionEnded
+    | ChatRelayed | StaffMessage | WaitingReply | WaitingMessageSent | TextsCleared
+    | SessionEnded
 )
 
 _client_decoder: msgspec.json.Decoder[ClientMessage] = msgspec.json.Decoder(ClientMessage)

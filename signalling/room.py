@@ -350,7 +350,9 @@ class Room:
     def message_waiting(self, by: str, to: str | None, text: str, now: datetime) -> list[Effect]:
         """Staff text to one waiting person, or (``to`` None) to all; relayed, never kept."""
         self._require_staff(by)
-        return self.waiting.message(by, to, text, now)
+        seat = self._seats.get(by)
+        return self.waiting.message(by, to, text, now, colleagues=self._seats.staff_present(),
+                                    by_name=seat.member.display_name if seat else "")
 
     def reply(self, sender: str, text: str, now: datetime) -> list[Effect]:
         """A waiting person's text to the staff present; relayed, never kept."""

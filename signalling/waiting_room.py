@@ -35,6 +35,7 @@ from signalling.messages import (
     TextsCleared,
     Waiting,
     WaitingList,
+    WaitingMessageSent,
     WaitingPerson,
     WaitingReply,
 )
@@ -151,9 +152,11 @@ class WaitingRoom:
                               reason=reason))
         return effects
 
-    def message(self, by: str, to: str | None, text: str, now: datetime) -> list[Effect]:
+    def message(self, by: str, to: str | None, text: str, now: datetime, *,
+                colleagues: tuple[str, ...] = (), by_name: str = "") -> list[Effect]:
         """Relays a staff text to one person, or with ``to`` None to all waiting (the
-        caller asked for all explicitly); the record keeps no text."""
+        caller asked for all explicitly), and a copy to the ``colleagues`` present, so
+        that every professional sees the same conversation; the record keeps no text."""
         _check_text(text, STAFF_TEXT_MAX_CHARS)
         if to is None:
             recipients = self.participant_ids
@@ -161,8 +164,11 @@ class WaitingRoom:
             self._require(to)
             recipients = (to,)
         self._talked.update(recipients)
+        copy = WaitingMessageSent(by=by, by_name=by_name, to=recipients, to_all=to is None,
+                                  text=text, at=now)
         return [
             *send(recipients, StaffMessage(text=text, to_all=to is None)),
+            *send(tuple(c for c in colleagues if c != by), copy),
             Record(CallAction.WAITING_MESSAGED, to, now, by=by,
                    detail={"recipients": len(recipients)}),
         ]

@@ -7,7 +7,7 @@ import itertools
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -189,9 +189,10 @@ class StaffApi:
 
     async def appointment(
         self, *people: tuple[str, str], minutes: int = 30, starts_at: datetime | None = None,
-        languages: dict[str, str] | None = None,
+        languages: dict[str, str] | None = None, staff_ids: Sequence[int] = (),
     ) -> Appointment:
-        """``languages``: a participant's language by name (fi, sv, en, se)."""
+        """``languages``: a participant's language by name (fi, sv, en, se);
+        ``staff_ids``: colleagues in the appointment besides the host."""
         start = starts_at or self.kota.next_start()
         chosen = languages or {}
         created = await self.call(
@@ -204,6 +205,7 @@ class StaffApi:
                 "participants": [
                     {"display_name": n, "role": r, "language": chosen.get(n)} for n, r in people
                 ],
+                **({"staff_ids": list(staff_ids)} if staff_ids else {}),
             },
         )
         links = {}

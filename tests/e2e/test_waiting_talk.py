@@ -116,3 +116,35 @@ async def test_a_text_reaches_one_guardian_and_the_reply_reaches_the_worker(
     await expect(staff.locator(".waiting-person")).to_have_count(2)
     await expect(staff.locator(".waiting-person", has_text=FATHER)
                  .locator(".person-texts")).to_have_count(0)
+
+
+async def test_two_professionals_see_the_same_texts_with_the_waiting_room(
+    open_page: OpenPage,
+    staff_api: Callable[[str], Awaitable[StaffApi]],
+) -> None:
+    """Sanna writes to the waiting mother; Pekka, in the same call, sees the text under
+    her, with Sanna's name, and the mother's reply reaches both."""
+    sanna = await staff_api("sanna")
+    staff = await sanna.call("GET", "/api/staff")
+    pekka_id = next(s["id"] for s in staff["staff"] if s["display_name"] == "Pekka Lehto")
+    appointment = await sanna.appointment((MOTHER, "guardian"), staff_ids=[pekka_id])
+    host = await open_page(TABLET_LANDSCAPE, staff="sanna", name="sanna")
+    colleague = await open_page(TABLET_LANDSCAPE, staff="pekka", name="pekka")
+    await staff_into_room(host, appointment)
+    await staff_into_room(colleague, appointment)
+    mother = await open_page(PHONE, name="mother")
+    await family_to_waiting_room(mother, appointment.links[MOTHER])
+
+    await host.locator("#message-text").fill(TO_MOTHER)
+    await host.locator(".message-form .send-one").click()
+    await expect(mother.locator(".staff-message-text")).to_have_text(TO_MOTHER)
+    seen = colleague.locator(".waiting-person", has_text=MOTHER).locator(".person-texts li")
+    await expect(seen).to_have_count(1)
+    await expect(seen.locator(".text-sender")).to_have_text("Sanna Aikio:")
+    await expect(seen).to_contain_text(TO_MOTHER)
+
+    await mother.locator("#reply-text").fill(REPLY)
+    await mother.locator("[data-action=reply]").click()
+    for page in (host, colleague):
+        await expect(page.locator(".person-texts .text-reply")).to_contain_text(REPLY)
+    await assert_accessible(colleague, "a colleague's text in the waiting-room thread")

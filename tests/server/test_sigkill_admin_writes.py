@@ -138,8 +138,8 @@ def _check_whole(db_path: Path, acked: Acknowledged, feed_staff: int) -> None:
             stored = frozenset(conn.execute(
                 "SELECT staff_id, weekday, opens, closes FROM service_hours"
                 " WHERE service_id = ?", (service_id,)))
-            sent = acked.weeks.get(service_id, [])
-            assert stored == frozenset() or stored in sent, \
+            weeks = acked.weeks.get(service_id, [])
+            assert stored == frozenset() or stored in weeks, \
                 f"service {service_id}: hours {sorted(stored)} are no week that was sent"
             hour_rows = _rows(conn, "SELECT COUNT(*) FROM audit_log WHERE action ="
                                     " 'service.hours_set' AND json_extract(detail,"
@@ -152,16 +152,16 @@ def _check_whole(db_path: Path, acked: Acknowledged, feed_staff: int) -> None:
                                            " audit_log WHERE action = 'service.closure_added'"))
 
         for participant_id, last in acked.acked_contact.items():
-            sent = acked.sent_contacts[participant_id]
+            contacts = acked.sent_contacts[participant_id]
             current = _rows(conn, "SELECT contact FROM participants WHERE id = ?",
                             participant_id)[0]
             # The last acknowledged address, or one sent after it whose change committed
             # just before the kill; never an older one.
-            assert current in sent[last:], (participant_id, current, sent[last:])
+            assert current in contacts[last:], (participant_id, current, contacts[last:])
             changes = _rows(conn, "SELECT COUNT(*) FROM audit_log WHERE action ="
                                   " 'participant.delivery_changed' AND subject_id = ?",
                             participant_id)[0]
-            assert last + 1 <= changes <= len(sent), (participant_id, changes, last)
+            assert last + 1 <= changes <= len(contacts), (participant_id, changes, last)
         stray = conn.execute(
             "SELECT o.id, o.state, o.purpose, o.recipient, p.contact FROM outbox o"
             " JOIN participants p ON p.id = o.participant_id"

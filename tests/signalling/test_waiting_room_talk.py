@@ -72,6 +72,22 @@ def test_text_to_one_guardian_reaches_only_that_guardian() -> None:
                                  detail={"recipients": 1})
 
 
+def test_colleagues_present_see_the_text_but_not_the_sender_again() -> None:
+    """Two professionals in the call: both see the same conversation with the waiting
+    room, whoever of them wrote."""
+    room = call_with_both_guardians_waiting()
+    room.join(OTHER_WORKER, at(3))
+    effects = handle(room, "s:1", wire.MessageWaiting(text="Hetki vain", to="l:m"), at(5))
+    assert sent_to(effects, "s:2") == [wire.WaitingMessageSent(
+        by="s:1", by_name="Sari Sosiaali", to=("l:m",), text="Hetki vain", at=at(5))]
+    assert sent_to(effects, "s:1") == []
+    effects = handle(room, "s:2", wire.MessageWaiting(text="5 min", to_all=True), at(6))
+    (copy,) = sent_to(effects, "s:1")
+    assert copy == wire.WaitingMessageSent(by="s:2", by_name="Olli Ohjaaja",
+                                           to=("l:m", "l:f"), to_all=True, text="5 min",
+                                           at=at(6))
+
+
 def test_a_text_with_no_recipient_is_refused_on_the_wire() -> None:
     with pytest.raises(SignallingError) as caught:
         wire.decode_client('{"type":"message-waiting","text":"hei"}')

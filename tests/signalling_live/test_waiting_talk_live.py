@@ -30,6 +30,27 @@ async def test_reply_reaches_the_staff_with_the_senders_name(call: Call,
     assert row.subject_id is not None
 
 
+async def test_a_colleague_in_the_call_sees_the_text_to_the_waiting_room(
+        call: Call, settings: Settings) -> None:
+    """Sanna and Pekka both in the call: Pekka sees what Sanna wrote to Maija, with
+    Sanna's name, and Sanna gets no copy of her own text."""
+    sanna = await call.staff()
+    pekka = await call.staff("pekka")
+    await sanna.until("peer-joined")
+    maija = await call.guest(0)
+    await sanna.send("message-waiting", to=call.guest_id(0), text="Tulemme pian")
+    await maija.expect("staff-message", text="Tulemme pian")
+    copy = await pekka.until("waiting-message-sent")
+    assert copy["by_name"] == "Sanna Aikio"
+    assert copy["to"] == [call.guest_id(0)] and copy["text"] == "Tulemme pian"
+    # Sanna's first copy is of Pekka's text: none of her own came back.
+    await pekka.send("message-waiting", to=call.guest_id(0), text="Olen Pekka")
+    first = await sanna.until("waiting-message-sent")
+    assert first["by_name"] == "Pekka Lehto" and first["text"] == "Olen Pekka"
+    row = await wait_for_row(settings, call.id, "waiting.messaged", recipients=1)
+    assert "Tulemme" not in (row.detail or "")
+
+
 @pytest.mark.parametrize(("text", "code"), [
     pytest.param("x" * 301, "text_too_long", id="too_long"),
     pytest.param("   ", "text_empty", id="blank"),

@@ -24,6 +24,7 @@ const END_BY_CLOSE = {
  * Events: ``state`` {state, reason?, detail?}; ``position`` {position};
  * ``peers``; ``media`` {peer}; ``chat`` {from, name, text, at, own};
  * ``staff-message`` {text, toAll}; ``waiting-reply`` {from, name, text, at} (staff);
+ * ``waiting-message-sent`` {by, byName, to, toAll, text, at} (staff: a colleague's text);
  * ``texts-cleared`` {participant}; ``knocked`` {person}; ``waiting-list`` {waiting};
  * ``problem`` {code} for recoverable errors; ``quality`` {peer} when a link's sending
  * level or ``weakLink`` changes.
@@ -110,6 +111,8 @@ export class Call extends EventTarget {
     on("staff-message", (m) => this._emit("staff-message", { text: m.text, toAll: !!m.to_all }));
     on("waiting-reply", (m) => this._emit("waiting-reply",
       { from: m.from, name: m.display_name, text: m.text, at: m.at }));
+    on("waiting-message-sent", (m) => this._emit("waiting-message-sent",
+      { by: m.by, byName: m.by_name, to: m.to, toAll: !!m.to_all, text: m.text, at: m.at }));
     on("texts-cleared", (m) => this._emit("texts-cleared", { participant: m.participant }));
     on("session-ended", () => this._finishWith("ended"));
     on("close", (m) => this._onClose(m.code));

@@ -98,12 +98,19 @@ export function peoplePanel({ call, selfName }) {
     if (!texts.length) return null;
     return h("ul", { class: "person-texts",
       attrs: { "aria-label": t("people.texts_label", { name: person.display_name }) } },
-      ...texts.map((m) => h("li", { class: m.mine ? "text-own" : "text-reply" },
-        h("strong", { class: "text-sender" },
-          m.mine ? t(m.toAll ? "people.text_you_all" : "people.text_you")
-            : t("people.text_from", { name: person.display_name })),
+      ...texts.map((m) => h("li", { class: m.mine || m.colleague ? "text-own" : "text-reply" },
+        h("strong", { class: "text-sender" }, sender(m, person)),
         " ",
         h("span", { class: "text-body" }, m.text))));
+  }
+
+  function sender(m, person) {
+    if (m.mine) return t(m.toAll ? "people.text_you_all" : "people.text_you");
+    if (m.colleague) {
+      return t(m.toAll ? "people.text_colleague_all" : "people.text_colleague",
+        { name: m.colleague });
+    }
+    return t("people.text_from", { name: person.display_name });
   }
 
   function renderWaiting() {
@@ -154,6 +161,14 @@ export function peoplePanel({ call, selfName }) {
     threads.get(from).push({ mine: false, toAll: false, text });
     renderWaiting();
     announce(t("people.replied", { name, text }));
+  });
+  call.addEventListener("waiting-message-sent", (e) => {
+    const { byName, to, toAll, text } = e.detail;
+    for (const pid of to) {
+      if (!threads.has(pid)) threads.set(pid, []);
+      threads.get(pid).push({ mine: false, colleague: byName, toAll, text });
+    }
+    renderWaiting();
   });
   call.addEventListener("texts-cleared", (e) => {
     if (threads.delete(e.detail.participant)) renderWaiting();
