@@ -83,9 +83,9 @@ async def test_too_early_says_the_date_and_time_on_the_first_page(
 async def test_too_early_page_opens_the_room_by_itself(
     open_page: OpenPage, staff_api: Callable[[str], Awaitable[StaffApi]]
 ) -> None:
-    """The window opens 40 s after booking; the page moves on without a tap."""
+    """The window opens 15 s after booking; the page moves on without a tap."""
     kaisa = await staff_api("kaisa")
-    start = datetime.now(UTC).replace(microsecond=0) + OPENS_BEFORE + timedelta(seconds=40)
+    start = datetime.now(UTC).replace(microsecond=0) + OPENS_BEFORE + timedelta(seconds=15)
     appointment = await kaisa.appointment(
         ("Ilmari Kallio", "guardian"), starts_at=start, languages={"Ilmari Kallio": "se"}
     )
