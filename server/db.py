@@ -949,10 +949,14 @@ class Reads:
         )
         return found[0] if found else None
 
-    async def enrolment_by_secret_hash(self, secret_hash: str) -> Enrolment | None:
-        """The enrolment a family's link opens; None when unknown or revoked."""
+    async def enrolment_by_secret_hash(self, secret_hash: str, *,
+                                       include_revoked: bool = False) -> Enrolment | None:
+        """The enrolment a family's link opens; None when unknown or revoked (with
+        ``include_revoked`` a revoked one too, its ``revoked_at`` set, to tell the family
+        why)."""
+        live = "" if include_revoked else " AND revoked_at IS NULL"
         found = await self._load_enrolments(await self._fetchall(
-            "SELECT * FROM line_enrolments WHERE secret_hash = ? AND revoked_at IS NULL",
+            f"SELECT * FROM line_enrolments WHERE secret_hash = ?{live}",  # noqa: S608
             (secret_hash,),
         ))
         return found[0] if found else None
