@@ -1636,6 +1636,8 @@ class Tx(Reads):
                 [*(fields[c] for c in columns), db_time(now), db_time(now)],
             )
         except sqlite3.IntegrityError as exc:
+            if "UNIQUE" not in str(exc):
+                raise  # any other broken rule is a bug, never a taken slug
             raise Conflict("slug taken") from exc
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -1649,6 +1651,8 @@ class Tx(Reads):
                 [*(fields[c] for c in columns), db_time(now), line_id],
             )
         except sqlite3.IntegrityError as exc:
+            if "UNIQUE" not in str(exc):
+                raise  # any other broken rule is a bug, never a taken slug
             raise Conflict("slug taken") from exc
 
     async def deactivate_line(self, line_id: int, now: datetime) -> bool:
