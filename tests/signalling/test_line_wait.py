@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from signalling.line_wait import REMAINING_FLOOR, ServiceTimes, closes_first, expected_wait
+from signalling.line_wait import (
+    REMAINING_FLOOR,
+    ServiceTimes,
+    closes_first,
+    expected_wait,
+    expected_waits,
+)
 
 MIN = 60.0
 T0 = datetime(2026, 12, 4, 14, 0, tzinfo=UTC)
@@ -107,3 +113,16 @@ def test_a_long_queue_is_quick_to_estimate() -> None:
 ])
 def test_closes_first(wait: float | None, last_take: datetime | None, expected: bool) -> None:
     assert closes_first(T0, wait, last_take) is expected
+
+
+@pytest.mark.parametrize("elapsed", [[], [3.0], [3.0, 30.0], [1.0, 2.0, 3.0, 4.0]])
+def test_all_places_at_once_agree_with_each_place(elapsed: list[float]) -> None:
+    waits = expected_waits(40, mean=12 * MIN, serving_elapsed=[e * MIN for e in elapsed],
+                           on_duty=3)
+    assert waits is not None and len(waits) == 40
+    assert waits == [expected_wait(p, mean=12 * MIN, on_duty=3,
+                                   serving_elapsed=[e * MIN for e in elapsed])
+                     for p in range(1, 41)]
+    assert waits == sorted(waits)  # nobody behind is told a shorter wait
+    assert expected_waits(0, mean=600, serving_elapsed=[], on_duty=1) == []
+    assert expected_waits(3, mean=None, serving_elapsed=[], on_duty=1) is None
