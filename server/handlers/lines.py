@@ -4,8 +4,7 @@ lines, call-backs, and the public page's look at a line (no account)."""
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +16,8 @@ from server.errors import NotFound
 from server.handlers.params import path_id
 from server.line_catalog import LineIn, staff_names
 from server.line_enrolments import EnrolmentIn
-from server.records import Enrolment, Line, LineCallback, LineClosure, LineHours, LineKind
+from server.line_hours import hours_now
+from server.records import Enrolment, Line, LineCallback, LineKind
 from server.request_bodies import decode_body
 from server.staff_auth import require_admin, require_staff
 
@@ -187,31 +187,6 @@ async def finish_callback(request: web.Request) -> web.Response:
     return web.json_response(callback_json(callback, request.app[SETTINGS].timezone))
 
 
-@dataclass(frozen=True)
-class _HoursNow:
-    open: bool
-    closes_at: datetime | None
-    opens_at: datetime | None
-
-
-def _hours_now(hours: tuple[LineHours, ...], closures: tuple[LineClosure, ...], zone: ZoneInfo,
-               now: datetime) -> _HoursNow:
-    """Open now (until when), else the next opening within 14 days; closed days whole."""
-    today = now.astimezone(zone).date()
-    opens_at = None
-    for day in (today + timedelta(days=n) for n in range(-1, 15)):
-        if any(c.starts_on <= day <= c.ends_on for c in closures):
-            continue
-        for h in (h for h in hours if h.weekday == day.weekday()):
-            start = datetime.combine(day, h.opens, zone).astimezone(UTC)
-            end = datetime.combine(day, h.closes, zone).astimezone(UTC)
-            if start <= now < end:
-                return _HoursNow(True, end, None)
-            if now < start and (opens_at is None or start < opens_at):
-                opens_at = start
-    return _HoursNow(False, None, opens_at)
-
-
 @routes.get("/api/public/lines/{slug}")
 async def show_public_line(request: web.Request) -> web.Response:
     """What the public page shows before anyone joins: never counts of people or names."""
@@ -220,7 +195,7 @@ async def show_public_line(request: web.Request) -> web.Response:
     if line is None or not line.active or line.kind is not LineKind.PUBLIC:
         raise NotFound("line_not_found", "No such line.")
     tz = request.app[SETTINGS].timezone
-    now = _hours_now(line.hours, line.closures, tz, request.app[CLOCK]())
+    now = hours_now(line.hours, line.closures, tz, request.app[CLOCK]())
     hub = line_hub(request.app)
     full = bool(hub.is_full(line.id)) if hub is not None else False
     return web.json_response({
