@@ -222,6 +222,7 @@ async def hub_server(settings: Settings, accounts: Accounts, clock: Clock,
     server = TestServer(app, host="127.0.0.1", port=settings.port)
     await server.start_server()
     try:
+        assert app[key] is hub, "the app's start put its own hub in place of the fake"
         yield server, hub
     finally:
         await server.close()
