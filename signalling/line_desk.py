@@ -583,6 +583,7 @@ class LineDesk:
                 continue
             ticket = person.ticket
             if person.session is not None:
+                person.connected = False  # told below, by the error
                 out += self._end(self._sessions[person.session], "gone", now)
             elif ticket in self.board:
                 inner = _Out()

@@ -281,6 +281,7 @@ LINE_ERROR_CODES: Mapping[str, ErrorCode] = MappingProxyType({
     "unknown_staff": ErrorCode(False, "That colleague does not serve this line."),
     "callback_not_offered": ErrorCode(False, "A call back cannot be asked for now."),
     "not_staff": ErrorCode(False, "Only staff may do this."),
+    "already_joined": ErrorCode(False, "This connection has already joined."),
     # Fatal: sent, then the socket closes.
     "message_too_big": ErrorCode(True, "The message is larger than 64 KiB."),
     "rate_limited": ErrorCode(True, "Too many messages."),
@@ -289,7 +290,6 @@ LINE_ERROR_CODES: Mapping[str, ErrorCode] = MappingProxyType({
     "line_not_found": ErrorCode(True, "No such line."),
     "enrolment_invalid": ErrorCode(True, "This link is not valid."),
     "enrolment_revoked": ErrorCode(True, "This link has been revoked."),
-    "already_joined": ErrorCode(True, "This connection has already joined."),
     "not_joined": ErrorCode(True, "Send hello first."),
     "internal": ErrorCode(True, "Internal error."),
 })
