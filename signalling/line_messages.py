@@ -166,7 +166,7 @@ class Taken(_Fact, tag="taken", frozen=True):
     session: str
     staff_name: str
     mode: str
-    ice_servers: tuple[IceServer, ...] = ()
+    ice_servers: tuple[IceServer, ...]
     ice_transport_policy: IceTransportPolicy = "all"
 
 
@@ -238,7 +238,7 @@ class SessionStarted(_Fact, tag="session", frozen=True):
     who: str
     mode: str
     waited_s: int
-    ice_servers: tuple[IceServer, ...] = ()
+    ice_servers: tuple[IceServer, ...]
     ice_transport_policy: IceTransportPolicy = "all"
 
 
