@@ -33,7 +33,8 @@ from server.line_enrolments import secret_hash
 from server.line_hours import hours_now
 from server.records import Line, LineCallback, LineKind, QueuedRow, StaffSession
 from signalling import line_messages as wire
-from signalling.line_desk import (
+from signalling.line_desk import LineDesk
+from signalling.line_effects import (
     AddCallback,
     BoardChanged,
     ClosePerson,
@@ -41,7 +42,6 @@ from signalling.line_desk import (
     Effect,
     Family,
     HoursState,
-    LineDesk,
     LineRules,
     Log,
     SaveQueued,
@@ -142,7 +142,7 @@ def rules_of(line: Line, zone: ZoneInfo) -> LineRules:
         id=line.id, name=line.name, kind=line.kind.value, modes=line.modes.value,
         cap=line.queue_cap, grace=timedelta(minutes=line.grace_minutes),
         callback_after=timedelta(minutes=line.callback_after_minutes),
-        staff_ids=frozenset(line.staff_ids), hours=state)
+        staff_ids=frozenset(line.staff_ids), hours=state, active=active)
 
 
 class LineHub:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from signalling import line_messages as wire
-from signalling.line_desk import (
+from signalling.line_desk import LineDesk
+from signalling.line_effects import (
     AddCallback,
     ClosePerson,
     DeleteQueued,
@@ -17,7 +18,6 @@ from signalling.line_desk import (
     Family,
     HoursState,
     LineAction,
-    LineDesk,
     LineRules,
     Log,
     SaveQueued,
