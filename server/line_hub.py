@@ -57,6 +57,7 @@ logger = logging.getLogger(__name__)
 
 BOARD_DEBOUNCE: Final = 0.2
 TICK_SECONDS: Final = 1.0
+BOARD_REFRESH_TICKS: Final = 30
 CALLBACK_REFRESH: Final = timedelta(seconds=30)
 SEND_QUEUE: Final = 256  # frames waiting for a slow client before it is dropped
 
@@ -233,8 +234,10 @@ class LineHub:
 
     async def _reload(self, line_id: int) -> None:
         line = await self._db.get_line(line_id)
-        if line is not None and self.desk.line(line_id) is not None:
-            self.desk.set_line(rules_of(line, self._zone))
+        if line is None:
+            return
+        if self.desk.line(line_id) is not None or set(line.staff_ids) & set(self._staff):
+            await self._declare(line)
             self._perform([*self.desk.tick(self._clock()), BoardChanged()])
 
     # -- sockets -------------------------------------------------------------------------
@@ -423,12 +426,18 @@ class LineHub:
     # -- timers and boards -----------------------------------------------------------------
 
     async def _tick(self) -> None:
+        """Once a second; boards are refreshed every ``BOARD_REFRESH_TICKS`` (waits grow,
+        lines open and close by the clock)."""
+        ticks = 0
         while True:
             await asyncio.sleep(TICK_SECONDS)
+            ticks += 1
             try:
                 now = self._clock()
                 self._perform(self.desk.tick(now))
                 await self._read_callbacks(now)
+                if ticks % BOARD_REFRESH_TICKS == 0:
+                    self._boards_changed()
             except Exception:
                 logger.exception("line.tick_failed")
 

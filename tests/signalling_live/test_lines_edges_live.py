@@ -10,6 +10,7 @@ import json
 import logging
 from collections.abc import Iterator
 
+import aiohttp
 import pytest
 
 from server.log import JsonFormatter, configure_logging
@@ -224,3 +225,39 @@ async def test_many_joins_at_once_get_places_one_to_n(
         sanna = await lines.staff("sanna")
         board = await sanna.until("board")
         assert board["lines"][0]["waiting"] == 30
+
+
+async def test_another_sites_page_is_refused_and_the_public_page_sees_full(
+        settings: Settings, accounts: Accounts) -> None:
+    async with lines_server(settings, accounts) as lines:
+        await lines.make_line(queue_cap=1)
+        async with aiohttp.ClientSession() as session:
+            resp = await session.get(lines.url, headers={
+                "Origin": "https://evil.example", "Connection": "Upgrade",
+                "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+            assert resp.status == 403
+            assert (await resp.json())["error"]["code"] == "cross_origin"
+            public = str(lines.server.make_url("/api/public/lines/neuvonta"))
+            assert (await (await session.get(public)).json())["full"] is False
+            await lines.person()
+            assert (await (await session.get(public)).json())["full"] is True
+
+
+async def test_two_professionals_racing_on_take_next_never_take_one_person_twice(
+        settings: Settings, accounts: Accounts) -> None:
+    async with lines_server(settings, accounts) as lines:
+        line = await lines.make_line()
+        people = [await lines.person(nickname=f"P{i}") for i in range(6)]
+        sanna = await lines.staff("sanna", duty=[line["id"]])
+        pekka = await lines.staff("pekka", duty=[line["id"]])
+        taken: list[str] = []
+        for _ in range(3):
+            await asyncio.gather(sanna.send("take_next"), pekka.send("take_next"))
+            for staff in (sanna, pekka):
+                started = await staff.until("session")
+                taken.append(started["who"])
+                await staff.send("end", session=started["session"])
+                await staff.until("ended", session=started["session"])
+        assert sorted(taken) == [f"P{i}" for i in range(6)]
+        assert len(people) == 6
