@@ -68,6 +68,8 @@ class _Session:
     entry: Entry
     video: bool
     started_at: datetime
+    who: str
+    waited_s: int
 
 
 @dataclass
@@ -76,6 +78,7 @@ class _Staff:
     sockets: int = 0
     duty: frozenset[int] = frozenset()
     session: str | None = None
+    away_since: datetime | None = None  # no socket left, a session still open
 
 
 @dataclass
@@ -266,11 +269,16 @@ class LineDesk:
         staff = self._staff.setdefault(staff_id, _Staff(first_name))
         staff.first_name = first_name
         staff.sockets += 1
-        return [ToStaff(staff_id, wire.Welcome(staff_id=staff_id)), BoardChanged()]
+        staff.away_since = None
+        effects: list[Effect] = [ToStaff(staff_id, wire.Welcome(staff_id=staff_id)),
+                                 BoardChanged()]
+        if staff.session is not None:  # back within the minute: the session goes on
+            effects.append(ToStaff(staff_id, self._started(self._sessions[staff.session])))
+        return effects
 
     def staff_gone(self, staff_id: int, now: datetime) -> list[Effect]:
-        """A staff socket closed; with the last one they go off duty and their session
-        ends."""
+        """A staff socket closed; with the last one they go off duty, and a session they
+        are in waits a minute for them to come back (then it ends)."""
         staff = self._staff.get(staff_id)
         if staff is None:
             return []
@@ -278,10 +286,12 @@ class LineDesk:
         if staff.sockets > 0:
             return []
         out = _Out()
-        if staff.session is not None:
-            out.effects += self.end(None, staff_id, staff.session, now)
         out.changed.update(staff.duty)
-        del self._staff[staff_id]
+        staff.duty = frozenset()
+        if staff.session is None:
+            del self._staff[staff_id]
+        else:
+            staff.away_since = now
         out.effects.append(BoardChanged())
         return self._finish(out, now)
 
@@ -312,24 +322,20 @@ class LineDesk:
         person = self._people[entry.ticket]
         rules = self._lines[entry.line_id].rules
         video = entry.mode == "video" and rules.allows("video")
-        session = _Session(self._new_id(), entry.ticket, staff_id, entry.line_id, entry, video,
-                           now)
-        self._sessions[session.id] = session
-        staff.session = session.id
-        person.session = session.id
         waited = _seconds(now - entry.joined_at)
         family = person.family
         who = family.family_name if family is not None else person.nickname
+        session = _Session(self._new_id(), entry.ticket, staff_id, entry.line_id, entry, video,
+                           now, who, waited)
+        self._sessions[session.id] = session
+        staff.session = session.id
+        person.session = session.id
         out.effects += [
             DeleteQueued(entry.ticket),
             Log(LineAction.TAKEN, staff_id, self._detail(entry.line_id, family,
                                                          waited_s=waited)),
             ToPerson(entry.ticket, self._taken(session, now)),
-            ToStaff(staff_id, wire.SessionStarted(
-                session=session.id, line=entry.line_id, who=who,
-                mode="video" if video else "chat", waited_s=waited,
-                ice_servers=self._ice(f"line-staff-{staff_id}", now),
-                ice_transport_policy=self._ice_policy)),
+            ToStaff(staff_id, self._started(session)),
             BoardChanged(),
         ]
         if video:
@@ -413,15 +419,18 @@ class LineDesk:
         return self._end(session, "you" if ticket is None else "family", now)
 
     def _end(self, session: _Session, reason: str, now: datetime) -> list[Effect]:
-        """``reason`` as the professional hears it: you, family or gone."""
+        """``reason`` as the professional hears it: you, family or gone; ``staff_gone``:
+        the professional's socket was lost for the whole minute."""
         out = _Out()
         self._close_session(session)
         person = self._people.pop(session.ticket)
         state = self._lines[session.line_id]
         served = _seconds(now - session.started_at)
-        if reason != "gone":
+        if reason not in ("gone", "staff_gone"):
             state.times.observe(served)
         by = session.staff_id if reason == "you" else None
+        if reason == "staff_gone":
+            reason = "gone"
         out.effects += [
             Log(LineAction.ENDED, by, self._detail(session.line_id, person.family,
                                                    served_s=served)),
@@ -433,7 +442,10 @@ class LineDesk:
                                                                 session=session.id)))
         if person.connected:
             out.effects += [ToPerson(session.ticket, wire.Ended(
-                reason="staff" if reason == "you" else "you")), ClosePerson(session.ticket)]
+                reason="you" if reason == "family" else "staff")), ClosePerson(session.ticket)]
+        staff = self._staff.get(session.staff_id)
+        if staff is not None and staff.sockets == 0:
+            del self._staff[session.staff_id]
         out.effects.append(BoardChanged())
         out.changed.add(session.line_id)
         return self._finish(out, now)
@@ -447,8 +459,11 @@ class LineDesk:
             self._drop_queued(out, entry, "gone", now)
         for session in list(self._sessions.values()):
             person = self._people[session.ticket]
+            staff = self._staff[session.staff_id]
             if person.away_since is not None and now >= person.away_since + SESSION_GRACE:
                 out.effects += self._end(session, "gone", now)
+            elif staff.away_since is not None and now >= staff.away_since + SESSION_GRACE:
+                out.effects += self._end(session, "staff_gone", now)
         for line_id, state in self._lines.items():
             if self.board.queue(line_id) and not self._takeable(line_id, now):
                 for entry in self.board.close_line(line_id):
@@ -551,6 +566,13 @@ class LineDesk:
         person = self._people.get(session.ticket)
         if person is not None:
             person.session = None
+
+    def _started(self, session: _Session) -> wire.SessionStarted:
+        return wire.SessionStarted(
+            session=session.id, line=session.line_id, who=session.who,
+            mode="video" if session.video else "chat", waited_s=session.waited_s,
+            ice_servers=self._ice(f"line-staff-{session.staff_id}", session.started_at),
+            ice_transport_policy=self._ice_policy)
 
     def _taken(self, session: _Session, now: datetime) -> wire.Taken:
         staff = self._staff.get(session.staff_id)

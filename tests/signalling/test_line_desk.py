@@ -275,3 +275,23 @@ def test_every_action_and_error_code_is_documented() -> None:
         assert f"`{action.value}`" in text, action
     for code in wire.LINE_ERROR_CODES:
         assert f"`{code}`" in text, code
+
+
+def test_a_professional_who_drops_has_a_minute_to_come_back(desk: LineDesk) -> None:
+    desk.set_duty(SANNA, [1], T0)
+    join(desk, "a")
+    join(desk, "b")
+    sid = session_of(desk.take_next(SANNA, T0), SANNA).session
+    desk.staff_gone(SANNA, T0 + timedelta(seconds=5))
+    assert desk.board_for(PEKKA, T0).lines[0].on_duty == ()  # off duty meanwhile
+    effects = desk.staff_connected(SANNA, "Sanna")
+    assert session_of(effects, SANNA).session == sid  # the same session again
+    desk.staff_gone(SANNA, T0 + timedelta(seconds=10))
+    assert not to_person(desk.tick(T0 + timedelta(seconds=69)), "a", wire.Ended)
+    effects = desk.tick(T0 + timedelta(seconds=70))
+    assert to_person(effects, "a", wire.Ended) == [wire.Ended(reason="staff")]
+    assert ClosePerson("a") in effects
+    assert not [e for e in effects if isinstance(e, SaveStats)]
+    desk.staff_connected(SANNA, "Sanna")
+    desk.set_duty(SANNA, [1], T0 + timedelta(seconds=71))
+    assert to_person(desk.take_next(SANNA, T0 + timedelta(seconds=71)), "b", wire.Taken)
