@@ -296,9 +296,9 @@ class LineHub:
         await self._declare(line)
         secret = secrets.token_urlsafe(32)
         ticket = secret_hash(secret)
-        self._attach(sock, ticket)
         effects = self.desk.join(line.id, ticket, secret, hello.mode, self._clock(),
                                  nickname=nickname, family=family)
+        self._attach(sock, ticket)  # after a refusal the socket may still say hello
         self._perform(effects)
 
     def _attach(self, sock: LineSocket, ticket: str) -> None:
