@@ -261,3 +261,41 @@ async def test_two_professionals_racing_on_take_next_never_take_one_person_twice
                 await staff.until("ended", session=started["session"])
         assert sorted(taken) == [f"P{i}" for i in range(6)]
         assert len(people) == 6
+
+
+@pytest.mark.call_settings(ws_heartbeat_seconds=0.5)
+async def test_a_silent_client_is_dropped_by_the_heartbeat_and_keeps_its_place(
+        settings: Settings, accounts: Accounts) -> None:
+    async with lines_server(settings, accounts) as lines:
+        await lines.make_line()
+        async with aiohttp.ClientSession() as session, \
+                session.ws_connect(lines.url, autoping=False) as silent:
+            await silent.send_str(json.dumps({"type": "hello", "version": "1",
+                                              "line": "neuvonta", "mode": "chat"}))
+            kinds = []
+            while True:
+                msg = await asyncio.wait_for(silent.receive(), 10)
+                kinds.append(msg.type)
+                if msg.type is aiohttp.WSMsgType.TEXT and json.loads(msg.data)["type"] \
+                        == "welcome":
+                    resume = json.loads(msg.data)["resume"]
+                if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.PING):
+                    break
+            assert aiohttp.WSMsgType.PING in kinds
+        answering, _ = await lines.person()  # aiohttp answers pings: it stays
+        back = await lines.socket()
+        await back.send("hello", version="1", resume=resume)
+        await back.expect("welcome")
+        await back.until("queue", position=1)
+        await answering.until("queue", position=2)
+
+
+@pytest.mark.call_settings(ws_rate_per_second=5, ws_burst=10)
+async def test_a_flood_is_cut_off(settings: Settings, accounts: Accounts) -> None:
+    async with lines_server(settings, accounts) as lines:
+        await lines.make_line()
+        person, _ = await lines.person()
+        for _ in range(30):
+            await person.ws.send_str('{"type":"callback"}')
+        await person.until("error", code="rate_limited")
+        assert await person.closed() == 1008
