@@ -496,7 +496,7 @@ class LineDesk:
                 out += self._end(self._sessions[person.session], "gone", now)
             elif ticket in self.board:
                 inner = _Out()
-                self._drop_queued(inner, self.board.leave(ticket), "left", now)
+                self._drop_queued(inner, self.board.leave(ticket), "gone", now)
                 out += self._finish(inner, now)
             self._people.pop(ticket, None)
             out += [ToPerson(ticket, wire.LineError("enrolment_revoked").fact()),

@@ -295,3 +295,29 @@ def test_a_professional_who_drops_has_a_minute_to_come_back(desk: LineDesk) -> N
     desk.staff_connected(SANNA, "Sanna")
     desk.set_duty(SANNA, [1], T0 + timedelta(seconds=71))
     assert to_person(desk.take_next(SANNA, T0 + timedelta(seconds=71)), "b", wire.Taken)
+
+
+def test_expected_wait_and_the_early_warning_that_the_line_closes_first(
+        desk: LineDesk) -> None:
+    desk.set_line(rules(5, cap=20), stats=(600.0, 10))  # ten-minute sessions so far
+    desk.set_line(rules(5, cap=20, staff=frozenset({SANNA})))  # a change keeps the stats
+    effects = desk.join(5, "a", "secret-a", "chat", T0)
+    [queue] = to_person(effects, "a", wire.Queue)
+    assert queue == wire.Queue(position=1, expected_wait_s=None, closes_first=False,
+                               on_duty=0)  # nobody on duty: not known
+    desk.set_duty(SANNA, [5], T0)
+    for i, ticket in enumerate("bcdefghijklmn"):
+        effects = desk.join(5, ticket, f"s-{ticket}", "chat", T0 + timedelta(seconds=i))
+    queues = {e.ticket: e.message for e in effects if isinstance(e, ToPerson)}
+    assert queues["a"] == wire.Queue(position=1, expected_wait_s=0, closes_first=False,
+                                     on_duty=1)
+    assert queues["b"] == wire.Queue(position=2, expected_wait_s=600, closes_first=False,
+                                     on_duty=1)
+    # place 13 is taken after 12 ten-minute sessions, just before closing (2 h) + grace
+    # (10 min); place 14 only after it
+    last = queues["m"]
+    assert isinstance(last, wire.Queue) and last.expected_wait_s == 7200
+    assert not last.closes_first
+    late = queues["n"]
+    assert isinstance(late, wire.Queue) and late.expected_wait_s == 7800 and late.closes_first
+    assert desk.board_for(SANNA, T0).lines[-1].expected_wait_s == 8400
