@@ -121,6 +121,9 @@ class LineDesk:
         else:
             state.rules = rules
         self.board.open_line(rules.id, rules.cap)
+        for staff_id, staff in self._staff.items():  # taken off the line: off duty for it
+            if rules.id in staff.duty and staff_id not in rules.staff_ids:
+                staff.duty = staff.duty - {rules.id}
 
     def line(self, line_id: int) -> LineRules | None:
         state = self._lines.get(line_id)

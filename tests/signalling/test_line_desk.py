@@ -321,3 +321,11 @@ def test_expected_wait_and_the_early_warning_that_the_line_closes_first(
     late = queues["n"]
     assert isinstance(late, wire.Queue) and late.expected_wait_s == 7800 and late.closes_first
     assert desk.board_for(SANNA, T0).lines[-1].expected_wait_s == 8400
+
+
+def test_a_professional_taken_off_a_line_is_off_duty_for_it(desk: LineDesk) -> None:
+    desk.set_duty(SANNA, [1], T0)
+    join(desk, "a")
+    desk.set_line(rules(1, staff=frozenset({PEKKA})))
+    assert desk.board_for(SANNA, T0).duty == ()
+    assert to_staff(desk.take_next(SANNA, T0), SANNA, wire.Nobody)
