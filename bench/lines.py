@@ -56,7 +56,7 @@ KOTA, FLOOR = "kota", "floor"
 @dataclass(frozen=True)
 class LinesBenchConfig:
     people: int = 500
-    takes: int = 40
+    takes: int = 100
     professionals: int = 2
     round_timeout: float = 30.0  # a take whose updates do not all arrive by then fails
     pin: bool = True
@@ -122,6 +122,8 @@ class Crowd:
     """Everyone waiting, and the take being measured."""
 
     people: list[Person] = field(default_factory=list)
+    expected: int = 0  # people who are to join
+    refused: list[str] = field(default_factory=list)  # what anyone was told instead
     remaining: int = 0
     done: asyncio.Event = field(default_factory=asyncio.Event)
     placed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -139,8 +141,13 @@ class Crowd:
                 self.placed.set()
         elif kind == "taken":
             person.taken = True
+        elif kind != "welcome":
+            self.refused.append(str(data))
+            self.placed.set()  # the join phase ends; run_* raise LineFailed
 
     def all_placed(self) -> bool:
+        if len(self.people) < self.expected:
+            return False
         places = sorted(p.position or 0 for p in self.people if not p.taken)
         return places == list(range(1, len(places) + 1))
 
@@ -179,6 +186,7 @@ async def _join_all(crowd: Crowd, count: int, connect: Callable[[], Awaitable[Pe
                     tasks: list[asyncio.Task[None]], limit: float) -> None:
     """``count`` people joined a few at a time, in order, each told its place."""
     gate = asyncio.Semaphore(JOIN_CONCURRENCY)
+    crowd.expected = count
 
     async def one() -> None:
         async with gate:
@@ -192,6 +200,9 @@ async def _join_all(crowd: Crowd, count: int, connect: Callable[[], Awaitable[Pe
     except TimeoutError:
         raise LineFailed(f"only {sum(p.position is not None for p in crowd.people)} of "
                          f"{count} people were told a place") from None
+    if crowd.refused:
+        raise LineFailed(f"{len(crowd.refused)} people were told something else than their "
+                         f"place, first: {crowd.refused[0]}")
 
 
 # -- the floor ----------------------------------------------------------------------------
