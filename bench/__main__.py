@@ -4,6 +4,7 @@
 ``python -m bench six-pages``: six Chromium pages in one call (bench/six_pages.py).
 ``python -m bench booking``: families racing for booking times (bench/booking_race.py).
 ``python -m bench line-wait``: a contact line's expected wait (bench/line_wait.py).
+``python -m bench lines``: 500 people on one line, position updates (bench/lines.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import booking_race, fixed_rate, line_wait, six_pages, staff_writes
+from bench import lines as line_updates
 from bench.report import render_markdown, render_text, summarise
 from bench.signalling_relay import (
     BenchConfig,
@@ -36,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog="python -m bench staff-writes --help: the staff API under write load; "
         "python -m bench six-pages --help: six Chromium pages in one call; "
         "python -m bench booking --help: families racing for booking times; "
-        "python -m bench line-wait --help: a contact line's expected wait",
+        "python -m bench line-wait --help: a contact line's expected wait; "
+        "python -m bench lines --help: position updates on a line of 500",
     )
     parser.add_argument("--clients", type=parse_clients, default=BenchConfig.clients,
                         help="comma-separated even client counts (default 200,1000,5000)")
@@ -91,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return booking_race.main(given[1:])
     if given[:1] == ["line-wait"]:
         return line_wait.main(given[1:])
+    if given[:1] == ["lines"]:
+        return line_updates.main(given[1:])
     args = _parser().parse_args(argv)
     config = BenchConfig(
         clients=args.clients, servers=args.servers, seconds=args.seconds,

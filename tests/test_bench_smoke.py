@@ -221,3 +221,17 @@ def test_line_wait_tiny() -> None:
         assert line_wait.main(["--days", "2"]) in (0, 1)
     printed = out.getvalue()
     assert "median" in printed and "not known yet" in printed and "ratio to the floor" in printed
+
+
+async def test_lines_tiny(tmp_path: Path) -> None:
+    """``python -m bench lines`` in small: six people on one line of a real ``kota run``
+    and of the floor, three takes, every waiting person told its new place each time."""
+    from bench.lines import LinesBenchConfig, render_text, run_lines
+
+    config = LinesBenchConfig(people=6, takes=3, pin=False, workdir=tmp_path, log=False)
+    result = await run_lines(config)
+    report = render_text(result)
+    assert result.clean, report
+    for spread in (result.floor, result.kota):
+        assert len(spread.rounds) == 3 and spread.max_ms >= spread.p50_ms > 0, report
+    assert result.ratio_p95 > 0 and "Kota / floor" in report
