@@ -29,12 +29,18 @@ from signalling.peers.synthetic_media import TestPatternTrack, ToneTrack
 from tests.conftest import wait_until
 from tests.e2e.flows import OpenPage
 from tests.e2e.kota_server import KotaProcess, StaffApi
-from tests.e2e.page_checks import PHONE, TABLET_PORTRAIT, assert_accessible, \
-    assert_remote_videos_play, screenshots
+from tests.e2e.page_checks import (
+    PHONE,
+    TABLET_PORTRAIT,
+    assert_accessible,
+    assert_remote_videos_play,
+    screenshots,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 StaffLogin = Callable[[str], Awaitable[StaffApi]]
+StaffSockets = Callable[[str], Awaitable["StaffSocket"]]
 ALL_DAY = [{"weekday": d, "opens": "00:00", "closes": "23:59"} for d in range(7)]
 SWEDISH = {"locale": "sv-SE"}
 WAIT = 30_000  # ms: a busy machine
@@ -104,15 +110,14 @@ class StaffSocket:
         assert self.ws is not None
         await self.ws.send_str(msgspec.json.encode(message).decode())
 
-    async def expect(self, kind: str, timeout: float = 30.0) -> dict[str, Any]:
+    async def expect(self, kind: str) -> dict[str, Any]:
         """The next message of ``kind`` (boards and knocks in between are skipped)."""
-        async def next_of_kind() -> dict[str, Any]:
+        async with asyncio.timeout(30):
             while True:
                 message = await self.inbox.get()
                 if message.get("type") == kind:
                     return message
                 assert message.get("type") != "error", message
-        return await asyncio.wait_for(next_of_kind(), timeout)
 
     def video_peer(self, session: str) -> PeerLink:
         """The professional's camera (a test pattern) and microphone (a tone)."""
@@ -139,7 +144,7 @@ class StaffSocket:
 
 
 @pytest.fixture
-async def staff_socket(staff_api: StaffLogin) -> AsyncIterator[Callable[[str], Awaitable[StaffSocket]]]:
+async def staff_socket(staff_api: StaffLogin) -> AsyncIterator[StaffSockets]:
     made: list[StaffSocket] = []
 
     async def open_(username: str = "sanna") -> StaffSocket:
@@ -179,7 +184,7 @@ async def join_public(page: Page, slug: str, *, nickname: str = "", mode: str = 
 
 
 async def test_a_person_joins_waits_chats_switches_to_video_and_ends(
-    open_page: OpenPage, staff_api: StaffLogin, staff_socket: Callable[[str], Awaitable[StaffSocket]],
+    open_page: OpenPage, staff_api: StaffLogin, staff_socket: StaffSockets,
 ) -> None:
     line = await make_line(staff_api, "natradgivning")
     page = await phone_in_swedish(open_page)
@@ -211,7 +216,8 @@ async def test_a_person_joins_waits_chats_switches_to_video_and_ends(
     await page.locator(".chat-form button[type=submit]").click()
     echoed = await sanna.expect("chat")
     assert echoed["text"] == "Jag vill prata om min son." and echoed["from"] == "family"
-    await expect(page.locator(".chat-line.own .chat-text")).to_have_text("Jag vill prata om min son.")
+    own = page.locator(".chat-line.own .chat-text")
+    await expect(own).to_have_text("Jag vill prata om min son.")
     await check(page, "the chat with the professional", "line-chat-sv")
 
     link = sanna.video_peer(sid)
@@ -230,7 +236,8 @@ async def test_a_person_joins_waits_chats_switches_to_video_and_ends(
     await page.locator("dialog .button.danger").click()
     ended = await sanna.expect("ended")
     assert ended["reason"] == "family"
-    await expect(page.locator("[data-notice=ended] h1")).to_have_text("Samtalet är slut", timeout=WAIT)
+    await expect(page.locator("[data-notice=ended] h1")).to_have_text("Samtalet är slut",
+                                                                      timeout=WAIT)
     await check(page, "the end of the conversation", "line-ended-sv")
     # The camera is off once it is over.
     assert await page.evaluate("() => window.__kotaTestPeerConnections.every("
@@ -268,7 +275,7 @@ async def test_a_full_line_says_so(
 
 
 async def test_a_reload_within_the_minute_keeps_the_place(
-    open_page: OpenPage, staff_api: StaffLogin, staff_socket: Callable[[str], Awaitable[StaffSocket]],
+    open_page: OpenPage, staff_api: StaffLogin, staff_socket: StaffSockets,
 ) -> None:
     line = await make_line(staff_api, "ladda-om")
     first = await phone_in_swedish(open_page, "first")

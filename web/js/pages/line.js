@@ -328,8 +328,8 @@ function startPersonal() {
 }
 
 async function boot() {
-  setTitle("line.page_title");
   await startPublicPage();
+  setTitle("line.page_title");
   if (personal) {
     startPersonal();
     return;

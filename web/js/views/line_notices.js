@@ -6,12 +6,14 @@ import { h } from "../dom.js";
 
 /**
  * ``kind`` names the page (data-notice, for tests and styles); ``titleKey``/``textKey``
- * with ``vars``; ``more``: extra elements; ``action``: {key, run} for one button.
+ * with ``vars``; ``name``: the line's name under the title; ``more``: extra elements;
+ * ``action``: {key, run} for one button.
  */
-export function lineNotice({ kind, titleKey, textKey, vars, more = [], action }) {
+export function lineNotice({ kind, titleKey, textKey, vars, name, more = [], action }) {
   return h("section", { class: "card center line-notice", dataset: { notice: kind },
     attrs: { "aria-labelledby": "line-notice-title" } },
     h("h1", { id: "line-notice-title", i18n: titleKey, vars }),
+    name ? h("p", { class: "line-name" }, name) : null,
     textKey ? h("p", { class: "lead", i18n: textKey, vars }) : null,
     more,
     action
@@ -28,9 +30,7 @@ export function lineClosedNotice({ name, opensAt }) {
     titleKey: "line.closed.title",
     textKey: opensAt ? "line.closed.opens" : "line.closed.unknown",
     vars: opensAt ? { date: { date: opensAt }, time: { time: opensAt } } : undefined,
-    more: [
-      name ? h("p", { class: "line-name" }, name) : null,
-      h("p", { i18n: opensAt ? "line.closed.keep_open" : "line.closed.later" }),
-    ],
+    name,
+    more: [h("p", { i18n: opensAt ? "line.closed.keep_open" : "line.closed.later" })],
   });
 }
