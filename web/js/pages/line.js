@@ -253,7 +253,8 @@ function onWelcome(message) {
       onCallback: () => connection.askCallback(),
     });
   }
-  show(waiting.view, "line.waiting_page_title");
+  // Back after a dropped socket in a session: the session stays on the screen.
+  if (!session) show(waiting.view, "line.waiting_page_title");
 }
 
 function onQueue(queue) {
