@@ -149,7 +149,8 @@ async def test_only_the_secrets_hash_is_stored_and_nothing_secret_is_logged(
 
 
 async def test_one_open_callback_however_many_ask_at_once(
-        staff_client: SignIn, personal: dict[str, Any], kota: TestServer, clock: Clock,
+        staff_client: SignIn, admin: StaffClient, personal: dict[str, Any], kota: TestServer,
+        clock: Clock,
         accounts: Accounts, settings: Settings) -> None:
     sanna = await staff_client("sanna")
     _, made = await enrol(sanna, personal["id"])
@@ -182,6 +183,9 @@ async def test_one_open_callback_however_many_ask_at_once(
                 ) == [(f'{{"enrolment":{eid},"line":{line_id}}}',)]
     await assert_error(await sanna.post(f"/api/lines/{line_id}/callbacks/999/done"), 404,
                        "callback_not_found")
+    other = await make_line(admin, accounts, slug="toinen", kind="personal")
+    await assert_error(await sanna.post(f"/api/lines/{other['id']}/callbacks/{cid}/done"),
+                       404, "callback_not_found")
     again, added = await ask()
     assert added and again != cid
 
@@ -218,6 +222,7 @@ async def hub_server(settings: Settings, accounts: Accounts, clock: Clock,
     server = TestServer(app, host="127.0.0.1", port=settings.port)
     await server.start_server()
     try:
+        assert app[key] is hub, "the app's start put its own hub in place of the fake"
         yield server, hub
     finally:
         await server.close()
