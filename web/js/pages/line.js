@@ -264,6 +264,8 @@ function onQueue(queue) {
 }
 
 function onTaken(taken) {
+  // Back after a dropped socket, the same session: its chat and video go on.
+  if (session && session.id === taken.session) return;
   if (session) session.close();
   const modes = welcome ? welcome.line.modes : (info && info.modes) || "chat";
   session = lineSession({
@@ -288,10 +290,19 @@ function onEnded({ reason }) {
   }));
 }
 
+let triedOtherMode = false;
+
 function onError({ code }) {
+  if (!welcome && personal && code === "mode_not_offered" && !triedOtherMode) {
+    // A family's own line that offers only the other way of talking.
+    triedOtherMode = true;
+    chosenMode(chosenMode() === "video" ? "chat" : "video");
+    restart();
+    return;
+  }
   if (!welcome) {
     // The hello was refused: the link, the line or the request does not work.
-    if (personal && ["enrolment_revoked", "enrolment_not_found", "link_revoked"].includes(code)) {
+    if (personal && ["enrolment_revoked", "enrolment_invalid"].includes(code)) {
       forgetEnrolment();
     }
     finished(lineNotice({ kind: "refused", titleKey: "line.refused_title",

@@ -16,7 +16,7 @@ const STAFF = "staff";
 /**
  * ``connection``: LineConnection; ``taken``: the server's `taken` message; ``media``:
  * LocalMedia; ``videoAllowed``: the line offers video; ``onEnd()``: the person taps End.
- * Returns {view, startVideo(), close(), connection(state)}.
+ * Returns {id (the session's), view, startVideo(), close(), connection(state)}.
  */
 export function lineSession({ connection, taken, media, videoAllowed, onEnd }) {
   const name = taken.staff_name || "";
@@ -133,5 +133,5 @@ export function lineSession({ connection, taken, media, videoAllowed, onEnd }) {
     reconnecting.hidden = state !== "reconnecting";
   }
 
-  return { view, startVideo, close, connection: showConnection };
+  return { id: taken.session, view, startVideo, close, connection: showConnection };
 }
