@@ -20,6 +20,7 @@ import aiohttp
 import aioice.ice
 import msgspec
 import pytest
+import pytest_asyncio
 from aiortc.mediastreams import MediaStreamTrack
 from playwright.async_api import Page, expect
 
@@ -110,12 +111,13 @@ class StaffSocket:
         assert self.ws is not None
         await self.ws.send_str(msgspec.json.encode(message).decode())
 
-    async def expect(self, kind: str) -> dict[str, Any]:
-        """The next message of ``kind`` (boards and knocks in between are skipped)."""
+    async def expect(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """The next message of ``kind`` with ``fields`` (others in between are skipped)."""
         async with asyncio.timeout(30):
             while True:
                 message = await self.inbox.get()
-                if message.get("type") == kind:
+                if message.get("type") == kind and all(
+                        message.get(k) == v for k, v in fields.items()):
                     return message
                 assert message.get("type") != "error", message
 
@@ -143,7 +145,7 @@ class StaffSocket:
                 await self._reader
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def staff_socket(staff_api: StaffLogin) -> AsyncIterator[StaffSockets]:
     made: list[StaffSocket] = []
 
@@ -214,8 +216,8 @@ async def test_a_person_joins_waits_chats_switches_to_video_and_ends(
     await expect(staff_line).to_have_text("Hej! Hur kan jag hjälpa?", timeout=WAIT)
     await page.fill("#chat-input", "Jag vill prata om min son.")
     await page.locator(".chat-form button[type=submit]").click()
-    echoed = await sanna.expect("chat")
-    assert echoed["text"] == "Jag vill prata om min son." and echoed["from"] == "family"
+    heard = await sanna.expect("chat", session=sid, **{"from": "family"})
+    assert heard["text"] == "Jag vill prata om min son."
     own = page.locator(".chat-line.own .chat-text")
     await expect(own).to_have_text("Jag vill prata om min son.")
     await check(page, "the chat with the professional", "line-chat-sv")
