@@ -290,8 +290,18 @@ async def test_a_reload_within_the_minute_keeps_the_place(
     await expect(first.locator(".line-place")).to_have_text("Din plats i kön: 1", timeout=WAIT)
     await expect(second.locator(".line-place")).to_have_text("Din plats i kön: 2")
     # The socket dropping (not a reload) comes back by itself, too.
-    await first.evaluate("() => window.__kotaTestSockets.forEach((ws) => ws.close())")
-    await expect(first.locator(".line-place")).to_have_text("Din plats i kön: 1", timeout=WAIT)
+    before = await first.evaluate("""() => {
+      window.__kotaTestSockets.forEach((ws) => ws.close());
+      return window.__kotaTestSockets.length;
+    }""")
+    # Back when a new socket is open and its welcome has hidden the "reconnecting" note.
+    await first.wait_for_function("""(before) => {
+      const sockets = window.__kotaTestSockets;
+      const note = document.querySelector(".line-waiting .line-reconnecting");
+      return sockets.length > before && sockets[sockets.length - 1].readyState === 1
+        && note && note.hidden;
+    }""", arg=before, timeout=WAIT)
+    await expect(first.locator(".line-place")).to_have_text("Din plats i kön: 1")
 
     sanna = await staff_socket("sanna")
     await sanna.send({"type": "duty", "lines": [line["id"]]})
