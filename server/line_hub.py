@@ -33,7 +33,8 @@ from server.line_enrolments import secret_hash
 from server.line_hours import hours_now
 from server.records import Line, LineCallback, LineKind, QueuedRow, StaffSession
 from signalling import line_messages as wire
-from signalling.line_desk import (
+from signalling.line_desk import LineDesk
+from signalling.line_effects import (
     AddCallback,
     BoardChanged,
     ClosePerson,
@@ -41,7 +42,6 @@ from signalling.line_desk import (
     Effect,
     Family,
     HoursState,
-    LineDesk,
     LineRules,
     Log,
     SaveQueued,
@@ -57,6 +57,7 @@ logger = logging.getLogger(__name__)
 
 BOARD_DEBOUNCE: Final = 0.2
 TICK_SECONDS: Final = 1.0
+BOARD_REFRESH_TICKS: Final = 30
 CALLBACK_REFRESH: Final = timedelta(seconds=30)
 SEND_QUEUE: Final = 256  # frames waiting for a slow client before it is dropped
 
@@ -142,7 +143,7 @@ def rules_of(line: Line, zone: ZoneInfo) -> LineRules:
         id=line.id, name=line.name, kind=line.kind.value, modes=line.modes.value,
         cap=line.queue_cap, grace=timedelta(minutes=line.grace_minutes),
         callback_after=timedelta(minutes=line.callback_after_minutes),
-        staff_ids=frozenset(line.staff_ids), hours=state)
+        staff_ids=frozenset(line.staff_ids), hours=state, active=active)
 
 
 class LineHub:
@@ -233,8 +234,10 @@ class LineHub:
 
     async def _reload(self, line_id: int) -> None:
         line = await self._db.get_line(line_id)
-        if line is not None and self.desk.line(line_id) is not None:
-            self.desk.set_line(rules_of(line, self._zone))
+        if line is None:
+            return
+        if self.desk.line(line_id) is not None or set(line.staff_ids) & set(self._staff):
+            await self._declare(line)
             self._perform([*self.desk.tick(self._clock()), BoardChanged()])
 
     # -- sockets -------------------------------------------------------------------------
@@ -256,7 +259,7 @@ class LineHub:
             sock.staff_id = staff_id
             self._staff.setdefault(staff_id, set()).add(sock)
             first_name = staff.staff.display_name.split(" ")[0]
-            self._perform(self.desk.staff_connected(staff_id, first_name))
+            self._perform(self.desk.staff_connected(staff_id, first_name, now))
             await self._read_callbacks(now, force=True)
             return
         if hello.resume is not None:
@@ -293,9 +296,9 @@ class LineHub:
         await self._declare(line)
         secret = secrets.token_urlsafe(32)
         ticket = secret_hash(secret)
-        self._attach(sock, ticket)
         effects = self.desk.join(line.id, ticket, secret, hello.mode, self._clock(),
                                  nickname=nickname, family=family)
+        self._attach(sock, ticket)  # after a refusal the socket may still say hello
         self._perform(effects)
 
     def _attach(self, sock: LineSocket, ticket: str) -> None:
@@ -423,12 +426,18 @@ class LineHub:
     # -- timers and boards -----------------------------------------------------------------
 
     async def _tick(self) -> None:
+        """Once a second; boards are refreshed every ``BOARD_REFRESH_TICKS`` (waits grow,
+        lines open and close by the clock)."""
+        ticks = 0
         while True:
             await asyncio.sleep(TICK_SECONDS)
+            ticks += 1
             try:
                 now = self._clock()
                 self._perform(self.desk.tick(now))
                 await self._read_callbacks(now)
+                if ticks % BOARD_REFRESH_TICKS == 0:
+                    self._boards_changed()
             except Exception:
                 logger.exception("line.tick_failed")
 

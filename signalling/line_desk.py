@@ -9,14 +9,30 @@ professionals by their staff id. The rules are docs/protocol-lines.md's.
 
 from __future__ import annotations
 
-import enum
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final, TypeAlias
+from typing import Final
 
 from signalling import line_messages as wire
+from signalling.line_effects import (
+    AddCallback,
+    BoardChanged,
+    ClosePerson,
+    DeleteQueued,
+    Effect,
+    Family,
+    HoursState,
+    LineAction,
+    LineRules,
+    Log,
+    SaveQueued,
+    SaveStats,
+    ToPerson,
+    ToStaff,
+    TouchEnrolment,
+)
 from signalling.line_queue import Entry, EntryState, LineBoard, QueueFull, UnknownTicket
 from signalling.line_wait import ServiceTimes, closes_first, expected_waits
 from signalling.messages import IceServer, IceTransportPolicy, SignalPayload
@@ -27,130 +43,6 @@ SESSION_GRACE: Final = timedelta(minutes=1)
 REFRESH: Final = timedelta(seconds=30)
 
 
-class LineAction(enum.StrEnum):
-    """Usage-log actions of the line socket; each is listed in docs/audit.md."""
-
-    JOINED = "line.joined"
-    LEFT = "line.left"
-    TAKEN = "line.taken"
-    VIDEO_STARTED = "line.video_started"
-    HANDED_OVER = "line.handed_over"
-    ENDED = "line.ended"
-    CALLBACK_REQUESTED = "line.callback_requested"
-
-
-@dataclass(frozen=True)
-class HoursState:
-    open: bool
-    closes_at: datetime | None
-    opens_at: datetime | None
-
-
-@dataclass(frozen=True)
-class LineRules:
-    """What the desk needs of a line; ``hours`` tells whether it is open at a time."""
-
-    id: int
-    name: str
-    kind: str  # "public" | "personal"
-    modes: str  # "chat" | "video" | "both"
-    cap: int
-    grace: timedelta
-    callback_after: timedelta
-    staff_ids: frozenset[int]
-    hours: Callable[[datetime], HoursState]
-
-    @property
-    def personal(self) -> bool:
-        return self.kind == "personal"
-
-    def allows(self, mode: str) -> bool:
-        return self.modes == "both" or self.modes == mode
-
-    def info(self) -> wire.LineInfo:
-        return wire.LineInfo(name=self.name, kind=self.kind, modes=self.modes)
-
-
-@dataclass(frozen=True)
-class Family:
-    """A personal line's family, as its enrolment says."""
-
-    enrolment_id: int
-    family_name: str
-    staff_ids: frozenset[int]
-
-
-# --- effects --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ToPerson:
-    ticket: str
-    message: wire.ServerMessage
-
-
-@dataclass(frozen=True, slots=True)
-class ToStaff:
-    staff_id: int
-    message: wire.ServerMessage
-
-
-@dataclass(frozen=True, slots=True)
-class ClosePerson:
-    """Close the person's socket (1000) after what is queued for it."""
-
-    ticket: str
-
-
-@dataclass(frozen=True, slots=True)
-class Log:
-    """One usage-log row: codes and numbers only."""
-
-    action: LineAction
-    staff_id: int | None  # None: the system did it
-    detail: Mapping[str, int | str]
-
-
-@dataclass(frozen=True, slots=True)
-class SaveStats:
-    line_id: int
-    mean: float
-    samples: int
-
-
-@dataclass(frozen=True, slots=True)
-class SaveQueued:
-    entry: Entry
-    nickname: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteQueued:
-    ticket: str
-
-
-@dataclass(frozen=True, slots=True)
-class AddCallback:
-    enrolment_id: int
-    line_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class TouchEnrolment:
-    """The family's link was used (its ``last_used_at``)."""
-
-    enrolment_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class BoardChanged:
-    """Every professional's board may have changed (the hub debounces)."""
-
-
-Effect: TypeAlias = (
-    ToPerson | ToStaff | ClosePerson | Log | SaveStats | SaveQueued | DeleteQueued
-    | AddCallback | TouchEnrolment | BoardChanged
-)
 IceSource = Callable[[str, datetime], tuple[IceServer, ...]]
 
 
@@ -176,6 +68,8 @@ class _Session:
     entry: Entry
     video: bool
     started_at: datetime
+    who: str
+    waited_s: int
 
 
 @dataclass
@@ -184,6 +78,7 @@ class _Staff:
     sockets: int = 0
     duty: frozenset[int] = frozenset()
     session: str | None = None
+    away_since: datetime | None = None  # no socket left, a session still open
 
 
 @dataclass
@@ -226,6 +121,9 @@ class LineDesk:
         else:
             state.rules = rules
         self.board.open_line(rules.id, rules.cap)
+        for staff_id, staff in self._staff.items():  # taken off the line: off duty for it
+            if rules.id in staff.duty and staff_id not in rules.staff_ids:
+                staff.duty = staff.duty - {rules.id}
 
     def line(self, line_id: int) -> LineRules | None:
         state = self._lines.get(line_id)
@@ -244,7 +142,9 @@ class LineDesk:
         return hours
 
     def _takeable(self, line_id: int, now: datetime) -> bool:
-        """Open, or closed less than the grace ago."""
+        """Open, or closed less than the grace ago; never once the line is deactivated."""
+        if not self._lines[line_id].rules.active:
+            return False
         if self._hours(line_id, now).open:
             return True
         last = self._lines[line_id].last_take
@@ -368,15 +268,20 @@ class LineDesk:
 
     # -- a professional ------------------------------------------------------------------
 
-    def staff_connected(self, staff_id: int, first_name: str) -> list[Effect]:
+    def staff_connected(self, staff_id: int, first_name: str, now: datetime) -> list[Effect]:
         staff = self._staff.setdefault(staff_id, _Staff(first_name))
         staff.first_name = first_name
         staff.sockets += 1
-        return [ToStaff(staff_id, wire.Welcome(staff_id=staff_id)), BoardChanged()]
+        staff.away_since = None
+        effects: list[Effect] = [ToStaff(staff_id, wire.Welcome(staff_id=staff_id)),
+                                 BoardChanged()]
+        if staff.session is not None:  # back within the minute: the session goes on
+            effects.append(ToStaff(staff_id, self._started(self._sessions[staff.session], now)))
+        return effects
 
     def staff_gone(self, staff_id: int, now: datetime) -> list[Effect]:
-        """A staff socket closed; with the last one they go off duty and their session
-        ends."""
+        """A staff socket closed; with the last one they go off duty, and a session they
+        are in waits a minute for them to come back (then it ends)."""
         staff = self._staff.get(staff_id)
         if staff is None:
             return []
@@ -384,10 +289,12 @@ class LineDesk:
         if staff.sockets > 0:
             return []
         out = _Out()
-        if staff.session is not None:
-            out.effects += self.end(None, staff_id, staff.session, now)
         out.changed.update(staff.duty)
-        del self._staff[staff_id]
+        staff.duty = frozenset()
+        if staff.session is None:
+            del self._staff[staff_id]
+        else:
+            staff.away_since = now
         out.effects.append(BoardChanged())
         return self._finish(out, now)
 
@@ -418,24 +325,20 @@ class LineDesk:
         person = self._people[entry.ticket]
         rules = self._lines[entry.line_id].rules
         video = entry.mode == "video" and rules.allows("video")
-        session = _Session(self._new_id(), entry.ticket, staff_id, entry.line_id, entry, video,
-                           now)
-        self._sessions[session.id] = session
-        staff.session = session.id
-        person.session = session.id
         waited = _seconds(now - entry.joined_at)
         family = person.family
         who = family.family_name if family is not None else person.nickname
+        session = _Session(self._new_id(), entry.ticket, staff_id, entry.line_id, entry, video,
+                           now, who, waited)
+        self._sessions[session.id] = session
+        staff.session = session.id
+        person.session = session.id
         out.effects += [
             DeleteQueued(entry.ticket),
             Log(LineAction.TAKEN, staff_id, self._detail(entry.line_id, family,
                                                          waited_s=waited)),
             ToPerson(entry.ticket, self._taken(session, now)),
-            ToStaff(staff_id, wire.SessionStarted(
-                session=session.id, line=entry.line_id, who=who,
-                mode="video" if video else "chat", waited_s=waited,
-                ice_servers=self._ice(f"line-staff-{staff_id}", now),
-                ice_transport_policy=self._ice_policy)),
+            ToStaff(staff_id, self._started(session, now)),
             BoardChanged(),
         ]
         if video:
@@ -519,15 +422,18 @@ class LineDesk:
         return self._end(session, "you" if ticket is None else "family", now)
 
     def _end(self, session: _Session, reason: str, now: datetime) -> list[Effect]:
-        """``reason`` as the professional hears it: you, family or gone."""
+        """``reason`` as the professional hears it: you, family or gone; ``staff_gone``:
+        the professional's socket was lost for the whole minute."""
         out = _Out()
         self._close_session(session)
         person = self._people.pop(session.ticket)
         state = self._lines[session.line_id]
         served = _seconds(now - session.started_at)
-        if reason != "gone":
+        if reason not in ("gone", "staff_gone"):
             state.times.observe(served)
         by = session.staff_id if reason == "you" else None
+        if reason == "staff_gone":
+            reason = "gone"
         out.effects += [
             Log(LineAction.ENDED, by, self._detail(session.line_id, person.family,
                                                    served_s=served)),
@@ -539,7 +445,10 @@ class LineDesk:
                                                                 session=session.id)))
         if person.connected:
             out.effects += [ToPerson(session.ticket, wire.Ended(
-                reason="staff" if reason == "you" else "you")), ClosePerson(session.ticket)]
+                reason="you" if reason == "family" else "staff")), ClosePerson(session.ticket)]
+        staff = self._staff.get(session.staff_id)
+        if staff is not None and staff.sockets == 0:
+            del self._staff[session.staff_id]
         out.effects.append(BoardChanged())
         out.changed.add(session.line_id)
         return self._finish(out, now)
@@ -553,8 +462,11 @@ class LineDesk:
             self._drop_queued(out, entry, "gone", now)
         for session in list(self._sessions.values()):
             person = self._people[session.ticket]
+            staff = self._staff[session.staff_id]
             if person.away_since is not None and now >= person.away_since + SESSION_GRACE:
                 out.effects += self._end(session, "gone", now)
+            elif staff.away_since is not None and now >= staff.away_since + SESSION_GRACE:
+                out.effects += self._end(session, "staff_gone", now)
         for line_id, state in self._lines.items():
             if self.board.queue(line_id) and not self._takeable(line_id, now):
                 for entry in self.board.close_line(line_id):
@@ -587,7 +499,7 @@ class LineDesk:
                 out += self._end(self._sessions[person.session], "gone", now)
             elif ticket in self.board:
                 inner = _Out()
-                self._drop_queued(inner, self.board.leave(ticket), "left", now)
+                self._drop_queued(inner, self.board.leave(ticket), "gone", now)
                 out += self._finish(inner, now)
             self._people.pop(ticket, None)
             out += [ToPerson(ticket, wire.LineError("enrolment_revoked").fact()),
@@ -657,6 +569,13 @@ class LineDesk:
         person = self._people.get(session.ticket)
         if person is not None:
             person.session = None
+
+    def _started(self, session: _Session, now: datetime) -> wire.SessionStarted:
+        return wire.SessionStarted(
+            session=session.id, line=session.line_id, who=session.who,
+            mode="video" if session.video else "chat", waited_s=session.waited_s,
+            ice_servers=self._ice(f"line-staff-{session.staff_id}", now),
+            ice_transport_policy=self._ice_policy)
 
     def _taken(self, session: _Session, now: datetime) -> wire.Taken:
         staff = self._staff.get(session.staff_id)

@@ -10,6 +10,7 @@ import json
 import logging
 from collections.abc import Iterator
 
+import aiohttp
 import pytest
 
 from server.log import JsonFormatter, configure_logging
@@ -224,3 +225,77 @@ async def test_many_joins_at_once_get_places_one_to_n(
         sanna = await lines.staff("sanna")
         board = await sanna.until("board")
         assert board["lines"][0]["waiting"] == 30
+
+
+async def test_another_sites_page_is_refused_and_the_public_page_sees_full(
+        settings: Settings, accounts: Accounts) -> None:
+    async with lines_server(settings, accounts) as lines:
+        await lines.make_line(queue_cap=1)
+        async with aiohttp.ClientSession() as session:
+            resp = await session.get(lines.url, headers={
+                "Origin": "https://evil.example", "Connection": "Upgrade",
+                "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+            assert resp.status == 403
+            assert (await resp.json())["error"]["code"] == "cross_origin"
+            public = str(lines.server.make_url("/api/public/lines/neuvonta"))
+            assert (await (await session.get(public)).json())["full"] is False
+            await lines.person()
+            assert (await (await session.get(public)).json())["full"] is True
+
+
+async def test_two_professionals_racing_on_take_next_never_take_one_person_twice(
+        settings: Settings, accounts: Accounts) -> None:
+    async with lines_server(settings, accounts) as lines:
+        line = await lines.make_line()
+        people = [await lines.person(nickname=f"P{i}") for i in range(6)]
+        sanna = await lines.staff("sanna", duty=[line["id"]])
+        pekka = await lines.staff("pekka", duty=[line["id"]])
+        taken: list[str] = []
+        for _ in range(3):
+            await asyncio.gather(sanna.send("take_next"), pekka.send("take_next"))
+            for staff in (sanna, pekka):
+                started = await staff.until("session")
+                taken.append(started["who"])
+                await staff.send("end", session=started["session"])
+                await staff.until("ended", session=started["session"])
+        assert sorted(taken) == [f"P{i}" for i in range(6)]
+        assert len(people) == 6
+
+
+@pytest.mark.call_settings(ws_heartbeat_seconds=0.5)
+async def test_a_silent_client_is_dropped_by_the_heartbeat_and_keeps_its_place(
+        settings: Settings, accounts: Accounts) -> None:
+    async with lines_server(settings, accounts) as lines:
+        await lines.make_line()
+        async with aiohttp.ClientSession() as session, \
+                session.ws_connect(lines.url, autoping=False) as silent:
+            await silent.send_str(json.dumps({"type": "hello", "version": "1",
+                                              "line": "neuvonta", "mode": "chat"}))
+            kinds = []
+            while True:
+                msg = await asyncio.wait_for(silent.receive(), 10)
+                kinds.append(msg.type)
+                if msg.type is aiohttp.WSMsgType.TEXT and json.loads(msg.data)["type"] \
+                        == "welcome":
+                    resume = json.loads(msg.data)["resume"]
+                if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.PING):
+                    break
+            assert aiohttp.WSMsgType.PING in kinds
+        answering, _ = await lines.person()  # aiohttp answers pings: it stays
+        back = await lines.socket()
+        await back.send("hello", version="1", resume=resume)
+        await back.expect("welcome")
+        await back.until("queue", position=1)
+        await answering.until("queue", position=2)
+
+
+@pytest.mark.call_settings(ws_rate_per_second=5, ws_burst=10)
+async def test_a_flood_is_cut_off(settings: Settings, accounts: Accounts) -> None:
+    async with lines_server(settings, accounts) as lines:
+        await lines.make_line()
+        person, _ = await lines.person()
+        for _ in range(30):
+            await person.ws.send_str('{"type":"callback"}')
+        await person.until("error", code="rate_limited")
+        assert await person.closed() == 1008

@@ -203,3 +203,25 @@ async def test_outside_hours_full_and_closing_plus_grace(
             return ("line.left", {"line": line["id"], "reason": "closed", "waited_s": 960}) \
                 in await usage(settings)
         await wait_until(told, what="line.left closed")
+
+
+async def test_a_professional_reloading_the_page_keeps_the_session(
+        settings: Settings, accounts: Accounts) -> None:
+    async with lines_server(settings, accounts) as lines:
+        line = await lines.make_line()
+        sanna = await lines.staff("sanna", duty=[line["id"]])
+        person, _ = await lines.person(nickname="Kettu")
+        await sanna.send("take_next")
+        session = (await sanna.until("session"))["session"]
+        await person.until("taken")
+        await sanna.close()
+        again = await lines.socket("sanna")
+        await again.send("hello", version="1", staff=True)
+        await again.expect("welcome")
+        resumed = await again.until("session")
+        assert (resumed["session"], resumed["who"]) == (session, "Kettu")
+        await person.send("chat", text="oletko siellä")
+        await again.until("chat", text="oletko siellä", session=session)
+        await again.close()
+        lines.clock.advance(seconds=61)
+        await person.until("ended", reason="staff")

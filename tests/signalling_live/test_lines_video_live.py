@@ -110,3 +110,6 @@ async def test_a_chat_becomes_a_video_call_with_frames_both_ways(
         refused = await lines.socket()
         await refused.send("hello", version="1", line="vain-chat", mode="video")
         await refused.expect("error", code="mode_not_offered")
+        await refused.send("hello", version="1", line="vain-chat", mode="chat")
+        await refused.expect("welcome")
+        await refused.until("queue", position=1)
