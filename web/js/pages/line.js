@@ -277,7 +277,8 @@ function onTaken(taken) {
   });
   show(session.view, "line.session_page_title");
   announce(t("line.taken_title", { name: taken.staff_name || "" }));
-  if (chosenMode() === "video") session.startVideo();
+  // Joined for video, or (after a reload) a session that had become a video call.
+  if (taken.mode === "video" || chosenMode() === "video") session.startVideo();
 }
 
 function onEnded({ reason }) {
