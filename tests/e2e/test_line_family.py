@@ -306,9 +306,11 @@ async def test_a_reload_within_the_minute_keeps_the_place(
     sanna = await staff_socket("sanna")
     await sanna.send({"type": "duty", "lines": [line["id"]]})
     await sanna.send({"type": "take_next"})
-    await sanna.expect("session")
+    taken = await sanna.expect("session")
     await expect(first.locator("#line-session-title")).to_be_visible(timeout=WAIT)
     await expect(second.locator(".line-place")).to_have_text("Din plats i kön: 1", timeout=WAIT)
+    await sanna.send({"type": "end", "session": taken["session"]})
+    await expect(first.locator("[data-notice=ended]")).to_be_visible(timeout=WAIT)
 
 
 async def test_a_familys_own_link_opens_its_line_and_asks_for_a_call_back(
@@ -364,3 +366,50 @@ async def test_a_line_that_does_not_exist(open_page: OpenPage) -> None:
     await page.goto("/line/my")
     await expect(page.locator("[data-notice=no-link] h1")).to_be_visible(timeout=WAIT)
     await check(page, "the personal page without its link")
+
+
+async def test_a_person_joined_for_video_is_handed_over_and_the_professional_ends(
+    open_page: OpenPage, staff_api: StaffLogin, staff_socket: StaffSockets,
+) -> None:
+    first_line = await make_line(staff_api, "video-forst", modes="video")
+    admin = await staff_api("admin")
+    other_line = await make_line(staff_api, "andra-linjen", name="Skolkuratorn",
+                                 staff_ids=[await staff_id(admin, "pekka")])
+    page = await open_page(TABLET_PORTRAIT, name="family",
+                           permissions=["camera", "microphone"], **SWEDISH)
+    await page.goto("/line/video-forst")
+    await expect(page.locator(".only-mode")).to_contain_text("videosamtal")
+    await page.locator("[data-action=line-join]").click()
+    await expect(page.locator("#devices-title")).to_be_visible(timeout=WAIT)
+    await check(page, "the camera check before a video line", "line-devices-sv")
+    await page.locator("[data-action=line-devices-continue]").click()
+    await expect(page.locator(".line-place")).to_have_text("Din plats i kön: 1", timeout=WAIT)
+
+    pekka = await staff_socket("pekka")
+    await pekka.send({"type": "duty", "lines": [other_line["id"]]})
+    sanna = await staff_socket("sanna")
+    await sanna.send({"type": "duty", "lines": [first_line["id"]]})
+    await sanna.send({"type": "take_next"})
+    session = await sanna.expect("session")
+    assert session["mode"] == "video"
+    await expect(page.locator("#line-session-title")).to_have_text("Sanna är med dig",
+                                                                   timeout=WAIT)
+    await expect(page.locator(".line-videos")).to_be_visible()
+    await expect(page.locator("[data-action=line-video]")).to_be_hidden()
+
+    await sanna.send({"type": "hand_over", "session": session["session"],
+                      "line": other_line["id"]})
+    handed = page.locator(".line-handed-over")
+    await expect(handed).to_have_text(
+        "Du skickades vidare till Skolkuratorn. Du står först i kön.", timeout=WAIT)
+    await expect(page.locator(".line-place")).to_have_text("Din plats i kön: 1")
+    await check(page, "handed over to another line", "line-handed-over-sv")
+
+    await pekka.send({"type": "take_next"})
+    second = await pekka.expect("session")
+    await expect(page.locator("#line-session-title")).to_have_text("Pekka är med dig",
+                                                                   timeout=WAIT)
+    await pekka.send({"type": "end", "session": second["session"]})
+    notice = page.locator("[data-notice=ended]")
+    await expect(notice).to_contain_text("Tack för att du tog kontakt.", timeout=WAIT)
+    await expect(notice).not_to_contain_text("Du avslutade")

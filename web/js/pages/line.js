@@ -102,8 +102,12 @@ function chosenMode(mode) {
 
 // --- plain pages ---------------------------------------------------------------------
 
+/** Show ``view``; views made for one moment (notices, a closed session) leave the page,
+ * so no id is ever there twice. */
 function show(view, titleKey = "line.page_title") {
   setTitle(titleKey);
+  const keep = [view, waiting && waiting.view, devices && devices.view, session && session.view];
+  for (const child of [...main.children]) if (!keep.includes(child)) child.remove();
   showView(main, view);
 }
 
