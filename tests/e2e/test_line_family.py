@@ -403,6 +403,7 @@ async def test_a_person_joined_for_video_is_handed_over_and_the_professional_end
     await expect(handed).to_have_text(
         "Du skickades vidare till Skolkuratorn. Du står först i kön.", timeout=WAIT)
     await expect(page.locator(".line-place")).to_have_text("Din plats i kön: 1")
+    await expect(page.locator(".line-waiting .line-name")).to_have_text("Linje: Skolkuratorn")
     await check(page, "handed over to another line", "line-handed-over-sv")
 
     await pekka.send({"type": "take_next"})

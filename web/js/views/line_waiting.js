@@ -47,6 +47,9 @@ export function lineWaiting({ welcome, onLeave, onCallback }) {
     attrs: { role: "status" } },
     h("p", { class: "problem-title", i18n: "line.callback.requested" }),
     h("p", { class: "line-callback-time" }));
+  const lineKey = personal ? "line.my_line" : "line.waiting_in";
+  const lineName = h("p", { class: "lead line-name", i18n: lineKey,
+    vars: { line: welcome.line.name } });
   const heading = personal
     ? h("h1", { id: "line-waiting-title", i18n: "line.my_welcome",
         vars: { family: welcome.family_name || "" } })
@@ -56,8 +59,7 @@ export function lineWaiting({ welcome, onLeave, onCallback }) {
     attrs: { "aria-labelledby": "line-waiting-title" } },
     h("div", { class: "waiting-pulse", attrs: { "aria-hidden": "true" } }),
     heading,
-    h("p", { class: "lead line-name", i18n: personal ? "line.my_line" : "line.waiting_in",
-      vars: { line: welcome.line.name } }),
+    lineName,
     reconnecting,
     handed,
     status,
@@ -98,6 +100,7 @@ export function lineWaiting({ welcome, onLeave, onCallback }) {
   }
 
   function handedOver(line) {
+    if (line.name) setText(lineName, lineKey, { line: line.name });
     setText(handed, "line.handed_over", { line: line.name });
     handed.hidden = false;
     announce(handed.textContent);
