@@ -222,6 +222,21 @@ async def test_a_person_joins_waits_chats_switches_to_video_and_ends(
     await expect(own).to_have_text("Jag vill prata om min son.")
     await check(page, "the chat with the professional", "line-chat-sv")
 
+    # The socket drops in the session: back within the minute, the same session and chat.
+    before = await page.evaluate("""() => {
+      window.__kotaTestSockets.forEach((ws) => ws.close());
+      return window.__kotaTestSockets.length;
+    }""")
+    await page.wait_for_function("""(before) => {
+      const sockets = window.__kotaTestSockets;
+      const note = document.querySelector(".line-session .line-reconnecting");
+      return sockets.length > before && sockets[sockets.length - 1].readyState === 1
+        && note && note.hidden;
+    }""", arg=before, timeout=WAIT)
+    await expect(own).to_have_text("Jag vill prata om min son.")
+    await sanna.send({"type": "chat", "session": sid, "text": "Är du kvar?"})
+    await expect(staff_line.last).to_have_text("Är du kvar?", timeout=WAIT)
+
     link = sanna.video_peer(sid)
     await page.locator("[data-action=line-video]").click()
     await sanna.expect("video")
