@@ -5,8 +5,9 @@
 // Events: "state" {state: "connecting"|"reconnecting"|"open"}, then one per server fact
 // named by its type ("welcome", "queue", "taken", "video", "signal", "handed_over",
 // "closed", "full", "line_closed", "ended", "error"), each with the message as detail;
-// "chat" in the shape views/chat_panel.js reads ({from, name, text, at, own}); "gone"
-// {code} when the socket is lost for good (no place to come back to).
+// "chat" in the shape views/chat_panel.js reads ({from, name, text, at, own});
+// "resume_failed" when the kept place is gone (start over); "gone" {code} when the socket
+// is lost for good (no place to come back to).
 
 import { SignallingSocket, socketUrl } from "./protocol.js";
 
