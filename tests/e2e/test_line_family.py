@@ -15,6 +15,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import aioice.ice
@@ -429,3 +430,21 @@ async def test_a_person_joined_for_video_is_handed_over_and_the_professional_end
     notice = page.locator("[data-notice=ended]")
     await expect(notice).to_contain_text("Tack för att du tog kontakt.", timeout=WAIT)
     await expect(notice).not_to_contain_text("Du avslutade")
+
+
+async def test_people_still_waiting_at_closing_time_are_told_kindly(
+    open_page: OpenPage, staff_api: StaffLogin,
+) -> None:
+    helsinki = ZoneInfo("Europe/Helsinki")  # the server's KOTA_TIMEZONE (kota_server.py)
+    now = datetime.now(helsinki)
+    closes = (now + timedelta(seconds=80)).replace(second=0, microsecond=0)
+    if closes.date() != now.date():
+        pytest.skip("the line would close after midnight")
+    await make_line(staff_api, "stanger-snart", hours=[
+        {"weekday": now.weekday(), "opens": "00:00", "closes": closes.strftime("%H:%M")}])
+    page = await phone_in_swedish(open_page)
+    await join_public(page, "stanger-snart")
+    notice = page.locator("[data-notice=line-closed]")
+    await expect(notice.locator("h1")).to_have_text("Linjen har stängt", timeout=150_000)
+    await expect(notice).to_contain_text("Vi beklagar")
+    await check(page, "the line closed while waiting", "line-line-closed-sv")
