@@ -33,8 +33,9 @@ def content_security_policy(public_url: str) -> str:
     )
 
 
-# Camera and microphone only where a call happens.
+# Camera and microphone only where a call happens (a contact line's page may become one).
 CALL_PAGES = ("/join", "/staff/call")
+CALL_PAGE_PREFIXES = ("/line/",)
 CALL_PERMISSIONS = "camera=(self), microphone=(self), display-capture=(self), geolocation=()"
 OTHER_PERMISSIONS = "camera=(), microphone=(), display-capture=(), geolocation=()"
 
@@ -55,7 +56,7 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    on_call_page = request.path in CALL_PAGES
+    on_call_page = request.path in CALL_PAGES or request.path.startswith(CALL_PAGE_PREFIXES)
     headers.setdefault(
         "Permissions-Policy", CALL_PERMISSIONS if on_call_page else OTHER_PERMISSIONS
     )

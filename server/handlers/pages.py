@@ -30,6 +30,10 @@ PAGES = {
     "/book/confirm": "book-confirm.html",
     "/book/manage": "book-manage.html",
     "/book/{slug}": "book.html",
+    # Contact lines, no account: a family's own line (its secret in the fragment) and a
+    # public line by its slug ("my" is a reserved slug).
+    "/line/my": "line.html",
+    "/line/{slug}": "line.html",
 }
 
 

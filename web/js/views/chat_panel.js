@@ -10,7 +10,8 @@ export function chatPanel({ call, onUnread }) {
   let unread = 0;
   const log = h("ol", {
     class: "chat-log",
-    attrs: { role: "log", "aria-live": "polite" },
+    // A list read out as lines arrive (role="log" would hide the list from assistive tech).
+    attrs: { "aria-live": "polite" },
     i18nAttrs: { "aria-label": "chat.log_label" },
   });
   const empty = h("p", { class: "hint chat-empty", i18n: "chat.empty" });
