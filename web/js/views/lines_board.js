@@ -1,0 +1,276 @@
+// The duty board of contact lines (#/lines): the lines this professional serves with how
+// many wait, the longest wait and the expected one (never who, on public lines), who is
+// on duty; a switch per line to go on or off duty; one big "Take next"; the call-backs
+// families asked for on personal lines; a knock (sound and a visible notice) when a
+// family joins a personal line of theirs; and the session in progress (lines_session.js).
+
+import { get, post } from "../api.js";
+import { announce, clear, h, setText } from "../dom.js";
+import { errorText, t } from "../i18n.js";
+import { KnockSound } from "../knock_sound.js";
+import { StaffLineSocket } from "../staff_line_socket.js";
+import { lineSession, waitText } from "./lines_session.js";
+import { KIND_KEYS } from "./lines_setup.js";
+
+export function linesBoardView({ me }) {
+  const desk = new StaffLineSocket();
+  const knockSound = new KnockSound();
+  const connection = h("p", { class: "notice line-connection", i18n: "lines.connecting",
+    attrs: { role: "status" } });
+  const notice = h("p", { class: "notice", hidden: true, attrs: { role: "status" } });
+  const knocks = h("ul", { class: "line-knocks", i18nAttrs: { "aria-label": "lines.knocks_label" } });
+  const takeButton = h("button", { type: "button", class: "button primary take-next",
+    i18n: "lines.take_next", dataset: { action: "take-next" }, disabled: true,
+    on: { click: () => takeNext() } });
+  const takeHint = h("p", { id: "take-next-hint", class: "hint take-next-hint",
+    i18n: "lines.take_next_off_duty" });
+  takeButton.setAttribute("aria-describedby", "take-next-hint");
+  const sessionBox = h("div", { class: "line-session-box" });
+  const lineList = h("ul", { class: "line-cards", attrs: { "aria-busy": "true" } });
+  const callbackList = h("ul", { class: "line-callbacks" });
+
+  const view = h("section", { class: "lines-board", attrs: { "aria-labelledby": "lines-title" } },
+    h("div", { class: "card wide" },
+      h("div", { class: "day-head" },
+        h("h1", { id: "lines-title", i18n: "lines.title" }),
+        me.role === "admin"
+          ? h("a", { href: "#/lines/setup", class: "button secondary", i18n: "lines.setup_link",
+            dataset: { action: "lines-setup" } })
+          : null),
+      h("p", { class: "hint", i18n: "lines.lead" }),
+      connection, notice, knocks,
+      h("div", { class: "take-next-row" }, takeButton, takeHint)),
+    sessionBox,
+    h("div", { class: "card wide" },
+      h("h2", { id: "line-list-title", i18n: "lines.your_lines" }),
+      lineList),
+    h("div", { class: "card wide" },
+      h("h2", { id: "callbacks-title", i18n: "lines.callbacks_title" }),
+      h("p", { class: "hint", i18n: "lines.callbacks_hint" }),
+      callbackList));
+  // Browsers let a page play sound only after a click on it.
+  view.addEventListener("click", () => knockSound.unlock(), { capture: true });
+
+  let board = { lines: [], duty: [], callbacks: [] };
+  let taking = false;
+  let session = null;
+  let handingOver = false;
+  let staffByLine = new Map();
+
+  desk.addEventListener("state", ({ detail }) => {
+    const key = { connecting: "lines.connecting", open: "lines.connected", lost: "lines.lost" }[
+      detail.state];
+    setText(connection, key);
+    connection.classList.toggle("error", detail.state === "lost");
+    connection.hidden = detail.state === "open";
+    if (detail.state !== "open") {
+      taking = false;
+      renderTake();
+    }
+  });
+  desk.addEventListener("board", ({ detail }) => {
+    board = { lines: detail.lines || [], duty: detail.duty || [], callbacks: detail.callbacks || [] };
+    lineList.removeAttribute("aria-busy");
+    renderLines();
+    renderCallbacks();
+    renderTake();
+  });
+  desk.addEventListener("knock", ({ detail }) => knock(detail));
+  desk.addEventListener("session", ({ detail }) => openSession(detail));
+  desk.addEventListener("nobody", () => {
+    taking = false;
+    renderTake();
+    say("lines.nobody");
+  });
+  desk.addEventListener("chat", ({ detail }) => {
+    if (session && detail.session === session.id) session.chat(detail);
+  });
+  desk.addEventListener("video", ({ detail }) => {
+    if (session && detail.session === session.id) session.video();
+  });
+  desk.addEventListener("signal", ({ detail }) => {
+    if (session && detail.session === session.id) session.signal(detail.payload);
+  });
+  desk.addEventListener("ended", ({ detail }) => {
+    if (!session || detail.session !== session.id) return;
+    closeSession();
+    const key = handingOver ? "lines.ended_handed_over" : `lines.ended_${detail.reason}`;
+    handingOver = false;
+    say(["lines.ended_family", "lines.ended_you", "lines.ended_gone",
+      "lines.ended_handed_over"].includes(key) ? key : "lines.ended_you");
+  });
+  desk.addEventListener("error", ({ detail }) => {
+    taking = false;
+    handingOver = false;
+    renderTake();
+    notice.textContent = errorText(detail.code);
+    notice.classList.add("error");
+    notice.hidden = false;
+    announce(notice.textContent);
+  });
+
+  function say(key, vars) {
+    setText(notice, key, vars);
+    notice.classList.remove("error");
+    notice.hidden = false;
+    announce(notice.textContent);
+  }
+
+  function lineById(id) {
+    return board.lines.find((l) => l.id === id) || null;
+  }
+
+  function renderTake() {
+    const onDuty = board.duty.length > 0;
+    const waiting = board.lines.filter((l) => board.duty.includes(l.id))
+      .reduce((sum, l) => sum + (l.waiting || 0), 0);
+    takeButton.disabled = taking || Boolean(session) || !onDuty || desk.state !== "open";
+    if (session) setText(takeHint, "lines.take_next_in_session");
+    else if (!onDuty) setText(takeHint, "lines.take_next_off_duty");
+    else setText(takeHint, "lines.take_next_waiting", { n: waiting });
+  }
+
+  function renderLines() {
+    clear(lineList);
+    if (!board.lines.length) {
+      lineList.append(h("li", { class: "empty", i18n: "lines.no_lines" }));
+      return;
+    }
+    for (const line of board.lines) lineList.append(lineCard(line));
+  }
+
+  function lineCard(line) {
+    const onDuty = board.duty.includes(line.id);
+    const switchId = `duty-${line.id}`;
+    const names = (line.on_duty || []).map((p) => p.first_name).join(", ");
+    const open = line.open
+      ? (line.closes_at
+        ? h("span", { class: "tag open", i18n: "lines.open_until", vars: { time: { time: line.closes_at } } })
+        : h("span", { class: "tag open", i18n: "lines.open" }))
+      : h("span", { class: "tag", i18n: "lines.closed" });
+    return h("li", { class: onDuty ? "line-card on-duty" : "line-card",
+      dataset: { line: String(line.id), kind: line.kind } },
+      h("div", { class: "line-card-head" },
+        h("h3", { class: "line-name" }, line.name),
+        h("span", { class: "tag kind", i18n: KIND_KEYS[line.kind] }),
+        open),
+      h("dl", { class: "line-stats" },
+        stat("lines.waiting", String(line.waiting || 0), "waiting"),
+        stat("lines.longest_wait", line.waiting ? waitText(line.longest_wait_s) : "–", "longest"),
+        stat("lines.expected_wait", waitText(line.expected_wait_s), "expected"),
+        stat("lines.on_duty_now", names || t("lines.nobody_on_duty"), "on-duty")),
+      line.mine
+        ? h("label", { class: "check duty-switch", htmlFor: switchId },
+          h("input", { id: switchId, type: "checkbox", checked: onDuty,
+            attrs: { role: "switch" }, dataset: { action: "duty" },
+            on: { change: (event) => setDuty(line.id, event.target.checked) } }),
+          h("span", { i18n: "lines.on_duty" }))
+        : null);
+  }
+
+  function stat(labelKey, value, name) {
+    return h("div", { class: `line-stat ${name}` },
+      h("dt", { i18n: labelKey }), h("dd", {}, value));
+  }
+
+  function setDuty(lineId, on) {
+    const lines = new Set(board.duty);
+    if (on) lines.add(lineId);
+    else lines.delete(lineId);
+    desk.duty([...lines]);
+  }
+
+  function renderCallbacks() {
+    clear(callbackList);
+    if (!board.callbacks.length) {
+      callbackList.append(h("li", { class: "empty", i18n: "lines.no_callbacks" }));
+      return;
+    }
+    for (const callback of board.callbacks) {
+      const line = lineById(callback.line);
+      callbackList.append(h("li", { class: "line-callback", dataset: { callback: String(callback.id) } },
+        h("div", { class: "callback-info" },
+          h("strong", { class: "callback-family" }, callback.family_name),
+          h("span", { class: "hint", i18n: "lines.callback_when",
+            vars: { line: line ? line.name : "", time: { time: callback.requested_at } } })),
+        h("button", { type: "button", class: "button secondary small", i18n: "lines.callback_done",
+          dataset: { action: "callback-done" }, on: { click: (event) => done(callback, event.target) } })));
+    }
+  }
+
+  async function done(callback, button) {
+    button.disabled = true;
+    try {
+      await post(`/api/lines/${callback.line}/callbacks/${callback.id}/done`);
+      board.callbacks = board.callbacks.filter((c) => c.id !== callback.id);
+      renderCallbacks();
+      announce(t("lines.callback_marked"));
+    } catch (failure) {
+      button.disabled = false;
+      notice.textContent = errorText(failure.code);
+      notice.classList.add("error");
+      notice.hidden = false;
+    }
+  }
+
+  function knock({ line, family_name: family }) {
+    const known = lineById(line);
+    knockSound.play();
+    const item = h("li", { class: "knock-notice", attrs: { role: "alert" } },
+      h("span", { i18n: "lines.knock", vars: { family, line: known ? known.name : "" } }),
+      h("button", { type: "button", class: "button secondary small", i18n: "lines.knock_dismiss",
+        on: { click: () => item.remove() } }));
+    knocks.append(item);
+  }
+
+  function takeNext() {
+    if (taking || session) return; // a double click takes one person
+    taking = true;
+    notice.hidden = true;
+    renderTake();
+    if (!desk.takeNext()) {
+      taking = false;
+      renderTake();
+    }
+  }
+
+  async function openSession(message) {
+    taking = false;
+    clear(knocks);
+    notice.hidden = true;
+    const line = lineById(message.line);
+    const colleagues = (staffByLine.get(message.line) || [])
+      .filter((s) => s.id !== me.id).map((s) => ({ id: s.id, name: s.display_name }));
+    session = lineSession({ desk, session: message, line, lines: board.lines, colleagues });
+    clear(sessionBox).append(session.element);
+    renderTake();
+    session.start();
+    session.element.querySelector("h2").focus();
+    announce(t("lines.session_started"));
+  }
+
+  function closeSession() {
+    if (session) session.close();
+    session = null;
+    clear(sessionBox);
+    renderTake();
+    takeButton.focus();
+  }
+
+  // Who serves each line, for handing over to a colleague.
+  get("/api/lines").then((data) => {
+    staffByLine = new Map((data.lines || []).map((l) => [l.id, l.staff || []]));
+  }).catch(() => {});
+
+  desk.start();
+  // Leaving the board closes the socket (and the server takes the professional off duty).
+  view.dispose = () => {
+    closeSession();
+    desk.stop();
+  };
+  // The session's hand-over form tells the board a hand-over is under way.
+  view.addEventListener("submit", (event) => {
+    if (event.target.id === "hand-over-form") handingOver = true;
+  }, { capture: true });
+  return view;
+}
