@@ -27,6 +27,9 @@ from server.app_keys import (
     HEARTBEAT,
     ICE_SERVERS,
     JOIN_THROTTLE,
+    LINE_CALLBACKS,
+    LINE_CATALOG,
+    LINE_ENROLMENTS,
     LINKS,
     LOGIN_THROTTLE,
     OUTBOX,
@@ -61,6 +64,7 @@ from server.handlers import (
     connection_test,
     health,
     join,
+    lines,
     links,
     pages,
     services,
@@ -71,6 +75,9 @@ from server.ice_servers import IceServers
 from server.join_links import JoinLinks
 from server.join_throttle import JoinThrottle
 from server.join_tokens import SigningKey
+from server.line_callbacks import LineCallbacks
+from server.line_catalog import LineCatalog
+from server.line_enrolments import LineEnrolments
 from server.message_plan import MessagePlan
 from server.outbox import Outbox
 from server.passwords import PasswordChecker
@@ -132,6 +139,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
         services.routes,
         booking.routes,
         calendar_feed.routes,
+        lines.routes,
     ):
         app.router.add_routes(table)
     pages.add_page_routes(app)
@@ -170,6 +178,10 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         app[SERVICE_CATALOG] = ServiceCatalog(db, audit, settings.timezone,
                                               app[BOOKING_DESK].forget_services)
         app[CALENDAR_FEEDS] = CalendarFeeds(db, audit, settings.timezone, settings.public_url)
+        # Contact lines: set-up, families' own links and call-backs (docs/lines.md).
+        app[LINE_CATALOG] = LineCatalog(db, audit, lambda line_id: lines.line_changed(app, line_id))
+        app[LINE_ENROLMENTS] = LineEnrolments(db, audit, settings.public_url)
+        app[LINE_CALLBACKS] = LineCallbacks(db, audit)
         logger.info("server.storage_ready", extra={"schema": await db.schema_version()})
         yield
         refusals.cancel()

@@ -22,6 +22,9 @@ from server.ice_servers import IceServers
 from server.join_links import JoinLinks
 from server.join_throttle import JoinThrottle
 from server.join_tokens import SigningKey
+from server.line_callbacks import LineCallbacks
+from server.line_catalog import LineCatalog
+from server.line_enrolments import LineEnrolments
 from server.outbox import Outbox
 from server.passwords import PasswordChecker
 from server.service_catalog import ServiceCatalog
@@ -56,3 +59,7 @@ SERVICE_CATALOG = web.AppKey("service_catalog", ServiceCatalog)
 BOOKING_THROTTLE = web.AppKey("booking_throttle", BookingThrottle)
 OUTBOX = web.AppKey("outbox", Outbox)
 CALENDAR_FEEDS = web.AppKey("calendar_feeds", CalendarFeeds)
+# Contact lines: the admin's catalog, families' own links, call-backs.
+LINE_CATALOG = web.AppKey("line_catalog", LineCatalog)
+LINE_ENROLMENTS = web.AppKey("line_enrolments", LineEnrolments)
+LINE_CALLBACKS = web.AppKey("line_callbacks", LineCallbacks)

@@ -85,6 +85,12 @@ class Action(enum.StrEnum):
     CALENDAR_FEED_CREATED = "calendar_feed.created"
     CALENDAR_FEED_REVOKED = "calendar_feed.revoked"
     CALENDAR_FEED_READ = "calendar_feed.read"
+    LINE_CREATED = "line.created"
+    LINE_UPDATED = "line.updated"
+    LINE_DEACTIVATED = "line.deactivated"
+    LINE_ENROLLED = "line.enrolled"
+    LINE_ENROLMENT_REVOKED = "line.enrolment_revoked"
+    LINE_CALLBACK_DONE = "line.callback_done"
 
 
 class ActorKind(enum.StrEnum):

@@ -22,12 +22,16 @@ from server.db import Conflict, Database, db_time
 from server.ice_servers import IceServers
 from server.join_links import JoinLinks
 from server.join_tokens import SigningKey
+from server.line_catalog import HoursIn as LineHoursIn
+from server.line_catalog import LineCatalog, LineIn
+from server.line_enrolments import EnrolmentIn, LineEnrolments
 from server.log import configure_logging
 from server.message_plan import MessagePlan
 from server.passwords import MIN_LENGTH, hash_password
 from server.records import (
     AppointmentKind,
     AppointmentStatus,
+    LineKind,
     ParticipantRole,
     Staff,
     StaffRole,
@@ -40,6 +44,8 @@ DEMO_ADMIN = ("admin", "Kota Admin", StaffRole.ADMIN)
 DEMO_PROFESSIONAL = ("sanna", "Sanna Aikio", StaffRole.PROFESSIONAL)
 DEMO_FAMILY = ("Family Example", ParticipantRole.GUARDIAN)
 DEMO_SERVICE = ("perheneuvola-inari", "Perheneuvola, Inari")
+DEMO_PUBLIC_LINE = ("perheneuvonta", "Perheneuvonta — chat")
+DEMO_PERSONAL_LINE = ("sannan-perheet", "Sannan perheet")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -277,6 +283,7 @@ async def _demo(settings: Settings) -> int:
         host, host_password = await _demo_staff(db, log, DEMO_PROFESSIONAL, now)
         url = await _demo_family_link(settings, db, scheduler, links, host, now)
         booking_url = await _demo_service(settings, db, log, admin, host, now)
+        line_url, own_line_link = await _demo_lines(settings, db, log, admin, host, now)
         await checkpoints.checkpoint()
     finally:
         await db.close()
@@ -290,6 +297,8 @@ async def _demo(settings: Settings) -> int:
                 f"    admin         username: {admin.username}  password: {admin_password}",
                 f"  Family link:  {url}",
                 f"  Booking page: {booking_url}",
+                f"  Public line:  {line_url}",
+                f"  Family's own line: {own_line_link}",
                 "  (Open the family link in another browser or a private window.)",
                 "",
             ]
@@ -354,6 +363,36 @@ async def _demo_service(
             for day in range(5)
         ]))
     return f"{settings.public_url}/book/{service.slug}"
+
+
+async def _demo_lines(
+    settings: Settings, db: Database, log: audit.AuditLog, admin: Staff, host: Staff,
+    now: datetime,
+) -> tuple[str, str]:
+    """The demo's public line and the professional's personal line, made once (open every
+    day, so a demo works at any reasonable hour), and the demo family's own link to the
+    personal line: a new one on every run (the link's secret is never stored), the
+    earlier one revoked."""
+    catalog = LineCatalog(db, log)
+    week = [LineHoursIn(weekday=day, opens="08:00", closes="20:00") for day in range(5)]
+    week += [LineHoursIn(weekday=day, opens="10:00", closes="16:00") for day in (5, 6)]
+    lines = {}
+    for (slug, name), kind in ((DEMO_PUBLIC_LINE, LineKind.PUBLIC),
+                               (DEMO_PERSONAL_LINE, LineKind.PERSONAL)):
+        line = await db.get_line_by_slug(slug)
+        if line is None:
+            line = await catalog.create(admin, LineIn(
+                slug=slug, name=name, kind=kind, staff_ids=[host.id], hours=week), now)
+        lines[kind] = line
+    personal = lines[LineKind.PERSONAL]
+    enrolments = LineEnrolments(db, log, settings.public_url)
+    for earlier in await db.list_enrolments(personal.id):
+        if earlier.family_name == DEMO_FAMILY[0] and earlier.revoked_at is None:
+            await enrolments.revoke(admin, personal.id, earlier.id, now)
+    own = [host.id] if host.id in personal.staff_ids else []
+    _, link = await enrolments.enrol(admin, personal.id, EnrolmentIn(
+        family_name=DEMO_FAMILY[0], staff_ids=own), now)
+    return f"{settings.public_url}/line/{lines[LineKind.PUBLIC].slug}", link
 
 
 if __name__ == "__main__":

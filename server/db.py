@@ -17,7 +17,7 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,14 +33,23 @@ from server.records import (
     BookingState,
     CalendarFeed,
     Delivery,
+    Enrolment,
     FeedAppointment,
     JoinLink,
     Language,
+    Line,
+    LineCallback,
+    LineClosure,
+    LineHours,
+    LineKind,
+    LineModes,
+    LineStats,
     MessagePurpose,
     MessageState,
     OutboxMessage,
     Participant,
     ParticipantRole,
+    QueuedRow,
     Service,
     ServiceClosure,
     ServiceHours,
@@ -837,6 +846,193 @@ class Reads:
             for row in rows
         ]
 
+    # -- lines -------------------------------------------------------------------
+
+    async def _load_lines(self, rows: list[sqlite3.Row]) -> list[Line]:
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        marks = ",".join("?" * len(ids))
+        staff: dict[int, list[int]] = {}
+        # Only active accounts serve: a professional who left takes nobody any more.
+        for row in await self._fetchall(
+            "SELECT x.* FROM line_staff x JOIN staff s ON s.id = x.staff_id"  # noqa: S608
+            f" WHERE x.line_id IN ({marks}) AND s.active = 1 ORDER BY x.staff_id",
+            ids,
+        ):
+            staff.setdefault(row["line_id"], []).append(row["staff_id"])
+        hours: dict[int, list[LineHours]] = {}
+        for row in await self._fetchall(
+            f"SELECT * FROM line_hours WHERE line_id IN ({marks})"  # noqa: S608
+            " ORDER BY weekday, opens",
+            ids,
+        ):
+            hours.setdefault(row["line_id"], []).append(
+                LineHours(row["weekday"], time.fromisoformat(row["opens"]),
+                          time.fromisoformat(row["closes"]))
+            )
+        closures: dict[int, list[LineClosure]] = {}
+        for row in await self._fetchall(
+            f"SELECT * FROM line_closures WHERE line_id IN ({marks})"  # noqa: S608
+            " ORDER BY starts_on, ends_on, id",
+            ids,
+        ):
+            closures.setdefault(row["line_id"], []).append(
+                LineClosure(date.fromisoformat(row["starts_on"]),
+                            date.fromisoformat(row["ends_on"]), row["note"])
+            )
+        return [
+            Line(
+                id=row["id"],
+                slug=row["slug"],
+                name=row["name"],
+                kind=LineKind(row["kind"]),
+                modes=LineModes(row["modes"]),
+                queue_cap=row["queue_cap"],
+                grace_minutes=row["grace_minutes"],
+                callback_after_minutes=row["callback_after_minutes"],
+                active=bool(row["active"]),
+                staff_ids=tuple(staff.get(row["id"], [])),
+                hours=tuple(hours.get(row["id"], [])),
+                closures=tuple(closures.get(row["id"], [])),
+            )
+            for row in rows
+        ]
+
+    async def get_line(self, line_id: int) -> Line | None:
+        found = await self._load_lines(
+            await self._fetchall("SELECT * FROM lines WHERE id = ?", (line_id,))
+        )
+        return found[0] if found else None
+
+    async def get_line_by_slug(self, slug: str) -> Line | None:
+        found = await self._load_lines(
+            await self._fetchall("SELECT * FROM lines WHERE slug = ?", (slug,))
+        )
+        return found[0] if found else None
+
+    async def list_lines(self, *, active_only: bool = False) -> list[Line]:
+        where = " WHERE active = 1" if active_only else ""
+        return await self._load_lines(
+            await self._fetchall(f"SELECT * FROM lines{where} ORDER BY name, id")  # noqa: S608
+        )
+
+    async def lines_for_staff(self, staff_id: int) -> list[Line]:
+        """The active lines the professional serves."""
+        return await self._load_lines(await self._fetchall(
+            "SELECT l.* FROM lines l JOIN line_staff x ON x.line_id = l.id"
+            " WHERE x.staff_id = ? AND l.active = 1 ORDER BY l.name, l.id",
+            (staff_id,),
+        ))
+
+    async def _load_enrolments(self, rows: list[sqlite3.Row]) -> list[Enrolment]:
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        marks = ",".join("?" * len(ids))
+        staff: dict[int, list[int]] = {}
+        for row in await self._fetchall(
+            "SELECT * FROM line_enrolment_staff"  # noqa: S608
+            f" WHERE enrolment_id IN ({marks}) ORDER BY staff_id",
+            ids,
+        ):
+            staff.setdefault(row["enrolment_id"], []).append(row["staff_id"])
+        return [
+            Enrolment(
+                id=row["id"],
+                line_id=row["line_id"],
+                family_name=row["family_name"],
+                language=Language(row["language"]),
+                staff_ids=tuple(staff.get(row["id"], [])),
+                created_at=parse_db_time(row["created_at"]),
+                created_by=row["created_by"],
+                revoked_at=_maybe_time(row["revoked_at"]),
+                last_used_at=_maybe_time(row["last_used_at"]),
+            )
+            for row in rows
+        ]
+
+    async def get_enrolment(self, enrolment_id: int) -> Enrolment | None:
+        found = await self._load_enrolments(
+            await self._fetchall("SELECT * FROM line_enrolments WHERE id = ?", (enrolment_id,))
+        )
+        return found[0] if found else None
+
+    async def enrolment_by_secret_hash(self, secret_hash: str) -> Enrolment | None:
+        """The enrolment a family's link opens; None when unknown or revoked."""
+        found = await self._load_enrolments(await self._fetchall(
+            "SELECT * FROM line_enrolments WHERE secret_hash = ? AND revoked_at IS NULL",
+            (secret_hash,),
+        ))
+        return found[0] if found else None
+
+    async def list_enrolments(self, line_id: int) -> list[Enrolment]:
+        """The line's enrolments, revoked ones too, newest first."""
+        return await self._load_enrolments(await self._fetchall(
+            "SELECT * FROM line_enrolments WHERE line_id = ? ORDER BY id DESC", (line_id,)
+        ))
+
+    @staticmethod
+    def _line_callback(row: sqlite3.Row) -> LineCallback:
+        return LineCallback(
+            id=row["id"],
+            line_id=row["line_id"],
+            enrolment_id=row["enrolment_id"],
+            family_name=row["family_name"],
+            requested_at=parse_db_time(row["requested_at"]),
+            done_at=_maybe_time(row["done_at"]),
+            done_by=row["done_by"],
+        )
+
+    _CALLBACK_SELECT = (
+        "SELECT c.*, e.family_name FROM line_callbacks c"
+        " JOIN line_enrolments e ON e.id = c.enrolment_id"
+    )
+
+    async def get_line_callback(self, callback_id: int) -> LineCallback | None:
+        row = await self._fetchone(f"{self._CALLBACK_SELECT} WHERE c.id = ?", (callback_id,))
+        return None if row is None else self._line_callback(row)
+
+    async def list_open_callbacks(self, line_ids: Sequence[int]) -> list[LineCallback]:
+        """Call-backs not yet done on these lines, oldest first; a revoked family's are
+        left out (its link no longer works, so nobody is to call it from here)."""
+        wanted = sorted(set(line_ids))
+        if not wanted:
+            return []
+        marks = ",".join("?" * len(wanted))
+        rows = await self._fetchall(
+            f"{self._CALLBACK_SELECT} WHERE c.line_id IN ({marks})"
+            " AND c.done_at IS NULL AND e.revoked_at IS NULL ORDER BY c.requested_at, c.id",
+            wanted,
+        )
+        return [self._line_callback(row) for row in rows]
+
+    async def get_line_stats(self, line_id: int) -> LineStats:
+        row = await self._fetchone("SELECT * FROM line_stats WHERE line_id = ?", (line_id,))
+        if row is None:
+            return LineStats(line_id, None, 0)
+        return LineStats(line_id, row["ewma_seconds"], row["samples"])
+
+    async def list_queue_entries(self) -> list[QueuedRow]:
+        """Everyone queued when the server stopped, per line front entries first, then by
+        the time they joined."""
+        rows = await self._fetchall(
+            "SELECT * FROM line_queue_entries ORDER BY line_id, front DESC, joined_at, rowid"
+        )
+        return [
+            QueuedRow(
+                ticket_hash=row["ticket_hash"],
+                line_id=row["line_id"],
+                mode=row["mode"],
+                joined_at=parse_db_time(row["joined_at"]),
+                enrolment_id=row["enrolment_id"],
+                staff_ids=tuple(int(s) for s in row["staff_ids"].split()),
+                front=bool(row["front"]),
+                nickname=row["nickname"],
+            )
+            for row in rows
+        ]
+
 
 class Tx(Reads):
     """One write transaction. Nothing in it commits on its own: ``Database.transaction``
@@ -1431,6 +1627,155 @@ class Tx(Reads):
             (db_time(now), staff_id, secret_hash, db_time(since)),
         )
         return cursor.rowcount > 0
+
+    # -- lines -------------------------------------------------------------------
+
+    async def create_line(self, fields: Mapping[str, Any], now: datetime) -> int:
+        """A new line from its columns (slug, name, kind, modes, limits); Conflict when
+        the slug is taken."""
+        columns = sorted(fields)
+        try:
+            cursor = await self._execute(
+                f"INSERT INTO lines ({', '.join(columns)}, created_at, updated_at)"  # noqa: S608
+                f" VALUES ({', '.join('?' * len(columns))}, ?, ?)",
+                [*(fields[c] for c in columns), db_time(now), db_time(now)],
+            )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict("slug taken") from exc
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    async def update_line(self, line_id: int, fields: Mapping[str, Any], now: datetime) -> None:
+        columns = sorted(fields)
+        try:
+            await self._execute(
+                f"UPDATE lines SET {''.join(f'{c} = ?, ' for c in columns)}"  # noqa: S608
+                "updated_at = ? WHERE id = ?",
+                [*(fields[c] for c in columns), db_time(now), line_id],
+            )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict("slug taken") from exc
+
+    async def deactivate_line(self, line_id: int, now: datetime) -> bool:
+        """False when it was inactive already; its rows stay."""
+        cursor = await self._execute(
+            "UPDATE lines SET active = 0, updated_at = ? WHERE id = ? AND active = 1",
+            (db_time(now), line_id),
+        )
+        return cursor.rowcount == 1
+
+    async def set_line_staff(self, line_id: int, staff_ids: Iterable[int]) -> None:
+        await self._execute("DELETE FROM line_staff WHERE line_id = ?", (line_id,))
+        await self._conn.executemany(
+            "INSERT INTO line_staff (line_id, staff_id) VALUES (?, ?)",
+            [(line_id, s) for s in sorted(set(staff_ids))],
+        )
+
+    async def replace_line_hours(self, line_id: int, hours: Iterable[LineHours]) -> None:
+        await self._execute("DELETE FROM line_hours WHERE line_id = ?", (line_id,))
+        await self._conn.executemany(
+            "INSERT INTO line_hours (line_id, weekday, opens, closes) VALUES (?, ?, ?, ?)",
+            [(line_id, h.weekday, h.opens.strftime("%H:%M"), h.closes.strftime("%H:%M"))
+             for h in hours],
+        )
+
+    async def replace_line_closures(self, line_id: int,
+                                    closures: Iterable[LineClosure]) -> None:
+        await self._execute("DELETE FROM line_closures WHERE line_id = ?", (line_id,))
+        await self._conn.executemany(
+            "INSERT INTO line_closures (line_id, starts_on, ends_on, note) VALUES (?, ?, ?, ?)",
+            [(line_id, c.starts_on.isoformat(), c.ends_on.isoformat(), c.note)
+             for c in closures],
+        )
+
+    async def add_enrolment(
+        self, *, line_id: int, family_name: str, language: Language,
+        staff_ids: Iterable[int], secret_hash: str, created_by: int, now: datetime,
+    ) -> int:
+        """Only the hash of the link's secret is stored."""
+        cursor = await self._execute(
+            "INSERT INTO line_enrolments (line_id, family_name, language, secret_hash,"
+            " created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)",
+            (line_id, family_name, language.value, secret_hash, db_time(now), created_by),
+        )
+        enrolment_id = cursor.lastrowid
+        assert enrolment_id is not None
+        await self._conn.executemany(
+            "INSERT INTO line_enrolment_staff (enrolment_id, staff_id) VALUES (?, ?)",
+            [(enrolment_id, s) for s in sorted(set(staff_ids))],
+        )
+        return enrolment_id
+
+    async def revoke_enrolment(self, enrolment_id: int, now: datetime) -> bool:
+        """False when it was revoked already."""
+        cursor = await self._execute(
+            "UPDATE line_enrolments SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            (db_time(now), enrolment_id),
+        )
+        return cursor.rowcount == 1
+
+    async def touch_enrolment(self, enrolment_id: int, at: datetime) -> None:
+        await self._execute(
+            "UPDATE line_enrolments SET last_used_at = ? WHERE id = ?",
+            (db_time(at), enrolment_id),
+        )
+
+    async def add_line_callback(
+        self, enrolment_id: int, line_id: int, at: datetime
+    ) -> tuple[LineCallback, bool]:
+        """The enrolment's open call-back, added now if it had none; true when added. A
+        partial unique index keeps it to one open call-back per enrolment."""
+        cursor = await self._execute(
+            "INSERT INTO line_callbacks (line_id, enrolment_id, requested_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (enrolment_id) WHERE done_at IS NULL DO NOTHING",
+            (line_id, enrolment_id, db_time(at)),
+        )
+        row = await self._fetchone(
+            f"{self._CALLBACK_SELECT} WHERE c.enrolment_id = ? AND c.done_at IS NULL",
+            (enrolment_id,),
+        )
+        assert row is not None
+        return self._line_callback(row), cursor.rowcount == 1
+
+    async def finish_line_callback(self, callback_id: int, staff_id: int,
+                                   now: datetime) -> bool:
+        """Marks it done; false when it was done already (the first one's mark stays)."""
+        cursor = await self._execute(
+            "UPDATE line_callbacks SET done_at = ?, done_by = ? WHERE id = ? AND done_at IS NULL",
+            (db_time(now), staff_id, callback_id),
+        )
+        return cursor.rowcount == 1
+
+    async def save_line_stats(self, line_id: int, ewma_seconds: float, samples: int,
+                              at: datetime) -> None:
+        await self._execute(
+            "INSERT INTO line_stats (line_id, ewma_seconds, samples, updated_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (line_id) DO UPDATE SET"
+            " ewma_seconds = excluded.ewma_seconds, samples = excluded.samples,"
+            " updated_at = excluded.updated_at",
+            (line_id, ewma_seconds, samples, db_time(at)),
+        )
+
+    async def save_queue_entry(self, entry: QueuedRow) -> None:
+        """Insert or replace the person's row (a hand-over moves it to the front)."""
+        await self._execute(
+            "INSERT INTO line_queue_entries (ticket_hash, line_id, mode, joined_at,"
+            " enrolment_id, staff_ids, front, nickname) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (ticket_hash) DO UPDATE SET line_id = excluded.line_id,"
+            " mode = excluded.mode, joined_at = excluded.joined_at,"
+            " enrolment_id = excluded.enrolment_id, staff_ids = excluded.staff_ids,"
+            " front = excluded.front, nickname = excluded.nickname",
+            (
+                entry.ticket_hash, entry.line_id, entry.mode, db_time(entry.joined_at),
+                entry.enrolment_id, " ".join(str(s) for s in sorted(set(entry.staff_ids))),
+                int(entry.front), entry.nickname,
+            ),
+        )
+
+    async def delete_queue_entry(self, ticket_hash: str) -> None:
+        await self._execute(
+            "DELETE FROM line_queue_entries WHERE ticket_hash = ?", (ticket_hash,)
+        )
 
 
 class Database(Reads):

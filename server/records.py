@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 
 
 class StaffRole(enum.StrEnum):
@@ -298,3 +298,102 @@ class FeedAppointment:
     people: int  # participants not removed
     created_at: datetime
     updated_at: datetime
+
+
+class LineKind(enum.StrEnum):
+    PUBLIC = "public"  # anonymous drop-in from a public page
+    PERSONAL = "personal"  # each enrolled family has its own long-lived link
+
+
+class LineModes(enum.StrEnum):
+    CHAT = "chat"
+    VIDEO = "video"
+    BOTH = "both"
+
+
+@dataclass(frozen=True)
+class LineHours:
+    """One opening of a line on one weekday (0 Monday), as wall times in KOTA_TIMEZONE."""
+
+    weekday: int
+    opens: time
+    closes: time
+
+
+@dataclass(frozen=True)
+class LineClosure:
+    """Whole days (both ends included, in KOTA_TIMEZONE) when the line stays closed."""
+
+    starts_on: date
+    ends_on: date
+    note: str
+
+
+@dataclass(frozen=True)
+class Line:
+    """A queue people join and professionals on duty take from, first come first served."""
+
+    id: int
+    slug: str
+    name: str
+    kind: LineKind
+    modes: LineModes
+    queue_cap: int  # people waiting at once
+    grace_minutes: int  # after closing time people may still be taken this long
+    callback_after_minutes: int  # personal lines: a call back is offered after this wait
+    active: bool
+    staff_ids: tuple[int, ...]  # who serves the line (active accounts only)
+    hours: tuple[LineHours, ...]
+    closures: tuple[LineClosure, ...]
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """A family's long-lived link to its personal line; only the secret's hash is stored."""
+
+    id: int
+    line_id: int
+    family_name: str
+    language: Language
+    staff_ids: tuple[int, ...]  # its own worker(s); empty: everyone on the line
+    created_at: datetime
+    created_by: int
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class LineCallback:
+    """A family asked to be called back: a flag with the time, never any text."""
+
+    id: int
+    line_id: int
+    enrolment_id: int
+    family_name: str
+    requested_at: datetime
+    done_at: datetime | None
+    done_by: int | None
+
+
+@dataclass(frozen=True)
+class LineStats:
+    """The line's service times so far (an exponentially weighted mean)."""
+
+    line_id: int
+    ewma_seconds: float | None
+    samples: int
+
+
+@dataclass(frozen=True)
+class QueuedRow:
+    """One person in a line's queue, kept so the queue survives a restart; deleted as soon
+    as the person leaves, is taken, expires or the line closes."""
+
+    ticket_hash: str  # sha256 of the resume secret
+    line_id: int
+    mode: str  # "chat" | "video"
+    joined_at: datetime
+    enrolment_id: int | None
+    staff_ids: tuple[int, ...]
+    front: bool
+    nickname: str  # "" when none; a public line's nickname lives only while queued
