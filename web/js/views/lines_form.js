@@ -71,6 +71,9 @@ export function lineForm({ id = null, navigate }) {
   const extra = h("div", { class: "line-extra" });
   const deactivate = h("button", { type: "button", class: "button danger", hidden: true,
     i18n: "lines.deactivate", dataset: { action: "deactivate-line" }, on: { click: () => remove() } });
+  const reactivate = h("button", { type: "button", class: "button secondary", hidden: true,
+    i18n: "lines.reactivate", dataset: { action: "reactivate-line" },
+    on: { click: () => saveLine({ ...body(), active: true }) } });
 
   const form = h("form", { class: "form line-form", on: { submit: (e) => save(e) } },
     h("div", { class: "field-row" },
@@ -104,7 +107,7 @@ export function lineForm({ id = null, navigate }) {
         } } })),
     error,
     h("div", { class: "actions" },
-      deactivate,
+      deactivate, reactivate,
       h("a", { href: "#/lines/setup", class: "button secondary", i18n: "common.cancel" }),
       h("button", { type: "submit", class: "button primary", dataset: { action: "save-line" },
         i18n: editing ? "lines.save" : "lines.create" })));
@@ -168,6 +171,7 @@ export function lineForm({ id = null, navigate }) {
     for (const row of line.hours || []) addHours(row);
     clear(closureList).append(...(line.closures || []).map((c) => closureRow(c)));
     deactivate.hidden = !line.active;
+    reactivate.hidden = line.active;
     clear(publicBox);
     if (!line.active) publicBox.append(h("p", { class: "notice", i18n: "lines.inactive_notice" }));
     if (line.public_url) {
@@ -205,14 +209,18 @@ export function lineForm({ id = null, navigate }) {
     };
   }
 
-  let saving = false;
   async function save(event) {
     event.preventDefault();
-    if (saving || !form.reportValidity()) return;
+    if (form.reportValidity()) await saveLine(body());
+  }
+
+  let saving = false;
+  async function saveLine(values) {
+    if (saving) return;
     saving = true;
     error.hidden = true;
     try {
-      const line = editing ? await put(`/api/lines/${id}`, body()) : await post("/api/lines", body());
+      const line = editing ? await put(`/api/lines/${id}`, values) : await post("/api/lines", values);
       announce(t("lines.saved"));
       if (editing) {
         if (line && line.id) fill(line);
