@@ -3,8 +3,9 @@
 // it, "Hand over" to another line or a colleague, and "End". Nothing of it is kept: the
 // chat is gone when the session ends.
 //
-// Video: the professional's page makes the offer (Peer with offer: true); the family's
-// page answers. Signals travel as the line socket's `signal` messages of this session.
+// Video: the family's page makes the first offer and this side, the polite one of perfect
+// negotiation, answers; if no offer came within a few seconds this side offers instead.
+// Signals travel as the line socket's `signal` messages of this session.
 
 import { announce, clear, h, setText } from "../dom.js";
 import { t } from "../i18n.js";
@@ -15,6 +16,8 @@ import { confirmDialog } from "./confirm.js";
 import { attachStream, tapToPlay } from "./video.js";
 
 /** Whether a line's modes let a session become a video call. */
+const OWN_OFFER_AFTER_MS = 4000;
+
 export function offersVideo(line) {
   return Boolean(line) && (line.modes === "video" || line.modes === "both");
 }
@@ -93,13 +96,25 @@ export function lineSession({ desk, session, line, lines, colleagues }) {
 
   let media = null;
   let peer = null;
+  let offerTimer = null;
+  const early = []; // signals that came while the camera was starting
 
-  async function startVideo() {
-    if (peer) return;
+  let starting = null;
+  let closed = false;
+  function startVideo() {
+    if (!starting) starting = openVideo();
+    return starting;
+  }
+
+  async function openVideo() {
     videoButton.hidden = true;
     stage.hidden = false;
     media = new LocalMedia();
     const problem = await media.start();
+    if (closed) {
+      media.stop();
+      return;
+    }
     if (problem) say("lines.video_no_camera");
     if (media.preview.getTracks().length) attachStream(self, media.preview);
     peer = new Peer({ participant: "family", display_name: session.who, connected: true,
@@ -114,7 +129,10 @@ export function lineSession({ desk, session, line, lines, colleagues }) {
       signal: (payload) => desk.signal(session.session, payload),
       changed: (what) => { if (what === "media") showRemote(); },
     });
-    peer.open({ offer: true });
+    for (const payload of early.splice(0)) peer.receive(payload);
+    offerTimer = setTimeout(() => {
+      if (peer && !peer.pc) peer.open({ offer: true });
+    }, OWN_OFFER_AFTER_MS);
     announce(t("lines.video_started"));
   }
 
@@ -144,6 +162,8 @@ export function lineSession({ desk, session, line, lines, colleagues }) {
   }
 
   function stopMedia() {
+    clearTimeout(offerTimer);
+    early.length = 0;
     if (peer) peer.close();
     if (media) media.stop();
     peer = null;
@@ -162,8 +182,14 @@ export function lineSession({ desk, session, line, lines, colleagues }) {
     video() { startVideo(); },
     signal(payload) {
       if (peer) peer.receive(payload);
+      else {
+        early.push(payload);
+        // The family offered first: the session is a video call now.
+        if (payload && payload.kind === "offer") startVideo();
+      }
     },
     close() {
+      closed = true;
       chat.ended();
       stopMedia();
       clear(element);
