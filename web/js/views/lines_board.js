@@ -71,9 +71,21 @@ export function linesBoardView({ me }) {
   desk.addEventListener("board", ({ detail }) => {
     board = { lines: detail.lines || [], duty: detail.duty || [], callbacks: detail.callbacks || [] };
     lineList.removeAttribute("aria-busy");
+    // Rebuilt on every change: the focused switch or button gets the focus back.
+    const focused = document.activeElement && view.contains(document.activeElement)
+      ? document.activeElement.id : "";
     renderLines();
     renderCallbacks();
     renderTake();
+    if (focused && !document.activeElement.id) {
+      const again = document.getElementById(focused);
+      if (again) again.focus();
+    }
+    // A knock whose family no longer waits (taken by a colleague, or left) goes away.
+    for (const item of knocks.querySelectorAll(".knock-notice")) {
+      const line = lineById(Number(item.dataset.line));
+      if (!line || !line.waiting) item.remove();
+    }
   });
   desk.addEventListener("knock", ({ detail }) => knock(detail));
   desk.addEventListener("session", ({ detail }) => openSession(detail));
@@ -194,7 +206,7 @@ export function linesBoardView({ me }) {
           h("span", { class: "hint", i18n: "lines.callback_when",
             vars: { line: line ? line.name : "", time: { time: callback.requested_at } } })),
         h("button", { type: "button", class: "button secondary small", i18n: "lines.callback_done",
-          dataset: { action: "callback-done" }, on: { click: (event) => done(callback, event.target) } })));
+          id: `callback-done-${callback.id}`, dataset: { action: "callback-done" }, on: { click: (event) => done(callback, event.target) } })));
     }
   }
 
@@ -216,7 +228,8 @@ export function linesBoardView({ me }) {
   function knock({ line, family_name: family }) {
     const known = lineById(line);
     knockSound.play();
-    const item = h("li", { class: "knock-notice", attrs: { role: "alert" } },
+    const item = h("li", { class: "knock-notice", dataset: { line: String(line) },
+      attrs: { role: "alert" } },
       h("span", { i18n: "lines.knock", vars: { family, line: known ? known.name : "" } }),
       h("button", { type: "button", class: "button secondary small", i18n: "lines.knock_dismiss",
         on: { click: () => item.remove() } }));
