@@ -3,6 +3,7 @@
 ``python -m bench staff-writes``: the staff API under write load (bench/staff_writes.py).
 ``python -m bench six-pages``: six Chromium pages in one call (bench/six_pages.py).
 ``python -m bench booking``: families racing for booking times (bench/booking_race.py).
+``python -m bench line-wait``: a contact line's expected wait (bench/line_wait.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import booking_race, fixed_rate, six_pages, staff_writes
+from bench import booking_race, fixed_rate, line_wait, six_pages, staff_writes
 from bench.report import render_markdown, render_text, summarise
 from bench.signalling_relay import (
     BenchConfig,
@@ -34,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m bench", description=__doc__.split("\n\n")[0],
         epilog="python -m bench staff-writes --help: the staff API under write load; "
         "python -m bench six-pages --help: six Chromium pages in one call; "
-        "python -m bench booking --help: families racing for booking times",
+        "python -m bench booking --help: families racing for booking times; "
+        "python -m bench line-wait --help: a contact line's expected wait",
     )
     parser.add_argument("--clients", type=parse_clients, default=BenchConfig.clients,
                         help="comma-separated even client counts (default 200,1000,5000)")
@@ -87,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return six_pages.main(given[1:])
     if given[:1] == ["booking"]:
         return booking_race.main(given[1:])
+    if given[:1] == ["line-wait"]:
+        return line_wait.main(given[1:])
     args = _parser().parse_args(argv)
     config = BenchConfig(
         clients=args.clients, servers=args.servers, seconds=args.seconds,

@@ -30,6 +30,7 @@ from server.app_keys import (
     LINE_CALLBACKS,
     LINE_CATALOG,
     LINE_ENROLMENTS,
+    LINE_HUB,
     LINKS,
     LOGIN_THROTTLE,
     OUTBOX,
@@ -64,6 +65,7 @@ from server.handlers import (
     connection_test,
     health,
     join,
+    line_ws,
     lines,
     links,
     pages,
@@ -78,6 +80,7 @@ from server.join_tokens import SigningKey
 from server.line_callbacks import LineCallbacks
 from server.line_catalog import LineCatalog
 from server.line_enrolments import LineEnrolments
+from server.line_hub import LineHub
 from server.message_plan import MessagePlan
 from server.outbox import Outbox
 from server.passwords import PasswordChecker
@@ -122,9 +125,11 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_outbox)
     app.cleanup_ctx.append(_calls)
+    app.cleanup_ctx.append(_lines)
     app.cleanup_ctx.append(_booking_sweep)
     app.cleanup_ctx.append(_connection_tests)
     app.on_shutdown.append(_close_calls)
+    app.on_shutdown.append(_close_lines)
     app.on_cleanup.append(_close_coalesced_log)
     for table in (
         health.routes,
@@ -140,6 +145,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
         booking.routes,
         calendar_feed.routes,
         lines.routes,
+        line_ws.routes,
     ):
         app.router.add_routes(table)
     pages.add_page_routes(app)
@@ -241,6 +247,29 @@ async def _calls(app: web.Application) -> AsyncIterator[None]:
     heartbeat.stop()
     app[ROOMS].shutdown()  # in case on_shutdown did not run
     await store.stop()  # the held seats are saved for the next start
+
+
+async def _lines(app: web.Application) -> AsyncIterator[None]:
+    """The contact lines' live queues (docs/protocol-lines.md), after the calls' heartbeat;
+    stopped before the usage log, so their last rows are written. A hub put in place
+    before the start (a test's stand-in) is kept."""
+    if LINE_HUB in app:
+        yield
+        return
+    settings = app[SETTINGS]
+    hub = LineHub(app[DB], app[AUDIT], app[ICE_SERVERS], settings.timezone, app[CLOCK],
+                  ice_policy=settings.ice_transport_policy)
+    await hub.start()
+    app[LINE_HUB] = hub
+    yield
+    await hub.stop()
+
+
+async def _close_lines(app: web.Application) -> None:
+    """Close every line socket with 1001 before aiohttp stops handlers; queues are kept."""
+    hub = app.get(LINE_HUB)
+    if isinstance(hub, LineHub):
+        hub.shutdown()
 
 
 # How often held bookings past their hold are marked expired. They stop blocking their

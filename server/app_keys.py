@@ -25,6 +25,7 @@ from server.join_tokens import SigningKey
 from server.line_callbacks import LineCallbacks
 from server.line_catalog import LineCatalog
 from server.line_enrolments import LineEnrolments
+from server.line_hub import LineHub
 from server.outbox import Outbox
 from server.passwords import PasswordChecker
 from server.service_catalog import ServiceCatalog
@@ -63,3 +64,4 @@ CALENDAR_FEEDS = web.AppKey("calendar_feeds", CalendarFeeds)
 LINE_CATALOG = web.AppKey("line_catalog", LineCatalog)
 LINE_ENROLMENTS = web.AppKey("line_enrolments", LineEnrolments)
 LINE_CALLBACKS = web.AppKey("line_callbacks", LineCallbacks)
+LINE_HUB = web.AppKey("line_hub", LineHub)

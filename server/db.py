@@ -848,39 +848,28 @@ class Reads:
 
     # -- lines -------------------------------------------------------------------
 
+    async def _rows_by(self, column: str, sql: str, ids: list[int]) -> dict[int, list[sqlite3.Row]]:
+        """The rows ``sql`` finds for ``ids`` (it holds ``{marks}`` for them), grouped by
+        ``column``."""
+        found: dict[int, list[sqlite3.Row]] = {}
+        for row in await self._fetchall(sql.format(marks=",".join("?" * len(ids))), ids):
+            found.setdefault(row[column], []).append(row)
+        return found
+
     async def _load_lines(self, rows: list[sqlite3.Row]) -> list[Line]:
         if not rows:
             return []
         ids = [row["id"] for row in rows]
-        marks = ",".join("?" * len(ids))
-        staff: dict[int, list[int]] = {}
         # Only active accounts serve: a professional who left takes nobody any more.
-        for row in await self._fetchall(
-            "SELECT x.* FROM line_staff x JOIN staff s ON s.id = x.staff_id"  # noqa: S608
-            f" WHERE x.line_id IN ({marks}) AND s.active = 1 ORDER BY x.staff_id",
-            ids,
-        ):
-            staff.setdefault(row["line_id"], []).append(row["staff_id"])
-        hours: dict[int, list[LineHours]] = {}
-        for row in await self._fetchall(
-            f"SELECT * FROM line_hours WHERE line_id IN ({marks})"  # noqa: S608
-            " ORDER BY weekday, opens",
-            ids,
-        ):
-            hours.setdefault(row["line_id"], []).append(
-                LineHours(row["weekday"], time.fromisoformat(row["opens"]),
-                          time.fromisoformat(row["closes"]))
-            )
-        closures: dict[int, list[LineClosure]] = {}
-        for row in await self._fetchall(
-            f"SELECT * FROM line_closures WHERE line_id IN ({marks})"  # noqa: S608
-            " ORDER BY starts_on, ends_on, id",
-            ids,
-        ):
-            closures.setdefault(row["line_id"], []).append(
-                LineClosure(date.fromisoformat(row["starts_on"]),
-                            date.fromisoformat(row["ends_on"]), row["note"])
-            )
+        staff = await self._rows_by(
+            "line_id", "SELECT x.* FROM line_staff x JOIN staff s ON s.id = x.staff_id"
+            " WHERE x.line_id IN ({marks}) AND s.active = 1 ORDER BY x.staff_id", ids)
+        hours = await self._rows_by(
+            "line_id", "SELECT * FROM line_hours WHERE line_id IN ({marks})"
+            " ORDER BY weekday, opens", ids)
+        closures = await self._rows_by(
+            "line_id", "SELECT * FROM line_closures WHERE line_id IN ({marks})"
+            " ORDER BY starts_on, ends_on, id", ids)
         return [
             Line(
                 id=row["id"],
@@ -892,9 +881,17 @@ class Reads:
                 grace_minutes=row["grace_minutes"],
                 callback_after_minutes=row["callback_after_minutes"],
                 active=bool(row["active"]),
-                staff_ids=tuple(staff.get(row["id"], [])),
-                hours=tuple(hours.get(row["id"], [])),
-                closures=tuple(closures.get(row["id"], [])),
+                staff_ids=tuple(x["staff_id"] for x in staff.get(row["id"], [])),
+                hours=tuple(
+                    LineHours(h["weekday"], time.fromisoformat(h["opens"]),
+                              time.fromisoformat(h["closes"]))
+                    for h in hours.get(row["id"], [])
+                ),
+                closures=tuple(
+                    LineClosure(date.fromisoformat(c["starts_on"]),
+                                date.fromisoformat(c["ends_on"]), c["note"])
+                    for c in closures.get(row["id"], [])
+                ),
             )
             for row in rows
         ]
@@ -928,22 +925,16 @@ class Reads:
     async def _load_enrolments(self, rows: list[sqlite3.Row]) -> list[Enrolment]:
         if not rows:
             return []
-        ids = [row["id"] for row in rows]
-        marks = ",".join("?" * len(ids))
-        staff: dict[int, list[int]] = {}
-        for row in await self._fetchall(
-            "SELECT * FROM line_enrolment_staff"  # noqa: S608
-            f" WHERE enrolment_id IN ({marks}) ORDER BY staff_id",
-            ids,
-        ):
-            staff.setdefault(row["enrolment_id"], []).append(row["staff_id"])
+        staff = await self._rows_by(
+            "enrolment_id", "SELECT * FROM line_enrolment_staff"
+            " WHERE enrolment_id IN ({marks}) ORDER BY staff_id", [row["id"] for row in rows])
         return [
             Enrolment(
                 id=row["id"],
                 line_id=row["line_id"],
                 family_name=row["family_name"],
                 language=Language(row["language"]),
-                staff_ids=tuple(staff.get(row["id"], [])),
+                staff_ids=tuple(x["staff_id"] for x in staff.get(row["id"], [])),
                 created_at=parse_db_time(row["created_at"]),
                 created_by=row["created_by"],
                 revoked_at=_maybe_time(row["revoked_at"]),
@@ -958,10 +949,14 @@ class Reads:
         )
         return found[0] if found else None
 
-    async def enrolment_by_secret_hash(self, secret_hash: str) -> Enrolment | None:
-        """The enrolment a family's link opens; None when unknown or revoked."""
+    async def enrolment_by_secret_hash(self, secret_hash: str, *,
+                                       include_revoked: bool = False) -> Enrolment | None:
+        """The enrolment a family's link opens; None when unknown or revoked (with
+        ``include_revoked`` a revoked one too, its ``revoked_at`` set, to tell the family
+        why)."""
+        live = "" if include_revoked else " AND revoked_at IS NULL"
         found = await self._load_enrolments(await self._fetchall(
-            "SELECT * FROM line_enrolments WHERE secret_hash = ? AND revoked_at IS NULL",
+            f"SELECT * FROM line_enrolments WHERE secret_hash = ?{live}",  # noqa: S608
             (secret_hash,),
         ))
         return found[0] if found else None
@@ -1641,6 +1636,8 @@ class Tx(Reads):
                 [*(fields[c] for c in columns), db_time(now), db_time(now)],
             )
         except sqlite3.IntegrityError as exc:
+            if "UNIQUE" not in str(exc):
+                raise  # any other broken rule is a bug, never a taken slug
             raise Conflict("slug taken") from exc
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -1654,6 +1651,8 @@ class Tx(Reads):
                 [*(fields[c] for c in columns), db_time(now), line_id],
             )
         except sqlite3.IntegrityError as exc:
+            if "UNIQUE" not in str(exc):
+                raise  # any other broken rule is a bug, never a taken slug
             raise Conflict("slug taken") from exc
 
     async def deactivate_line(self, line_id: int, now: datetime) -> bool:

@@ -6,7 +6,7 @@ active staff) are checked inside that transaction."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time
 from typing import Annotated, Any
 
@@ -14,9 +14,10 @@ import msgspec
 
 from server.audit import Action, Actor, AuditLog
 from server.db import Conflict as DbConflict
-from server.db import Database, Reads
+from server.db import Database, Reads, Tx
 from server.errors import Conflict, NotFound, Unprocessable
 from server.records import Line, LineClosure, LineHours, LineKind, LineModes, Staff
+from server.service_catalog import check_active_staff
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$"
 Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=SLUG_PATTERN)]
@@ -99,6 +100,10 @@ def closed_days_of(body: LineIn) -> list[LineClosure]:
 
 
 def _columns(body: LineIn) -> dict[str, Any]:
+    """The line's own columns, once the whole body is checked (before the write lock)."""
+    check_slug(body.slug)
+    week_of(body)
+    closed_days_of(body)
     name = body.name.strip()
     if not name:
         raise Unprocessable("invalid_field", "Give the line a name.")
@@ -111,6 +116,11 @@ def _columns(body: LineIn) -> dict[str, Any]:
         "grace_minutes": body.grace_minutes,
         "callback_after_minutes": body.callback_after_minutes,
     }
+
+
+async def staff_names(reads: Reads, ids: Iterable[int]) -> dict[int, str]:
+    """Display names by id, for the JSON of lines and enrolments."""
+    return {s.id: s.display_name for s in await reads.list_staff_by_ids(ids)}
 
 
 async def line_or_404(reads: Reads, line_id: int) -> Line:
@@ -129,13 +139,16 @@ class LineCatalog:
         # take the new cap, hours and staff (the app points it at the line hub).
         self.changed = changed
 
-    @staticmethod
-    async def _check_staff(reads: Reads, ids: list[int]) -> None:
-        wanted = set(ids)
-        found = {s.id for s in await reads.list_staff_by_ids(wanted) if s.active}
-        missing = sorted(wanted - found)
-        if missing:
-            raise Unprocessable("unknown_staff", f"No active staff member with id {missing[0]}.")
+
+    async def _save_parts(self, tx: Tx, actor: Staff, line_id: int, body: LineIn,
+                          action: Action) -> Line:
+        """The line's staff, hours and closed days as the body has them, and the change's
+        usage-log row, in the caller's transaction."""
+        await tx.set_line_staff(line_id, body.staff_ids)
+        await tx.replace_line_hours(line_id, week_of(body))
+        await tx.replace_line_closures(line_id, closed_days_of(body))
+        await self.audit.record(Actor.staff(actor.id), action, detail={"line": line_id}, tx=tx)
+        return await line_or_404(tx, line_id)
 
     async def list_for(self, staff: Staff) -> list[Line]:
         """Admins see every line; a professional the active lines they serve."""
@@ -143,33 +156,21 @@ class LineCatalog:
             return await self.db.list_lines()
         return await self.db.lines_for_staff(staff.id)
 
-    async def staff_names(self, lines: list[Line]) -> dict[int, str]:
-        """Display names of everyone serving these lines, for their JSON."""
-        found = await self.db.list_staff_by_ids({s for line in lines for s in line.staff_ids})
-        return {s.id: s.display_name for s in found}
-
     async def create(self, actor: Staff, body: LineIn, now: datetime) -> Line:
-        check_slug(body.slug)
-        columns, hours, closures = _columns(body), week_of(body), closed_days_of(body)
+        columns = _columns(body)
         async with self.db.transaction() as tx:
-            await self._check_staff(tx, body.staff_ids)
+            await check_active_staff(tx, body.staff_ids)
             try:
                 line_id = await tx.create_line(columns, now)
             except DbConflict:
                 raise Conflict("slug_taken", "Another line has this address.") from None
-            await tx.set_line_staff(line_id, body.staff_ids)
-            await tx.replace_line_hours(line_id, hours)
-            await tx.replace_line_closures(line_id, closures)
-            await self.audit.record(Actor.staff(actor.id), Action.LINE_CREATED,
-                                    detail={"line": line_id}, tx=tx)
-            created = await line_or_404(tx, line_id)
+            created = await self._save_parts(tx, actor, line_id, body, Action.LINE_CREATED)
         self.changed(line_id)
         return created
 
     async def replace(self, actor: Staff, line_id: int, body: LineIn, now: datetime) -> Line:
         """The whole line as the body has it; its kind stays what it was made as."""
-        check_slug(body.slug)
-        columns, hours, closures = _columns(body), week_of(body), closed_days_of(body)
+        columns = _columns(body)
         if body.active is not None:
             columns["active"] = int(body.active)
         async with self.db.transaction() as tx:
@@ -178,17 +179,12 @@ class LineCatalog:
                 raise Unprocessable(
                     "line_kind_fixed",
                     "A line stays public or personal; make a new line for the other kind.")
-            await self._check_staff(tx, body.staff_ids)
+            await check_active_staff(tx, body.staff_ids)
             try:
                 await tx.update_line(line_id, columns, now)
             except DbConflict:
                 raise Conflict("slug_taken", "Another line has this address.") from None
-            await tx.set_line_staff(line_id, body.staff_ids)
-            await tx.replace_line_hours(line_id, hours)
-            await tx.replace_line_closures(line_id, closures)
-            await self.audit.record(Actor.staff(actor.id), Action.LINE_UPDATED,
-                                    detail={"line": line_id}, tx=tx)
-            updated = await line_or_404(tx, line_id)
+            updated = await self._save_parts(tx, actor, line_id, body, Action.LINE_UPDATED)
         self.changed(line_id)
         return updated
 

@@ -119,6 +119,15 @@ def _fields(body: ServiceIn | ServicePatch) -> dict[str, Any]:
     return found
 
 
+async def check_active_staff(reads: Reads, ids: list[int]) -> None:
+    """Everyone named has an active account (services and lines are served by them)."""
+    wanted = set(ids)
+    found = {s.id for s in await reads.list_staff_by_ids(wanted) if s.active}
+    missing = sorted(wanted - found)
+    if missing:
+        raise Unprocessable("unknown_staff", f"No active staff member with id {missing[0]}.")
+
+
 class ServiceCatalog:
     def __init__(self, db: Database, audit: AuditLog, tz: ZoneInfo,
                  changed: Callable[[], None] = lambda: None) -> None:
@@ -128,13 +137,7 @@ class ServiceCatalog:
         # Called after every committed change, so readers drop what they keep of services.
         self.changed = changed
 
-    @staticmethod
-    async def _check_staff(reads: Reads, ids: list[int]) -> None:
-        wanted = set(ids)
-        found = {s.id for s in await reads.list_staff_by_ids(wanted) if s.active}
-        missing = sorted(wanted - found)
-        if missing:
-            raise Unprocessable("unknown_staff", f"No active staff member with id {missing[0]}.")
+    _check_staff = staticmethod(check_active_staff)
 
     @staticmethod
     async def _service(reads: Reads, service_id: int) -> Service:

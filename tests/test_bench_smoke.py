@@ -200,3 +200,24 @@ def test_booking_double_count_catches_an_overlap(tmp_path: Path) -> None:
                           (2, "held", "2027-01-04T08:00:00Z", "2027-01-04T08:30:00Z"),
                           (1, "expired", "2027-01-04T08:00:00Z", "2027-01-04T08:30:00Z")])
     assert count_double_bookings(path) == (1, 4)
+
+
+def test_line_wait_tiny() -> None:
+    """``python -m bench line-wait`` in small: two synthetic days run on the real queue,
+    everyone who joined is taken or left, and every figure of the report is printed."""
+    import contextlib
+    import io
+
+    from bench import line_wait
+
+    days = line_wait.simulate_days(1, 2)
+    for day in days:
+        assert day.joined == day.taken + day.left and day.taken == len(day.estimates)
+    report = line_wait.summarise(days)
+    assert report.taken > 50 and 0 < report.unknown_share < 1, report
+    assert report.p90_min >= report.median_min > 0 and report.naive_median_min > 0, report
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert line_wait.main(["--days", "2"]) in (0, 1)
+    printed = out.getvalue()
+    assert "median" in printed and "not known yet" in printed and "ratio to the floor" in printed

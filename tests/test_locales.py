@@ -17,6 +17,7 @@ import pytest
 
 from server.records import AppointmentKind, ParticipantRole
 from signalling.errors import ERROR_CODES
+from signalling.line_messages import LINE_ERROR_CODES
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
@@ -82,7 +83,8 @@ def dynamic_keys() -> set[str]:
         keys |= {f"link.{problem}.title", f"link.{problem}.text"}
     for reason in END_REASONS:
         keys |= {f"end.{reason}.title", f"end.{reason}.text"}
-    codes = set(ERROR_CODES) | server_error_codes() | set(CLIENT_ERROR_CODES)
+    codes = (set(ERROR_CODES) | set(LINE_ERROR_CODES) | server_error_codes()
+             | set(CLIENT_ERROR_CODES))
     keys |= {f"error.{code}" for code in codes}
     return keys
 

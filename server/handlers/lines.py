@@ -4,8 +4,7 @@ lines, call-backs, and the public page's look at a line (no account)."""
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,9 +14,10 @@ from server import app_keys
 from server.app_keys import CLOCK, DB, LINE_CALLBACKS, LINE_CATALOG, LINE_ENROLMENTS, SETTINGS
 from server.errors import NotFound
 from server.handlers.params import path_id
-from server.line_catalog import LineIn
+from server.line_catalog import LineIn, staff_names
 from server.line_enrolments import EnrolmentIn
-from server.records import Enrolment, Line, LineCallback, LineClosure, LineHours, LineKind
+from server.line_hours import hours_now
+from server.records import Enrolment, Line, LineCallback, LineKind
 from server.request_bodies import decode_body
 from server.staff_auth import require_admin, require_staff
 
@@ -97,7 +97,7 @@ def callback_json(callback: LineCallback, tz: ZoneInfo) -> dict[str, Any]:
 
 
 async def _line_response(request: web.Request, line: Line, status: int = 200) -> web.Response:
-    names = await request.app[LINE_CATALOG].staff_names([line])
+    names = await staff_names(request.app[DB], line.staff_ids)
     return web.json_response(line_json(line, names, request.app[SETTINGS].public_url),
                              status=status)
 
@@ -105,9 +105,8 @@ async def _line_response(request: web.Request, line: Line, status: int = 200) ->
 @routes.get("/api/lines")
 async def list_lines(request: web.Request) -> web.Response:
     session = require_staff(request)
-    catalog = request.app[LINE_CATALOG]
-    found = await catalog.list_for(session.staff)
-    names = await catalog.staff_names(found)
+    found = await request.app[LINE_CATALOG].list_for(session.staff)
+    names = await staff_names(request.app[DB], (s for line in found for s in line.staff_ids))
     public_url = request.app[SETTINGS].public_url
     return web.json_response({"lines": [line_json(line, names, public_url) for line in found]})
 
@@ -137,16 +136,11 @@ async def deactivate_line(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def _enrolment_names(request: web.Request, enrolments: list[Enrolment]) -> dict[int, str]:
-    found = await request.app[DB].list_staff_by_ids({s for e in enrolments for s in e.staff_ids})
-    return {s.id: s.display_name for s in found}
-
-
 @routes.get("/api/lines/{id}/enrolments")
 async def list_enrolments(request: web.Request) -> web.Response:
     session = require_staff(request)
     found = await request.app[LINE_ENROLMENTS].list(session.staff, path_id(request, "id"))
-    names = await _enrolment_names(request, found)
+    names = await staff_names(request.app[DB], (s for e in found for s in e.staff_ids))
     tz = request.app[SETTINGS].timezone
     return web.json_response({"enrolments": [enrolment_json(e, names, tz) for e in found]})
 
@@ -157,7 +151,7 @@ async def enrol_family(request: web.Request) -> web.Response:
     body = await decode_body(request, EnrolmentIn)
     enrolment, link = await request.app[LINE_ENROLMENTS].enrol(
         session.staff, path_id(request, "id"), body, request.app[CLOCK]())
-    names = await _enrolment_names(request, [enrolment])
+    names = await staff_names(request.app[DB], enrolment.staff_ids)
     tz = request.app[SETTINGS].timezone
     return web.json_response({"enrolment": enrolment_json(enrolment, names, tz), "link": link},
                              status=201)
@@ -193,31 +187,6 @@ async def finish_callback(request: web.Request) -> web.Response:
     return web.json_response(callback_json(callback, request.app[SETTINGS].timezone))
 
 
-@dataclass(frozen=True)
-class _HoursNow:
-    open: bool
-    closes_at: datetime | None
-    opens_at: datetime | None
-
-
-def _hours_now(hours: tuple[LineHours, ...], closures: tuple[LineClosure, ...], zone: ZoneInfo,
-               now: datetime) -> _HoursNow:
-    """Open now (until when), else the next opening within 14 days; closed days whole."""
-    today = now.astimezone(zone).date()
-    opens_at = None
-    for day in (today + timedelta(days=n) for n in range(-1, 15)):
-        if any(c.starts_on <= day <= c.ends_on for c in closures):
-            continue
-        for h in (h for h in hours if h.weekday == day.weekday()):
-            start = datetime.combine(day, h.opens, zone).astimezone(UTC)
-            end = datetime.combine(day, h.closes, zone).astimezone(UTC)
-            if start <= now < end:
-                return _HoursNow(True, end, None)
-            if now < start and (opens_at is None or start < opens_at):
-                opens_at = start
-    return _HoursNow(False, None, opens_at)
-
-
 @routes.get("/api/public/lines/{slug}")
 async def show_public_line(request: web.Request) -> web.Response:
     """What the public page shows before anyone joins: never counts of people or names."""
@@ -226,7 +195,7 @@ async def show_public_line(request: web.Request) -> web.Response:
     if line is None or not line.active or line.kind is not LineKind.PUBLIC:
         raise NotFound("line_not_found", "No such line.")
     tz = request.app[SETTINGS].timezone
-    now = _hours_now(line.hours, line.closures, tz, request.app[CLOCK]())
+    now = hours_now(line.hours, line.closures, tz, request.app[CLOCK]())
     hub = line_hub(request.app)
     full = bool(hub.is_full(line.id)) if hub is not None else False
     return web.json_response({

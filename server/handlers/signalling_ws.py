@@ -91,7 +91,7 @@ async def _upgrade(
     request: web.Request,
 ) -> tuple[web.WebSocketResponse, StaffSession | None, int | None]:
     appointment_id = query_int(request, "appointment")
-    _check_origin(request, request.app[SETTINGS])
+    check_origin(request, request.app[SETTINGS])
     # No aiohttp heartbeat (a timer per socket): the app's Heartbeat pings every socket.
     ws = web.WebSocketResponse(max_msg_size=READ_LIMIT, autoping=False, timeout=CLOSE_TIMEOUT,
                                compress=False)
@@ -102,7 +102,7 @@ async def _upgrade(
     return ws, staff, appointment_id
 
 
-def _check_origin(request: web.Request, settings: Settings) -> None:
+def check_origin(request: web.Request, settings: Settings) -> None:
     """Browsers send Origin on every WebSocket; another site's page must not ride the cookie."""
     origin = request.headers.get("Origin")
     if origin is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-import signal
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +17,10 @@ from pathlib import Path
 import aiohttp
 
 from server.settings import Settings
-from tests.conftest import Accounts, StaffClient, wait_until
+from tests.conftest import Accounts, StaffClient
 from tests.server.conftest import run_kota
 from tests.server.line_helpers import file_bytes, line_body
-from tests.server.test_sigkill_writes import start_kota
+from tests.server.test_sigkill_writes import kill_mid_burst, start_kota
 
 ROUNDS = 2
 WRITERS = 8
@@ -114,12 +113,9 @@ async def test_sigkill_mid_enrolments_leaves_no_half_enrolment(
             before = acked.requests
             tasks = [asyncio.create_task(_enrol_until_killed(
                 c, line_id, accounts.worker.id, acked, rng)) for c in clients]
-            await wait_until(lambda b=before: acked.requests >= b + 30,  # type: ignore[misc]
-                             timeout=60, what="enrolments to land before the kill")
-            await asyncio.sleep(rng.uniform(0.0, 0.3))
-            process.send_signal(signal.SIGKILL)
-            await process.wait()
-            await asyncio.wait_for(asyncio.gather(*tasks), 30)
+            await kill_mid_burst(process, tasks,
+                                 lambda b=before: acked.requests >= b + 30,  # type: ignore[misc]
+                                 0.3, "enrolments to land before the kill")
         finally:
             if process.returncode is None:
                 process.kill()

@@ -149,7 +149,8 @@ async def test_only_the_secrets_hash_is_stored_and_nothing_secret_is_logged(
 
 
 async def test_one_open_callback_however_many_ask_at_once(
-        staff_client: SignIn, personal: dict[str, Any], kota: TestServer, clock: Clock,
+        staff_client: SignIn, admin: StaffClient, personal: dict[str, Any], kota: TestServer,
+        clock: Clock,
         accounts: Accounts, settings: Settings) -> None:
     sanna = await staff_client("sanna")
     _, made = await enrol(sanna, personal["id"])
@@ -182,48 +183,68 @@ async def test_one_open_callback_however_many_ask_at_once(
                 ) == [(f'{{"enrolment":{eid},"line":{line_id}}}',)]
     await assert_error(await sanna.post(f"/api/lines/{line_id}/callbacks/999/done"), 404,
                        "callback_not_found")
+    other = await make_line(admin, accounts, slug="toinen", kind="personal")
+    await assert_error(await sanna.post(f"/api/lines/{other['id']}/callbacks/{cid}/done"),
+                       404, "callback_not_found")
     again, added = await ask()
     assert added and again != cid
 
 
-class FakeHub:
-    """The line hub's side of the seam REST uses (the live part provides the real one)."""
+class HubSeam:
+    """What REST tells the line hub, recorded on whichever hub the app runs: the live
+    part's (its own methods still run) or, without one, a bare stand-in. ``full`` decides
+    what ``is_full`` answers, so a full line needs no thousand sockets."""
 
     def __init__(self) -> None:
         self.full: set[int] = set()
         self.revoked: list[int] = []
         self.changed: list[int] = []
 
-    def is_full(self, line_id: int) -> bool:
-        return line_id in self.full
+    def attach(self, hub: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        told_revoked = getattr(hub, "enrolment_revoked", None)
+        told_changed = getattr(hub, "line_changed", None)
 
-    async def enrolment_revoked(self, enrolment_id: int) -> None:
-        self.revoked.append(enrolment_id)
+        async def enrolment_revoked(enrolment_id: int) -> None:
+            self.revoked.append(enrolment_id)
+            if told_revoked is not None:
+                await told_revoked(enrolment_id)
 
-    def line_changed(self, line_id: int) -> None:
-        self.changed.append(line_id)
+        def line_changed(line_id: int) -> None:
+            self.changed.append(line_id)
+            if told_changed is not None:
+                told_changed(line_id)
+
+        monkeypatch.setattr(hub, "is_full", lambda line_id: line_id in self.full,
+                            raising=False)
+        monkeypatch.setattr(hub, "enrolment_revoked", enrolment_revoked, raising=False)
+        monkeypatch.setattr(hub, "line_changed", line_changed, raising=False)
+
+
+class BareHub:
+    """Stands in for the hub where the app runs none."""
 
 
 @pytest.fixture
 async def hub_server(settings: Settings, accounts: Accounts, clock: Clock,
                      monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[TestServer,
-                                                                              FakeHub]]:
+                                                                              HubSeam]]:
     key = getattr(app_keys, "LINE_HUB", None)
-    if key is None:  # before the live part's key exists: one of our own at the seam
-        key = web.AppKey("line_hub", FakeHub)
-        monkeypatch.setattr(app_keys, "LINE_HUB", key, raising=False)
     app = create_app(settings, clock)
-    hub = FakeHub()
-    app[key] = hub
+    if key is None:  # an app without live lines: a key and a stand-in of our own
+        key = web.AppKey("line_hub", BareHub)
+        monkeypatch.setattr(app_keys, "LINE_HUB", key, raising=False)
+        app[key] = BareHub()
     server = TestServer(app, host="127.0.0.1", port=settings.port)
     await server.start_server()
+    seam = HubSeam()
     try:
-        yield server, hub
+        seam.attach(app[key], monkeypatch)
+        yield server, seam
     finally:
         await server.close()
 
 
-async def test_rest_tells_the_line_hub(hub_server: tuple[TestServer, FakeHub],
+async def test_rest_tells_the_line_hub(hub_server: tuple[TestServer, HubSeam],
                                        accounts: Accounts, clock: Clock) -> None:
     server, hub = hub_server
     clock.set(MONDAY)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -100,13 +101,16 @@ async def test_enrolment_by_secret_hash_and_revoke(db: Database, accounts: Accou
         assert await tx.revoke_enrolment(eid, NOW)
         assert not await tx.revoke_enrolment(eid, NOW)
     assert await db.enrolment_by_secret_hash(_hash("s3cret")) is None
+    revoked = await db.enrolment_by_secret_hash(_hash("s3cret"), include_revoked=True)
+    assert revoked is not None and revoked.revoked_at == NOW
     stored = await db.get_enrolment(eid)
     assert stored is not None and stored.revoked_at == NOW
     assert stored.last_used_at == NOW + timedelta(hours=1)
     assert [e.id for e in await db.list_enrolments(line_id)] == [eid]
 
 
-async def test_one_open_callback_per_enrolment(db: Database, accounts: Accounts) -> None:
+async def test_one_open_callback_per_enrolment(db: Database, accounts: Accounts,
+                                               settings: Settings) -> None:
     line_id = await _line(db, accounts)
     eid = await _enrol(db, accounts, line_id, "a")
 
@@ -129,6 +133,9 @@ async def test_one_open_callback_per_enrolment(db: Database, accounts: Accounts)
     assert await db.list_open_callbacks([line_id]) == []
     cid, added = await ask(30)
     assert added and cid != open_.id
+    with sqlite3.connect(settings.db_path) as conn, pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO line_callbacks (line_id, enrolment_id, requested_at)"
+                     " VALUES (?, ?, '2026-12-07T10:00:00Z')", (line_id, eid))
 
 
 async def test_stats_and_queue_rows(db: Database, accounts: Accounts) -> None:

@@ -190,3 +190,61 @@ def test_random_join_bodies_never_give_500(live: LiveServer) -> None:
     check()
     assert "token_malformed" in live.seen, live.seen
     live.assert_ready()
+
+
+clocks = st.from_regex(r"\A[0-2][0-9]:[0-5][0-9]\Z") | st.text(max_size=6)
+days = st.dates().map(str) | st.text(max_size=12)
+line_bodies = st.fixed_dictionaries(
+    {
+        "slug": st.from_regex(r"\A[a-z0-9-]{1,62}\Z") | st.sampled_from(["my", "linja"]),
+        "name": st.text(max_size=90),
+        "kind": st.sampled_from(["public", "personal", "other"]),
+    },
+    optional={
+        "modes": st.sampled_from(["chat", "video", "both", "audio"]),
+        "queue_cap": st.integers(min_value=-5, max_value=1100),
+        "grace_minutes": st.integers(min_value=-5, max_value=130),
+        "callback_after_minutes": st.integers(min_value=-5, max_value=250),
+        "staff_ids": st.lists(ids, max_size=3),
+        "hours": st.lists(st.fixed_dictionaries({
+            "weekday": st.integers(min_value=-1, max_value=8), "opens": clocks,
+            "closes": clocks}), max_size=4),
+        "closures": st.lists(st.fixed_dictionaries(
+            {"starts_on": days, "ends_on": days}, optional={"note": st.text(max_size=120)}),
+            max_size=3),
+        "active": st.booleans(),
+    },
+)
+# Codes only the line rules give: proof the bodies got past decoding.
+LINE_CODES = {"201", "200", "slug_taken", "invalid_hours", "unknown_staff", "slug_reserved"}
+
+
+def test_random_line_bodies_never_give_500(live: LiveServer) -> None:
+    @examples
+    @given(body=line_bodies | json_values, replace=st.booleans())
+    def check(body: Any, replace: bool) -> None:
+        live.send("PUT" if replace else "POST", "/api/lines/1" if replace else "/api/lines",
+                  body)
+
+    live.send("POST", "/api/lines", {"slug": "linja", "name": "Linja", "kind": "personal",
+                                     "staff_ids": [1]})
+    check()
+    assert LINE_CODES & set(live.seen), live.seen
+    live.assert_ready()
+
+
+def test_random_enrolment_bodies_never_give_500(live: LiveServer) -> None:
+    live.send("POST", "/api/lines", {"slug": "oma", "name": "Oma", "kind": "personal",
+                                     "staff_ids": [1, 2]})
+
+    @examples
+    @given(body=st.fixed_dictionaries(
+        {"family_name": st.text(max_size=90)},
+        optional={"language": st.sampled_from(["fi", "sv", "en", "se", "de"]),
+                  "staff_ids": st.lists(ids, max_size=3)}) | json_values)
+    def check(body: Any) -> None:
+        live.send("POST", "/api/lines/1/enrolments", body)
+
+    check()
+    assert {"201", "staff_not_on_line"} & set(live.seen), live.seen
+    live.assert_ready()

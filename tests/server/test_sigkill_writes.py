@@ -13,6 +13,7 @@ import json
 import random
 import signal
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -63,6 +64,17 @@ async def start_kota(settings: Settings, log: Path, **env: str) -> asyncio.subpr
 
     await wait_until(healthy, timeout=30, what="kota run to answer /healthz")
     return process
+
+
+async def kill_mid_burst(process: asyncio.subprocess.Process, writers: list[asyncio.Task[None]],
+                         landed: Callable[[], bool], pause: float, what: str) -> None:
+    """Once ``landed`` holds, SIGKILL the server after up to ``pause`` seconds (a random
+    moment), then wait for the writers to notice it is gone."""
+    await wait_until(landed, timeout=60, what=what)
+    await asyncio.sleep(random.uniform(0.0, pause))
+    process.send_signal(signal.SIGKILL)
+    await process.wait()
+    await asyncio.wait_for(asyncio.gather(*writers), 30)
 
 
 async def _write_until_killed(
