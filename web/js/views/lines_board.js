@@ -56,6 +56,8 @@ export function linesBoardView({ me }) {
   let session = null;
   let handingOver = false;
   let staffByLine = new Map();
+  // Whether a board message has carried the call-backs yet (until then, from the API).
+  let callbacksKnown = false;
 
   desk.addEventListener("state", ({ detail }) => {
     const key = { connecting: "lines.connecting", open: "lines.connected", lost: "lines.lost" }[
@@ -69,9 +71,11 @@ export function linesBoardView({ me }) {
     }
   });
   desk.addEventListener("board", ({ detail }) => {
-    board = { lines: detail.lines || [], duty: detail.duty || [], callbacks: detail.callbacks || [] };
+    board = { lines: detail.lines || [], duty: detail.duty || [],
+      callbacks: "callbacks" in detail ? detail.callbacks : board.callbacks };
+    if ("callbacks" in detail) callbacksKnown = true;
     lineList.removeAttribute("aria-busy");
-    // Rebuilt on every change: the focused switch or button gets the focus back.
+    // The call-backs are rebuilt on every change: a focused button gets the focus back.
     const focused = document.activeElement && view.contains(document.activeElement)
       ? document.activeElement.id : "";
     renderLines();
@@ -142,42 +146,68 @@ export function linesBoardView({ me }) {
     else setText(takeHint, "lines.take_next_waiting", { n: waiting });
   }
 
+  // Each line's card is kept and its parts updated, so the duty switch a person just
+  // pressed stays the same element (and keeps the focus) when the board changes.
+  const cards = new Map();
+
   function renderLines() {
-    clear(lineList);
+    const ids = new Set(board.lines.map((l) => l.id));
+    for (const [id, card] of cards) {
+      if (!ids.has(id)) {
+        card.li.remove();
+        cards.delete(id);
+      }
+    }
+    const empty = lineList.querySelector(".empty");
     if (!board.lines.length) {
-      lineList.append(h("li", { class: "empty", i18n: "lines.no_lines" }));
+      if (!empty) lineList.append(h("li", { class: "empty", i18n: "lines.no_lines" }));
       return;
     }
-    for (const line of board.lines) lineList.append(lineCard(line));
+    if (empty) empty.remove();
+    board.lines.forEach((line, index) => {
+      let card = cards.get(line.id);
+      if (!card) {
+        card = lineCard(line);
+        cards.set(line.id, card);
+      }
+      updateCard(card, line);
+      const there = lineList.children[index] || null;
+      if (there !== card.li) lineList.insertBefore(card.li, there); // the board's order
+    });
   }
 
   function lineCard(line) {
+    const box = h("input", { id: `duty-${line.id}`, type: "checkbox",
+      attrs: { role: "switch" }, dataset: { action: "duty" },
+      on: { change: (event) => setDuty(line.id, event.target.checked) } });
+    const head = h("div", { class: "line-card-head" });
+    const stats = h("dl", { class: "line-stats" });
+    const li = h("li", { class: "line-card", dataset: { line: String(line.id), kind: line.kind } },
+      head, stats,
+      h("label", { class: "check duty-switch", htmlFor: box.id }, box,
+        h("span", { i18n: "lines.on_duty" })));
+    return { li, head, stats, box };
+  }
+
+  function updateCard(card, line) {
     const onDuty = board.duty.includes(line.id);
-    const switchId = `duty-${line.id}`;
+    card.li.classList.toggle("on-duty", onDuty);
+    card.box.checked = onDuty;
     const names = (line.on_duty || []).map((p) => p.first_name).join(", ");
     const open = line.open
       ? (line.closes_at
         ? h("span", { class: "tag open", i18n: "lines.open_until", vars: { time: { time: line.closes_at } } })
         : h("span", { class: "tag open", i18n: "lines.open" }))
       : h("span", { class: "tag", i18n: "lines.closed" });
-    return h("li", { class: onDuty ? "line-card on-duty" : "line-card",
-      dataset: { line: String(line.id), kind: line.kind } },
-      h("div", { class: "line-card-head" },
-        h("h3", { class: "line-name" }, line.name),
-        h("span", { class: "tag kind", i18n: KIND_KEYS[line.kind] }),
-        open),
-      h("dl", { class: "line-stats" },
-        stat("lines.waiting", String(line.waiting || 0), "waiting"),
-        stat("lines.longest_wait", line.waiting ? waitText(line.longest_wait_s) : "–", "longest"),
-        stat("lines.expected_wait", waitText(line.expected_wait_s), "expected"),
-        stat("lines.on_duty_now", names || t("lines.nobody_on_duty"), "on-duty")),
-      line.mine
-        ? h("label", { class: "check duty-switch", htmlFor: switchId },
-          h("input", { id: switchId, type: "checkbox", checked: onDuty,
-            attrs: { role: "switch" }, dataset: { action: "duty" },
-            on: { change: (event) => setDuty(line.id, event.target.checked) } }),
-          h("span", { i18n: "lines.on_duty" }))
-        : null);
+    clear(card.head).append(
+      h("h3", { class: "line-name" }, line.name),
+      h("span", { class: "tag kind", i18n: KIND_KEYS[line.kind] }),
+      open);
+    clear(card.stats).append(
+      stat("lines.waiting", String(line.waiting || 0), "waiting"),
+      stat("lines.longest_wait", line.waiting ? waitText(line.longest_wait_s) : "–", "longest"),
+      stat("lines.expected_wait", waitText(line.expected_wait_s), "expected"),
+      stat("lines.on_duty_now", names || t("lines.nobody_on_duty"), "on-duty"));
   }
 
   function stat(labelKey, value, name) {
@@ -270,10 +300,24 @@ export function linesBoardView({ me }) {
     takeButton.focus();
   }
 
-  // Who serves each line, for handing over to a colleague.
-  get("/api/lines").then((data) => {
-    staffByLine = new Map((data.lines || []).map((l) => [l.id, l.staff || []]));
-  }).catch(() => {});
+  // Who serves each line, for handing over to a colleague; the call-backs on its
+  // personal lines until the socket's board brings them.
+  (async () => {
+    try {
+      const lines = (await get("/api/lines")).lines || [];
+      staffByLine = new Map(lines.map((l) => [l.id, l.staff || []]));
+      const personal = lines.filter((l) => l.kind === "personal" && l.active);
+      const answers = await Promise.all(personal.map((l) =>
+        get(`/api/lines/${l.id}/callbacks`).then((a) =>
+          (a.callbacks || []).map((c) => ({ ...c, line: l.id })))));
+      if (callbacksKnown) return;
+      board.callbacks = answers.flat().sort((a, b) =>
+        a.requested_at < b.requested_at ? -1 : 1);
+      renderCallbacks();
+    } catch {
+      // The board still works; hand-over lists lines only.
+    }
+  })();
 
   desk.start();
   // Leaving the board closes the socket (and the server takes the professional off duty).
