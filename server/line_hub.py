@@ -259,7 +259,7 @@ class LineHub:
             sock.staff_id = staff_id
             self._staff.setdefault(staff_id, set()).add(sock)
             first_name = staff.staff.display_name.split(" ")[0]
-            self._perform(self.desk.staff_connected(staff_id, first_name))
+            self._perform(self.desk.staff_connected(staff_id, first_name, now))
             await self._read_callbacks(now, force=True)
             return
         if hello.resume is not None:

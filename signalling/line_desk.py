@@ -268,7 +268,7 @@ class LineDesk:
 
     # -- a professional ------------------------------------------------------------------
 
-    def staff_connected(self, staff_id: int, first_name: str) -> list[Effect]:
+    def staff_connected(self, staff_id: int, first_name: str, now: datetime) -> list[Effect]:
         staff = self._staff.setdefault(staff_id, _Staff(first_name))
         staff.first_name = first_name
         staff.sockets += 1
@@ -276,7 +276,7 @@ class LineDesk:
         effects: list[Effect] = [ToStaff(staff_id, wire.Welcome(staff_id=staff_id)),
                                  BoardChanged()]
         if staff.session is not None:  # back within the minute: the session goes on
-            effects.append(ToStaff(staff_id, self._started(self._sessions[staff.session])))
+            effects.append(ToStaff(staff_id, self._started(self._sessions[staff.session], now)))
         return effects
 
     def staff_gone(self, staff_id: int, now: datetime) -> list[Effect]:
@@ -338,7 +338,7 @@ class LineDesk:
             Log(LineAction.TAKEN, staff_id, self._detail(entry.line_id, family,
                                                          waited_s=waited)),
             ToPerson(entry.ticket, self._taken(session, now)),
-            ToStaff(staff_id, self._started(session)),
+            ToStaff(staff_id, self._started(session, now)),
             BoardChanged(),
         ]
         if video:
@@ -570,11 +570,11 @@ class LineDesk:
         if person is not None:
             person.session = None
 
-    def _started(self, session: _Session) -> wire.SessionStarted:
+    def _started(self, session: _Session, now: datetime) -> wire.SessionStarted:
         return wire.SessionStarted(
             session=session.id, line=session.line_id, who=session.who,
             mode="video" if session.video else "chat", waited_s=session.waited_s,
-            ice_servers=self._ice(f"line-staff-{session.staff_id}", session.started_at),
+            ice_servers=self._ice(f"line-staff-{session.staff_id}", now),
             ice_transport_policy=self._ice_policy)
 
     def _taken(self, session: _Session, now: datetime) -> wire.Taken:

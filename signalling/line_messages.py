@@ -68,7 +68,7 @@ class Hello(_Request, tag="hello", frozen=True):
             raise ValueError("hello names one of line, enrolment, resume or staff")
         if (self.line is not None or self.enrolment is not None) and self.mode is None:
             raise ValueError("joining a line needs a mode")
-        if self.nickname is not None and self.line is None:
+        if self.nickname and self.line is None:
             raise ValueError("only a public line takes a nickname")
 
 

@@ -54,7 +54,7 @@ def desk() -> LineDesk:
     made.set_line(rules(2, staff=frozenset({PEKKA})))
     made.set_line(rules(3, kind="personal", modes="chat"))
     for staff_id, name in ((SANNA, "Sanna"), (PEKKA, "Pekka"), (OLLI, "Olli")):
-        made.staff_connected(staff_id, name)
+        made.staff_connected(staff_id, name, T0)
     return made
 
 
@@ -284,7 +284,7 @@ def test_a_professional_who_drops_has_a_minute_to_come_back(desk: LineDesk) -> N
     sid = session_of(desk.take_next(SANNA, T0), SANNA).session
     desk.staff_gone(SANNA, T0 + timedelta(seconds=5))
     assert desk.board_for(PEKKA, T0).lines[0].on_duty == ()  # off duty meanwhile
-    effects = desk.staff_connected(SANNA, "Sanna")
+    effects = desk.staff_connected(SANNA, "Sanna", T0)
     assert session_of(effects, SANNA).session == sid  # the same session again
     desk.staff_gone(SANNA, T0 + timedelta(seconds=10))
     assert not to_person(desk.tick(T0 + timedelta(seconds=69)), "a", wire.Ended)
@@ -292,7 +292,7 @@ def test_a_professional_who_drops_has_a_minute_to_come_back(desk: LineDesk) -> N
     assert to_person(effects, "a", wire.Ended) == [wire.Ended(reason="staff")]
     assert ClosePerson("a") in effects
     assert not [e for e in effects if isinstance(e, SaveStats)]
-    desk.staff_connected(SANNA, "Sanna")
+    desk.staff_connected(SANNA, "Sanna", T0)
     desk.set_duty(SANNA, [1], T0 + timedelta(seconds=71))
     assert to_person(desk.take_next(SANNA, T0 + timedelta(seconds=71)), "b", wire.Taken)
 
