@@ -17,8 +17,8 @@ export function linesBoardView({ me }) {
   const knockSound = new KnockSound();
   const connection = h("p", { class: "notice line-connection", i18n: "lines.connecting",
     attrs: { role: "status" } });
-  const notice = h("p", { class: "notice", hidden: true, attrs: { role: "status" } });
-  const knocks = h("ul", { class: "line-knocks", i18nAttrs: { "aria-label": "lines.knocks_label" } });
+  const notice = h("p", { class: "notice line-notice", hidden: true, attrs: { role: "status" } });
+  const knocks = h("div", { class: "line-knocks" });
   const takeButton = h("button", { type: "button", class: "button primary take-next",
     i18n: "lines.take_next", dataset: { action: "take-next" }, disabled: true,
     on: { click: () => takeNext() } });
@@ -258,7 +258,7 @@ export function linesBoardView({ me }) {
   function knock({ line, family_name: family }) {
     const known = lineById(line);
     knockSound.play();
-    const item = h("li", { class: "knock-notice", dataset: { line: String(line) },
+    const item = h("div", { class: "knock-notice", dataset: { line: String(line) },
       attrs: { role: "alert" } },
       h("span", { i18n: "lines.knock", vars: { family, line: known ? known.name : "" } }),
       h("button", { type: "button", class: "button secondary small", i18n: "lines.knock_dismiss",
