@@ -223,6 +223,7 @@ async def test_a_family_knocks_its_worker_who_takes_it(
         await expect(knock).to_contain_text("Lehtosen perhe")
         await expect(knock).to_contain_text("Sannan perheet")
         await expect(card.locator(".waiting dd")).to_have_text("1", timeout=BOARD_REFRESH_MS)
+        await sanna.evaluate("() => window.scrollTo(0, 0)")
         await check_views(sanna, "lines-board-knock-fi")
 
         # A double click takes one family, once.
@@ -246,6 +247,7 @@ async def test_a_family_knocks_its_worker_who_takes_it(
         await expect(session.locator(".chat-line.own .chat-text")).to_have_text(
             "Hei, Sanna täällä. Miten voin auttaa?")
         await expect(session.locator("[data-action=start-video]")).to_be_visible()
+        await sanna.evaluate("() => document.querySelector('.line-session').scrollIntoView()")
         await check_views(sanna, "lines-session-chat-fi")
 
         # End: the family is told, the board is back and nothing of the chat stays.
@@ -261,6 +263,54 @@ async def test_a_family_knocks_its_worker_who_takes_it(
     await sanna.locator("[data-action=take-next]").click()
     await expect(sanna.locator(".line-notice")).to_have_text(
         texts["lines.nobody"])
+
+
+async def test_a_worker_hands_a_family_over_to_a_colleague(
+    open_page: OpenPage, staff_api: StaffLogin, kota_server: KotaProcess
+) -> None:
+    texts = load("fi")
+    admin = await staff_api("admin")
+    pekka_id = await staff_id(admin, "Pekka Lehto")
+    line = await make_line(admin, "personal", "Sanna Aikio", name="Tiimin perheet")
+    line = await admin.call("PUT", f"/api/lines/{line['id']}", {
+        **{k: line[k] for k in ("slug", "name", "kind", "modes", "queue_cap", "grace_minutes",
+                                "callback_after_minutes", "hours", "closures")},
+        "staff_ids": [s["id"] for s in line["staff"]] + [pekka_id]})
+    made = await admin.call("POST", f"/api/lines/{line['id']}/enrolments", {
+        "family_name": "Korhosen perhe", "language": "fi", "staff_ids": []})
+    secret = made["link"].split("#e=", 1)[1]
+
+    sanna = await open_page(TABLET_LANDSCAPE, staff="sanna", name="sanna")
+    await sanna.goto("/staff#/lines")
+    pekka = await open_page(TABLET_LANDSCAPE, staff="pekka", name="pekka")
+    await pekka.goto("/staff#/lines")
+    await go_on_duty(sanna, line)
+    await go_on_duty(pekka, line)
+
+    async with line_client(kota_server, {"enrolment": secret, "mode": "chat"}) as family:
+        await expect(sanna.locator(".knock-notice")).to_contain_text("Korhosen perhe")
+        await sanna.locator("[data-action=take-next]").click()
+        session = sanna.locator(".line-session")
+        await expect(session.locator(".line-session-title")).to_have_text("Korhosen perhe")
+        await family.wait_for("taken")
+
+        # Handed over to Pekka: the family keeps its place at the front, Pekka takes it.
+        await session.locator("[data-action=hand-over]").click()
+        await session.locator("#hand-over-to").select_option(label="Pekka Lehto")
+        await check_views(sanna, "lines-hand-over-fi")
+        await session.locator("[data-action=hand-over-confirm]").click()
+        await family.wait_for("handed_over")
+        await expect(sanna.locator(".line-session")).to_have_count(0)
+        await expect(sanna.locator(".line-notice")).to_have_text(
+            texts["lines.ended_handed_over"])
+        await expect(pekka.locator(".knock-notice")).to_contain_text("Korhosen perhe")
+        await pekka.locator("[data-action=take-next]").click()
+        await expect(pekka.locator(".line-session-title")).to_have_text("Korhosen perhe")
+        taken = await family.wait_for("taken")
+        assert taken["staff_name"] == "Pekka"
+        await pekka.locator("[data-action=end-session]").click()
+        await pekka.locator("dialog .button.danger").click()
+        await family.wait_for("ended")
 
 
 async def test_a_call_back_shows_on_the_board_and_is_marked_done(
