@@ -34,7 +34,8 @@ def content_security_policy(public_url: str) -> str:
 
 
 # Camera and microphone only where a call happens.
-CALL_PAGES = ("/join", "/staff/call")
+# The staff app is one: a contact line's session there may become a video call.
+CALL_PAGES = ("/join", "/staff/call", "/staff")
 CALL_PERMISSIONS = "camera=(self), microphone=(self), display-capture=(self), geolocation=()"
 OTHER_PERMISSIONS = "camera=(), microphone=(), display-capture=(), geolocation=()"
 

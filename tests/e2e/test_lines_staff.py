@@ -8,6 +8,7 @@ speaking /ws/line with its enrolment secret (or, on a public line, a nickname)."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -20,10 +21,11 @@ import aiohttp
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.conftest import wait_until
 from tests.e2e.booking_steps import StaffLogin, check_page
 from tests.e2e.flows import OpenPage
 from tests.e2e.kota_server import KotaProcess, StaffApi
-from tests.e2e.page_checks import PHONE, TABLET_LANDSCAPE, screenshots
+from tests.e2e.page_checks import PHONE, TABLET_LANDSCAPE, assert_remote_videos_play, screenshots
 from tests.test_locales import load
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -369,3 +371,87 @@ async def test_a_public_lines_board_shows_counts_only(
         assert await kaisa.locator(".knock-notice").count() == 0, "public lines do not knock"
         await kaisa.set_viewport_size(TABLET_LANDSCAPE)
         await check_views(kaisa, "lines-public-board-fi")
+
+
+async def test_a_session_becomes_a_video_call(
+    open_page: OpenPage, staff_api: StaffLogin, kota_server: KotaProcess,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """**Start video** in the session: the family (aiortc here, as the family's page would)
+    makes the offer over the line socket, the professional's page answers; frames are
+    decoded on both sides."""
+    import aioice.ice
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+    from aiortc.mediastreams import MediaStreamError, VideoStreamTrack
+    from aiortc.sdp import candidate_from_sdp
+
+    # aioice skips 127.0.0.1: gather on loopback only (docs: TESTING-WEBRTC.md).
+    monkeypatch.setattr(aioice.ice, "get_host_addresses",
+                        lambda use_ipv4=True, use_ipv6=True: ["127.0.0.1"])
+    admin = await staff_api("admin")
+    line = await make_line(admin, "personal", "Kaisa Niemi", name="Kaisan perheet")
+    made = await admin.call("POST", f"/api/lines/{line['id']}/enrolments", {
+        "family_name": "Videoperhe", "language": "fi", "staff_ids": []})
+    secret = made["link"].split("#e=", 1)[1]
+    kaisa = await open_page(TABLET_LANDSCAPE, staff="kaisa", name="kaisa")
+    await kaisa.goto("/staff#/lines")
+    await go_on_duty(kaisa, line)
+
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    frames = 0
+
+    async def count(track: Any) -> None:
+        nonlocal frames
+        try:
+            while True:
+                await track.recv()
+                frames += 1
+        except MediaStreamError:
+            return
+
+    tasks: list[asyncio.Task[None]] = []
+    pc.on("track", lambda track: tasks.append(asyncio.ensure_future(count(track)))
+          if track.kind == "video" else None)
+    pc.addTrack(VideoStreamTrack())
+    try:
+        async with line_client(kota_server, {"enrolment": secret, "mode": "chat"}) as family:
+            await kaisa.locator("[data-action=take-next]").click()
+            await family.wait_for("taken")
+            await kaisa.locator("[data-action=start-video]").click()
+            await family.wait_for("video")
+            await pc.setLocalDescription(await pc.createOffer())
+            await family.send({"type": "signal", "payload": {
+                "kind": "offer", "sdp": pc.localDescription.sdp}})
+            answer = await family.wait_for("signal")
+            while answer["payload"]["kind"] != "answer":
+                answer = await family.wait_for("signal")
+            await pc.setRemoteDescription(RTCSessionDescription(
+                sdp=answer["payload"]["sdp"], type="answer"))
+
+            async def candidates() -> None:
+                while True:
+                    message = await family.wait_for("signal", timeout=120)
+                    payload = message["payload"]
+                    if payload.get("kind") != "candidate" or not payload.get("candidate"):
+                        continue
+                    candidate = candidate_from_sdp(payload["candidate"].split(":", 1)[1])
+                    candidate.sdpMid = payload.get("sdpMid")
+                    candidate.sdpMLineIndex = payload.get("sdpMLineIndex")
+                    await pc.addIceCandidate(candidate)
+
+            reader = asyncio.ensure_future(candidates())
+            tasks.append(reader)
+            await assert_remote_videos_play(kaisa, 1, timeout_ms=60_000)
+            await wait_until(lambda: frames > 5, timeout=60, what="frames at the family")
+            await kaisa.evaluate("() => document.querySelector('.line-session').scrollIntoView()")
+            await check_views(kaisa, "lines-session-video-fi")
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            await kaisa.locator("[data-action=end-session]").click()
+            await kaisa.locator("dialog .button.danger").click()
+            await family.wait_for("ended")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await pc.close()
