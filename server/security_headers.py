@@ -33,8 +33,9 @@ def content_security_policy(public_url: str) -> str:
     )
 
 
-# Camera and microphone only where a call happens (a contact line's page may become one).
-CALL_PAGES = ("/join", "/staff/call")
+# Camera and microphone only where a call happens. The staff app is one (a contact line's
+# session there may become a video call), and so is a contact line's page.
+CALL_PAGES = ("/join", "/staff/call", "/staff")
 CALL_PAGE_PREFIXES = ("/line/",)
 CALL_PERMISSIONS = "camera=(self), microphone=(self), display-capture=(self), geolocation=()"
 OTHER_PERMISSIONS = "camera=(), microphone=(), display-capture=(), geolocation=()"

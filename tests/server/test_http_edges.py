@@ -49,13 +49,20 @@ def _assert_secure_headers(resp: aiohttp.ClientResponse) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/staff", "/api/session", "/api/appointments/1", "/healthz", "/nowhere",
+    "path", ["/", "/api/session", "/api/appointments/1", "/healthz", "/nowhere",
              "/ws", "/ws?appointment=x"]
 )
 async def test_security_headers_everywhere(family: aiohttp.ClientSession, path: str) -> None:
     resp = await family.get(path)
     _assert_secure_headers(resp)
     assert "camera=()" in resp.headers["Permissions-Policy"]
+
+
+async def test_the_staff_app_may_use_the_camera(family: aiohttp.ClientSession) -> None:
+    """A contact line's session in the staff app (#/lines) may become a video call."""
+    resp = await family.get("/staff")
+    _assert_secure_headers(resp)
+    assert "camera=(self)" in resp.headers["Permissions-Policy"]
 
 
 async def test_the_call_sockets_upgrade_carries_no_page_headers(

@@ -1,6 +1,7 @@
 // The professional's pages at /staff: sign in, a day's appointments, one appointment
 // (people and links), the appointment form, and for administrators the usage log and
-// the services families book themselves (#/services, #/services/7).
+// the services families book themselves (#/services, #/services/7); the contact lines'
+// duty board (#/lines) and, for administrators, their setup (#/lines/setup, #/lines/setup/3).
 // Routes live in the fragment (#/day/2026-03-03, #/appointment/7, #/new, ...).
 
 import { del, get, setCsrfToken } from "../api.js";
@@ -12,6 +13,9 @@ import { calendarFeedView } from "../views/calendar_feed_view.js";
 import { dayView } from "../views/day_view.js";
 import { setMessaging } from "../views/delivery_choice.js";
 import { languageSelect } from "../views/language_picker.js";
+import { linesBoardView } from "../views/lines_board.js";
+import { lineForm } from "../views/lines_form.js";
+import { linesSetupView } from "../views/lines_setup.js";
 import { loginView } from "../views/login_view.js";
 import { serviceForm } from "../views/service_form.js";
 import { servicesView } from "../views/services_view.js";
@@ -21,6 +25,8 @@ import { usageLogView } from "../views/usage_log_view.js";
 const main = document.getElementById("main");
 const tools = document.getElementById("header-tools");
 let me = null;
+// The view on show, so a view holding a socket (the lines board) can close it on leaving.
+let shown = null;
 
 function setTitle(key) {
   const title = document.querySelector("title");
@@ -39,6 +45,7 @@ function renderHeader() {
   tools.append(
     h("nav", { class: "staff-nav", i18nAttrs: { "aria-label": "staff.nav_label" } },
       h("a", { href: `#/day/${today()}`, i18n: "staff.today" }),
+      h("a", { href: "#/lines", i18n: "lines.nav", dataset: { action: "nav-lines" } }),
       me.role === "admin" ? h("a", { href: "#/services", i18n: "services.title" }) : null,
       h("a", { href: "#/calendar", i18n: "staff.calendar" }),
       me.role === "admin" ? h("a", { href: "#/usage-log", i18n: "usage.title" }) : null),
@@ -60,6 +67,8 @@ async function signOut() {
 
 function route() {
   if (!me) {
+    if (shown && shown.dispose) shown.dispose();
+    shown = null;
     setTitle("login.page_title");
     showView(main, loginView({ onSignedIn: signedIn }));
     return;
@@ -88,6 +97,17 @@ function route() {
       setTitle("services.title");
       view = servicesView();
     }
+  } else if (parts[0] === "lines" && parts[1] === "setup" && me.role === "admin") {
+    if (parts[2] === "new" || /^\d+$/.test(parts[2] || "")) {
+      setTitle(parts[2] === "new" ? "lines.new_title" : "lines.edit_title");
+      view = lineForm({ id: parts[2] === "new" ? null : Number(parts[2]), navigate });
+    } else {
+      setTitle("lines.setup_title");
+      view = linesSetupView();
+    }
+  } else if (parts[0] === "lines") {
+    setTitle("lines.title");
+    view = linesBoardView({ me });
   } else if (parts[0] === "calendar") {
     setTitle("feed.page_title");
     view = calendarFeedView();
@@ -99,6 +119,8 @@ function route() {
     setTitle("day.page_title");
     view = dayView({ day, navigate });
   }
+  if (shown && shown.dispose) shown.dispose();
+  shown = view;
   clear(main);
   showView(main, view);
 }

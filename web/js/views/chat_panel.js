@@ -8,12 +8,13 @@ const MAX_LENGTH = 2000;
 
 export function chatPanel({ call, onUnread }) {
   let unread = 0;
-  const log = h("ol", {
-    class: "chat-log",
-    // A list read out as lines arrive (role="log" would hide the list from assistive tech).
-    attrs: { "aria-live": "polite" },
+  // The list stays a list (its items are list items); the live region is around it.
+  const log = h("ol", { class: "chat-log" });
+  const region = h("div", {
+    class: "chat-region",
+    attrs: { role: "log", "aria-live": "polite" },
     i18nAttrs: { "aria-label": "chat.log_label" },
-  });
+  }, log);
   const empty = h("p", { class: "hint chat-empty", i18n: "chat.empty" });
   const input = h("textarea", {
     id: "chat-input",
@@ -35,7 +36,7 @@ export function chatPanel({ call, onUnread }) {
     }
   });
   const element = h("div", { class: "chat" },
-    h("p", { class: "hint", i18n: "chat.privacy" }), empty, log, form);
+    h("p", { class: "hint", i18n: "chat.privacy" }), empty, region, form);
 
   function isVisible() {
     return element.isConnected && element.offsetParent !== null;

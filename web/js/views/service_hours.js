@@ -17,7 +17,8 @@ const WEEKDAYS = [
   "dates.weekday.5", "dates.weekday.6", "dates.weekday.7",
 ];
 
-function hoursRow(person, row, index) {
+/** One weekly opening (weekday, opens, closes) with Remove; ``person.id`` names the list. */
+export function hoursRow(person, row, index) {
   const base = `h-${person.id}-${index}`;
   const weekday = h("select", { id: `${base}-day`, class: "h-weekday" },
     WEEKDAYS.map((key, i) => h("option", { value: String(i), i18n: key })));

@@ -13,21 +13,26 @@ export function publicUrl(service) {
 
 /** A read-only field with the address and a Copy button (a selected field without clipboard). */
 export function publicUrlField(service, id = "public-url") {
-  const field = h("input", { id, type: "text", readOnly: true, value: publicUrl(service),
-    class: "link-field" });
+  return copyField({ id, labelKey: "services.public_url", value: publicUrl(service) });
+}
+
+/** A read-only field with a text to give out, and a Copy button ("Copied" is announced). */
+export function copyField({ id, labelKey, value, copyKey = "services.copy_url",
+  copiedKey = "services.url_copied" }) {
+  const field = h("input", { id, type: "text", readOnly: true, value, class: "link-field" });
   const copy = h("button", { type: "button", class: "button secondary small",
-    i18n: "services.copy_url", dataset: { action: "copy-url" },
+    i18n: copyKey, dataset: { action: "copy-url" },
     on: { click: async () => {
       try {
         await navigator.clipboard.writeText(field.value);
-        announce(t("services.url_copied"));
+        announce(t(copiedKey));
       } catch {
         field.select();
         announce(t("services.url_select"));
       }
     } } });
   return h("div", { class: "field public-url" },
-    h("label", { htmlFor: id, i18n: "services.public_url" }),
+    h("label", { htmlFor: id, i18n: labelKey }),
     h("div", { class: "url-row" }, field, copy));
 }
 
