@@ -407,12 +407,15 @@ class LineHub:
                         await self._audit.record(actor, action.value, detail=detail, tx=tx)
                     case SaveStats(line_id=line_id, mean=mean, samples=samples):
                         await tx.save_line_stats(line_id, mean, samples, self._clock())
-                    case SaveQueued(entry=entry, nickname=nickname):
+                    case SaveQueued(entry=entry):
+                        # A nickname is never written: SQLite keeps deleted text in free
+                        # pages and its log, so it would outlive the person's stay. After
+                        # a restart the professional sees no nickname; that is all.
                         await tx.save_queue_entry(QueuedRow(
                             ticket_hash=entry.ticket, line_id=entry.line_id, mode=entry.mode,
                             joined_at=entry.joined_at, enrolment_id=entry.enrolment_id,
                             staff_ids=tuple(sorted(entry.staff_ids)), front=entry.front,
-                            nickname=nickname))
+                            nickname=""))
                     case DeleteQueued(ticket=ticket):
                         await tx.delete_queue_entry(ticket)
                     case AddCallback(enrolment_id=enrolment_id, line_id=line_id):

@@ -187,6 +187,7 @@ class LineDesk:
                 if staff_id in self._staff:
                     out.effects.append(ToStaff(staff_id, knock))
         out.changed.add(line_id)
+        out.effects.append(BoardChanged())  # one more waiting: the boards count them
         return self._finish(out, now)
 
     def restore(self, entry: Entry, nickname: str, family: Family | None,
@@ -533,7 +534,7 @@ class LineDesk:
                 on_duty=tuple(wire.OnDuty(id=i, first_name=self._staff[i].first_name)
                               for i in on_duty),
                 mine=line_id in duty))
-        return wire.Board(lines=tuple(lines), duty=tuple(sorted(duty)))
+        return wire.Board(lines=tuple(lines), duty=tuple(sorted(duty)), callbacks=())
 
     # -- inside ----------------------------------------------------------------------------
 

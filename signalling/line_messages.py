@@ -223,7 +223,7 @@ class BoardCallback(msgspec.Struct, frozen=True, kw_only=True):
 class Board(_Fact, tag="board", frozen=True):
     lines: tuple[BoardLine, ...]
     duty: tuple[int, ...]
-    callbacks: tuple[BoardCallback, ...] = ()
+    callbacks: tuple[BoardCallback, ...]  # always present, [] when none
 
 
 class Knock(_Fact, tag="knock", frozen=True):
