@@ -33,6 +33,8 @@ def parse_wall_time(raw: str, field: str) -> datetime:
             f"{field} is a wall time in Kota's time zone, without an offset"
             " (use starts_at/ends_at for times with an offset).",
         )
+    if not 2000 <= value.year < 2200:  # stored times sort as text: four-digit years only
+        raise Unprocessable("invalid_field", f"{field} must be a time between 2000 and 2199.")
     return value.replace(microsecond=0)
 
 
