@@ -27,8 +27,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two workers, each test file whole on one of them (its session server and browser with
+# it); then, alone on the machine, the tests that measure what a busy machine does.
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile -m "not serial"
+	$(BIN)/pytest -m serial
 
 # Debian packages the browser and TURN tests use; installed only when missing.
 system-deps:

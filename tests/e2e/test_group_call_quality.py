@@ -26,7 +26,8 @@ from tests.e2e.page_checks import (
     screenshots,
 )
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+# Serial: it measures what one busy machine does, so nothing else may run beside it.
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.serial]
 
 GUESTS = [f"Vieras {n}" for n in range(1, 6)]
 JOIN_MS = 120_000

@@ -51,6 +51,10 @@ from tests.network.weak_link import (
     start_delay_proxy,
 )
 
+# Serial: the rule it checks tells a busy device from a weak link, so the machine must
+# not be busy with other tests meanwhile.
+pytestmark = pytest.mark.serial
+
 DELAY_MS = 150  # each way
 WEAK = Shape(rate_kbit=500, loss_percent=3)
 # Second phase, too weak for video: the loss alone must trip the rule, since on a busy
