@@ -213,6 +213,7 @@ class LineDesk:
                 ToPerson(ticket, wire.Welcome(resume=secret, line=rules.info(),
                                               family_name=family_name)),
                 ToPerson(ticket, self._taken(session, now)),
+                ToStaff(session.staff_id, wire.Presence(session=session.id)),
             ]
             return out.effects
         try:
@@ -233,7 +234,8 @@ class LineDesk:
         person.connected = False
         if person.session is not None:
             person.away_since = now
-            return []
+            session = self._sessions[person.session]
+            return [ToStaff(session.staff_id, wire.Presence(session=session.id, away=True))]
         if ticket in self.board:
             self.board.away(ticket, now)
         return []

@@ -189,6 +189,14 @@ class HandedOver(_Fact, tag="handed_over", frozen=True):
     line: LineInfo
 
 
+class Presence(_Fact, tag="presence", frozen=True):
+    """To the professional: the person in their session lost its connection (``away``:
+    it has a minute to come back) or is back."""
+
+    session: str
+    away: bool = False
+
+
 class Ended(_Fact, tag="ended", frozen=True):
     reason: str
     session: str | None = None
@@ -253,7 +261,8 @@ class Error(_Fact, tag="error", frozen=True):
 
 ServerMessage: TypeAlias = (
     Welcome | Queue | Closed | Full | LineClosed | Taken | ChatRelayed | VideoStarted
-    | SignalRelayed | HandedOver | Ended | Board | Knock | SessionStarted | Nobody | Error
+    | SignalRelayed | HandedOver | Presence | Ended | Board | Knock | SessionStarted | Nobody
+    | Error
 )
 
 

@@ -195,7 +195,8 @@ def test_a_dropped_session_ends_as_gone_after_a_minute(desk: LineDesk) -> None:
     desk.set_duty(SANNA, [1], T0)
     join(desk, "a")
     sid = session_of(desk.take_next(SANNA, T0), SANNA).session
-    desk.person_gone("a", T0 + timedelta(seconds=10))
+    gone = desk.person_gone("a", T0 + timedelta(seconds=10))
+    assert to_staff(gone, SANNA, wire.Presence) == [wire.Presence(session=sid, away=True)]
     assert not desk.tick(T0 + timedelta(seconds=69))
     effects = desk.tick(T0 + timedelta(seconds=70))
     [ended] = to_staff(effects, SANNA, wire.Ended)

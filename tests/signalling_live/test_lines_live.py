@@ -124,11 +124,16 @@ async def test_a_person_in_a_session_has_a_minute_to_come_back(
         session = (await sanna.until("session"))["session"]
         await person.until("taken")
         await person.close()
+        # The professional hears that the person is away, then back.
+        away = await sanna.until("presence", session=session)
+        assert away == {"type": "presence", "session": session, "away": True}
         lines.clock.advance(seconds=30)
         back = await lines.socket()
         await back.send("hello", version="1", resume=welcome["resume"])
         await back.expect("welcome")
         await back.until("taken", session=session)
+        assert await sanna.until("presence", session=session) == {
+            "type": "presence", "session": session}
         await back.send("chat", text="taas täällä")
         await sanna.until("chat", text="taas täällä")
         await back.close()

@@ -1,13 +1,13 @@
 // The professional's side of the contact lines socket (/ws/line, docs/protocol-lines.md):
 // the duty board, knocks, take next and one session at a time. Facts arrive as events
-// named by their ``type`` (board, knock, session, nobody, chat, video, signal, ended,
-// error); ``state`` tells "connecting", "open" or "lost". No DOM.
+// named by their ``type`` (board, knock, session, nobody, chat, video, signal, presence,
+// ended, error); ``state`` tells "connecting", "open" or "lost". No DOM.
 
 import { SignallingSocket, closeIsRetryable, socketUrl } from "./protocol.js";
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
 const FACTS = ["welcome", "board", "knock", "session", "nobody", "chat", "video", "signal",
-  "ended", "error"];
+  "presence", "ended", "error"];
 
 export class StaffLineSocket extends EventTarget {
   constructor(path = "/ws/line") {

@@ -107,6 +107,9 @@ export function linesBoardView({ me }) {
   desk.addEventListener("signal", ({ detail }) => {
     if (session && detail.session === session.id) session.signal(detail.payload);
   });
+  desk.addEventListener("presence", ({ detail }) => {
+    if (session && detail.session === session.id) session.presence(Boolean(detail.away));
+  });
   desk.addEventListener("ended", ({ detail }) => {
     if (!session || detail.session !== session.id) return;
     closeSession();

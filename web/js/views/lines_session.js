@@ -180,6 +180,12 @@ export function lineSession({ desk, session, line, lines, colleagues }) {
     },
     chat(message) { chat.received(message); },
     video() { startVideo(); },
+    /** The person lost the connection (``away``: a minute to come back) or is back. */
+    presence(away) {
+      const name = session.who || t("lines.someone");
+      say(away ? "lines.person_away" : "lines.person_back", { name });
+      element.dataset.away = String(away);
+    },
     signal(payload) {
       if (peer) peer.receive(payload);
       else {
