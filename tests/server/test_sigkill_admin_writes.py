@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-import signal
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +21,10 @@ from typing import Any
 import aiohttp
 
 from server.settings import Settings
-from tests.conftest import Accounts, StaffClient, wait_until
+from tests.conftest import Accounts, StaffClient
 from tests.server.booking_helpers import messaging_env
 from tests.server.conftest import appointment_body, hours_ahead, run_kota
-from tests.server.test_sigkill_writes import start_kota
+from tests.server.test_sigkill_writes import kill_mid_burst, start_kota
 
 ROUNDS = 4
 FEED_API = "/api/staff/me/calendar-feed"
@@ -217,12 +216,9 @@ async def test_sigkill_mid_admin_delivery_and_feed_writes(
                     worker, base, made["participants"][0]["id"], acked, rng)),
                 asyncio.create_task(_feeds_until_killed(clients["pekka"], acked, rng)),
             ]
-            await wait_until(lambda b=before: acked.requests >= b + 12, timeout=30,  # type: ignore[misc]
-                             what="writes to land before the kill")
-            await asyncio.sleep(rng.uniform(0.0, 0.8))
-            process.send_signal(signal.SIGKILL)
-            await process.wait()
-            await asyncio.wait_for(asyncio.gather(*writers), 30)
+            await kill_mid_burst(process, writers,
+                                 lambda b=before: acked.requests >= b + 12,  # type: ignore[misc]
+                                 0.8, "writes to land before the kill")
         finally:
             if process.returncode is None:
                 process.kill()

@@ -178,12 +178,9 @@ async def test_sigkill_mid_writes_leaves_no_half_object_and_a_verifiable_log(
                 for i, c in enumerate(clients)
             ]
             # Let at least a few writes land, then kill at a random moment.
-            await wait_until(lambda b=before: acked.requests >= b + 8, timeout=30,  # type: ignore[misc]
-                             what="writes to land before the kill")
-            await asyncio.sleep(rng.uniform(0.0, 0.8))
-            process.send_signal(signal.SIGKILL)
-            await process.wait()
-            await asyncio.wait_for(asyncio.gather(*writers), 30)
+            await kill_mid_burst(process, writers,
+                                 lambda b=before: acked.requests >= b + 8,  # type: ignore[misc]
+                                 0.8, "writes to land before the kill")
         finally:
             if process.returncode is None:
                 process.kill()
