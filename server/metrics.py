@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
 from server.connection_verdict import Verdict
@@ -35,7 +35,8 @@ from signalling.room_registry import RoomRegistry
 
 logger = logging.getLogger(__name__)
 
-CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
+# The classic text format (generate_latest writes it), which every Prometheus reads.
+CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 # Client messages a room relays (signalling/room_registry.py counts them).
 RELAYED_TYPES: Final = ("signal", "chat", "message-waiting", "reply")
 # SQLite on a local disk: most reads well under a millisecond, a write transaction a few.

@@ -9,8 +9,9 @@ import logging
 from aiohttp import web
 
 from server.app_keys import METRICS
+from server.errors import Forbidden, Unauthorized
 from server.metrics import CONTENT_TYPE, Metrics
-from server.staff_auth import require_admin
+from server.staff_auth import current_staff
 
 logger = logging.getLogger(__name__)
 
@@ -19,8 +20,16 @@ routes = web.RouteTableDef()
 
 @routes.get("/metrics")
 async def get_metrics(request: web.Request) -> web.Response:
-    """Signed-in admins only: 401 without a staff session, 403 for a professional."""
-    require_admin(request)
+    """Signed-in admins only: 401 without a staff session, 403 for a professional.
+
+    Outside ``/api/``, so the session middleware leaves it alone: the session is read
+    here, and a scrape never slides its expiry.
+    """
+    session = await current_staff(request)
+    if session is None:
+        raise Unauthorized("not_signed_in", "Please sign in.")
+    if not session.staff.is_admin:
+        raise Forbidden("admin_only", "Only an administrator can do this.")
     return _scraped(await request.app[METRICS].scrape())
 
 
