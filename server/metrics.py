@@ -16,21 +16,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Final
+from typing import Final, Protocol
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
 from server.connection_verdict import Verdict
 from server.db import Database, StorageError
 from server.errors import LONG_LIVED_PATHS, ApiError, storage_refusal
-from server.line_hub import LineHub
 from server.records import MessageState
 from server.request_log import Handler
+from signalling.line_desk import LineDesk
 from signalling.room_registry import RoomRegistry
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,13 @@ DB_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                      2.5, 5.0)
 
 
+class Lines(Protocol):
+    """What the line gauges read: the LineHub's desk (server/line_hub.py)."""
+
+    @property
+    def desk(self) -> LineDesk: ...
+
+
 class Metrics:
     """One app's metrics: the counters, the scrape-time gauges, and the text format."""
 
@@ -53,9 +60,6 @@ class Metrics:
         self.admissions = Counter(
             "kota_admissions", "People admitted from a call's waiting room.",
             registry=self.registry)
-        self.relayed_messages = Counter(
-            "kota_relayed_messages", "Call messages passed on to others, by wire type.",
-            ["type"], registry=self.registry)
         self.errors = Counter(
             "kota_errors", "Errors sent to clients (API error codes and call-socket "
             "error codes), by code.", ["code"], registry=self.registry)
@@ -65,17 +69,18 @@ class Metrics:
         self.db_seconds = Histogram(
             "kota_db_seconds", "Database reads and write transactions, in seconds.",
             ["op"], buckets=DB_BUCKETS, registry=self.registry)
-        # Children made once: the hot paths do a dict lookup and an increment, no more.
-        self._relayed = {kind: self.relayed_messages.labels(kind) for kind in RELAYED_TYPES}
         for verdict in Verdict:
             self.connection_tests.labels(verdict.value)
         self._db = {op: self.db_seconds.labels(op).observe for op in ("read", "write")}
         self._live = LiveGauges(clock)
+        # Relayed messages are the one hot count (hundreds per call): a plain int per type,
+        # no lock (one event loop), turned into a counter when scraped.
+        self.relayed_counts = self._live.relayed
         self.registry.register(self._live)
 
     # --- wiring -----------------------------------------------------------------------------
 
-    def watch(self, *, rooms: RoomRegistry | None = None, lines: LineHub | None = None,
+    def watch(self, *, rooms: RoomRegistry | None = None, lines: Lines | None = None,
               db: Database | None = None) -> None:
         """The sources of the scrape-time gauges; a database's calls are timed from now."""
         if rooms is not None:
@@ -90,9 +95,9 @@ class Metrics:
     # --- counted at the event -----------------------------------------------------------
 
     def relayed(self, message_type: str) -> None:
-        child = self._relayed.get(message_type)
-        if child is not None:
-            child.inc()
+        counts = self.relayed_counts
+        if message_type in counts:
+            counts[message_type] += 1
 
     def admitted(self) -> None:
         self.admissions.inc()
@@ -120,9 +125,10 @@ class LiveGauges(Collector):
     def __init__(self, clock: Callable[[], datetime]) -> None:
         self._clock = clock
         self.rooms: RoomRegistry | None = None
-        self.lines: LineHub | None = None
+        self.lines: Lines | None = None
         self.db: Database | None = None
         self._outbox: dict[str, int] = {}
+        self.relayed = dict.fromkeys(RELAYED_TYPES, 0)
 
     async def count_outbox(self) -> None:
         if self.db is None:
@@ -137,6 +143,12 @@ class LiveGauges(Collector):
         return []  # computed at scrape time; the registry must not call collect() early
 
     def collect(self) -> Iterator[Metric]:
+        relayed = CounterMetricFamily("kota_relayed_messages",
+                                      "Call messages passed on to others, by wire type.",
+                                      labels=["type"])
+        for kind, count in self.relayed.items():
+            relayed.add_metric([kind], count)
+        yield relayed
         yield from self._calls()
         yield from self._lines()
         backlog = GaugeMetricFamily("kota_outbox_backlog",
