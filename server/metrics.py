@@ -14,16 +14,23 @@ may name its professional), a message by its wire type, an error by its stable c
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from bisect import bisect_left
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Final, Protocol
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from server.connection_verdict import Verdict
 from server.db import Database, StorageError
@@ -66,16 +73,13 @@ class Metrics:
         self.connection_tests = Counter(
             "kota_connection_tests", "Connection tests finished, by the server's verdict.",
             ["verdict"], registry=self.registry)
-        self.db_seconds = Histogram(
-            "kota_db_seconds", "Database reads and write transactions, in seconds.",
-            ["op"], buckets=DB_BUCKETS, registry=self.registry)
         for verdict in Verdict:
             self.connection_tests.labels(verdict.value)
-        self._db = {op: self.db_seconds.labels(op).observe for op in ("read", "write")}
         self._live = LiveGauges(clock)
         # Relayed messages are the one hot count (hundreds per call): a plain int per type,
         # no lock (one event loop), turned into a counter when scraped.
         self.relayed_counts = self._live.relayed
+        self.db_timed = self._live.db_seconds.observe  # the database's hook (Database.timed)
         self.registry.register(self._live)
 
     # --- wiring -----------------------------------------------------------------------------
@@ -108,9 +112,6 @@ class Metrics:
     def connection_tested(self, verdict: Verdict) -> None:
         self.connection_tests.labels(verdict.value).inc()
 
-    def db_timed(self, op: str, seconds: float) -> None:
-        self._db[op](seconds)
-
     # --- the scrape -----------------------------------------------------------------------
 
     async def scrape(self) -> bytes:
@@ -129,6 +130,7 @@ class LiveGauges(Collector):
         self.db: Database | None = None
         self._outbox: dict[str, int] = {}
         self.relayed = dict.fromkeys(RELAYED_TYPES, 0)
+        self.db_seconds = Timings(("read", "write"), DB_BUCKETS)
 
     async def count_outbox(self) -> None:
         if self.db is None:
@@ -149,6 +151,8 @@ class LiveGauges(Collector):
         for kind, count in self.relayed.items():
             relayed.add_metric([kind], count)
         yield relayed
+        yield self.db_seconds.family("kota_db_seconds",
+                                     "Database reads and write transactions, in seconds.", "op")
         yield from self._calls()
         yield from self._lines()
         backlog = GaugeMetricFamily("kota_outbox_backlog",
@@ -186,6 +190,32 @@ class LiveGauges(Collector):
                 longest.add_metric([str(line_id)], max(waited, 0.0))
         yield length
         yield longest
+
+
+class Timings:
+    """A histogram kept as plain ints (one event loop, so no lock): the database is timed
+    on every query, where prometheus-client's locked Histogram would cost more than the
+    ``perf_counter`` pair itself. Exported as a histogram when scraped."""
+
+    def __init__(self, kinds: Iterable[str], buckets: Sequence[float]) -> None:
+        self._bounds = tuple(buckets)
+        self._counts = {kind: [0] * (len(self._bounds) + 1) for kind in kinds}
+        self._sums = dict.fromkeys(self._counts, 0.0)
+
+    def observe(self, kind: str, seconds: float) -> None:
+        self._counts[kind][bisect_left(self._bounds, seconds)] += 1
+        self._sums[kind] += seconds
+
+    def family(self, name: str, documentation: str, label: str) -> HistogramMetricFamily:
+        family = HistogramMetricFamily(name, documentation, labels=[label])
+        for kind, counts in self._counts.items():
+            running, buckets = 0, []
+            for bound, count in zip((*map(floatToGoString, self._bounds), "+Inf"), counts,
+                                    strict=True):
+                running += count
+                buckets.append((bound, running))
+            family.add_metric([kind], buckets, self._sums[kind])
+        return family
 
 
 def count_errors(metrics: Metrics) -> Middleware:

@@ -243,12 +243,13 @@ async def test_metrics_cost_tiny() -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
     from bench import metrics_cost
+    from server.metrics import Metrics
 
     results, scrape, size = await metrics_cost.run(rounds=1, relays=200, reads=20, scrapes=1)
     assert [r.name for r in results] == ["relay a signal (short way)", "database read (ping)"]
     assert all(r.floor > 0 and r.metrics > 0 for r in results)
     assert scrape > 0 and size > 0
-    metrics = metrics_cost.Metrics(lambda: metrics_cost.NOW)
+    metrics = Metrics(lambda: metrics_cost.NOW)
     registry = metrics_cost._registry(metrics)
     metrics.watch(rooms=registry)
     await metrics_cost._call(registry, "1", guests=3, waiting=2)
