@@ -135,6 +135,10 @@ async def test_a_line_queue_and_its_longest_wait(settings: Settings, accounts: A
         assert value(now, "kota_line_queue_length", line=label) == 2
         assert value(now, "kota_line_longest_wait_seconds", line=label) == 90
         assert not any("Kettu" in repr(key) or "neuvonta" in repr(key) for key in now)
+        await second.send("hello", version="1", line="neuvonta", mode="chat")
+        assert (await second.expect("error"))["code"] == "already_joined"
+        await settled(settings, lambda s: value(s, "kota_errors_total",
+                                                code="already_joined") == 1, "a line error")
 
         await person.send("leave")
         await person.closed()
