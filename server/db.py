@@ -783,7 +783,9 @@ class Reads:
             )
             for row in rows
         )
-        return StoredCall(appointment_id, session["seats_taken"], bool(session["ended"]), seats)
+        left = tuple(int(pid) for pid in session["left_participants"].split(",") if pid)
+        return StoredCall(appointment_id, session["seats_taken"], bool(session["ended"]), seats,
+                          left)
 
     async def list_server_lost_rows(self, after_id: int) -> list[AuditRow]:
         """The ``server.lost`` rows after row ``after_id``, in order: the crashes that may
@@ -1288,11 +1290,12 @@ class Tx(Reads):
     async def save_call(self, call: StoredCall, now: datetime) -> None:
         """Replace the saved state of one call."""
         await self._execute(
-            "INSERT INTO call_sessions (appointment_id, seats_taken, ended, updated_at)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT (appointment_id) DO UPDATE SET"
+            "INSERT INTO call_sessions (appointment_id, seats_taken, ended, left_participants,"
+            " updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (appointment_id) DO UPDATE SET"
             " seats_taken = excluded.seats_taken, ended = excluded.ended,"
-            " updated_at = excluded.updated_at",
-            (call.appointment_id, call.seats_taken, int(call.ended), db_time(now)),
+            " left_participants = excluded.left_participants, updated_at = excluded.updated_at",
+            (call.appointment_id, call.seats_taken, int(call.ended),
+             ",".join(str(pid) for pid in call.left_participants), db_time(now)),
         )
         await self._execute(
             "DELETE FROM call_seats WHERE appointment_id = ?", (call.appointment_id,)

@@ -197,6 +197,7 @@ class StoredCall:
     seats_taken: int
     ended: bool
     seats: tuple[StoredSeat, ...]
+    left_participants: tuple[int, ...] = ()  # left the call by themselves (the "returned" mark)
 
 
 class BookingState(enum.StrEnum):

@@ -97,13 +97,16 @@ class SeatSnapshot:
 class CallSnapshot:
     """What a restarted server needs to give admitted people their seats back.
 
-    The waiting room is not part of it: whoever was waiting knocks again.
+    The waiting room is not part of it: whoever was waiting knocks again. ``left`` are
+    the people who left the call by themselves: when they knock again staff see
+    "returned", also after a restart or once the idle room was dropped.
     """
 
     appointment_id: str
     ended: bool
     seats_taken: int
     seats: tuple[SeatSnapshot, ...]
+    left: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,7 @@ class Room:
         self._require_seated(participant_id)
         if not self._seats[participant_id].member.is_staff:
             self._left.add(participant_id)
+            self._changes += 1  # saved with the seats: the mark outlives the room
         return [bye, *self._release(participant_id, now, CloseReason.LEFT)]
 
     def disconnected(self, participant_id: str, now: datetime,
@@ -218,7 +219,7 @@ class Room:
     def snapshot(self) -> CallSnapshot:
         """The seats and session state to save so that a restart keeps the call."""
         return CallSnapshot(self.appointment_id, self.state is RoomState.ENDED,
-                            self._seats.taken, self._seats.snapshot())
+                            self._seats.taken, self._seats.snapshot(), tuple(sorted(self._left)))
 
     def restore(self, saved: CallSnapshot, members: Mapping[str, Member],
                 now: datetime) -> list[Effect]:
@@ -228,6 +229,7 @@ class Room:
         if saved.ended:
             self._set_room_state(RoomState.ENDED)
             return []
+        self._left = {pid for pid in saved.left if pid in members}
         seats, records = restore_seats(saved, members, self.staff_ids, now, self.reconnect_grace)
         self._seats.taken = max([saved.seats_taken, *(s.number for s in saved.seats)])
         for seat in seats:

@@ -126,7 +126,7 @@ class CallStore:
         key = str(appointment_id)
         latest = self._snapshots.get(key) or self._writing.get(key)
         if latest is not None and latest.ended:
-            self._snapshots[key] = CallSnapshot(key, False, latest.seats_taken, ())
+            self._snapshots[key] = CallSnapshot(key, False, latest.seats_taken, (), latest.left)
             self._wake.set()
 
     # --- the writer task ------------------------------------------------------------------------
@@ -203,8 +203,9 @@ def _stored(snapshot: CallSnapshot) -> StoredCall:
             participant_id=None if holder.is_staff else holder.id,
             seat=seat.number, secret_hash=seat.secret_hash, held_until=seat.held_until,
         ))
+    left = (parse_call_id(pid) for pid in snapshot.left)
     return StoredCall(int(snapshot.appointment_id), snapshot.seats_taken, snapshot.ended,
-                      tuple(seats))
+                      tuple(seats), tuple(who.id for who in left if who and not who.is_staff))
 
 
 def _snapshot(stored: StoredCall) -> CallSnapshot:
@@ -215,4 +216,5 @@ def _snapshot(stored: StoredCall) -> CallSnapshot:
         )
         for seat in stored.seats
     )
-    return CallSnapshot(str(stored.appointment_id), stored.ended, stored.seats_taken, seats)
+    left = tuple(str(CallId(False, pid)) for pid in stored.left_participants)
+    return CallSnapshot(str(stored.appointment_id), stored.ended, stored.seats_taken, seats, left)

@@ -4,7 +4,7 @@ import pytest
 
 from signalling import messages as wire
 from signalling.dispatch import handle
-from signalling.effects import CallAction, CloseReason, Disconnect, Record
+from signalling.effects import CallAction, CloseReason, Disconnect, Effect, Record, Send
 from signalling.errors import SignallingError
 from signalling.ports import CallSnapshot
 from signalling.room import RoomState
@@ -157,3 +157,35 @@ def test_why_a_socket_ended_goes_into_the_record_and_the_snapshot_keeps_the_dead
                                  reason=CloseReason.TOO_SLOW)
     held = next(s for s in room.snapshot().seats if s.participant_id == "l:g")
     assert held.held_until == at(10) + GRACE
+
+
+def _knock_of(effects: list[Effect], pid: str) -> wire.Knocked:
+    return next(e.message for e in effects if isinstance(e, Send)
+                and isinstance(e.message, wire.Knocked)
+                and e.message.participant.participant == pid)
+
+
+def test_the_returned_mark_outlives_the_room() -> None:
+    """A person who left by themselves knocks as "returned" also in a room restored from
+    the snapshot (a restart, or the idle room dropped and loaded again)."""
+    room = in_call(GUARDIAN, CHILD)
+    room.leave("l:g", at(10))
+    room.leave("s:1", at(11))
+    saved = room.snapshot()
+    assert saved.left == ("l:g",)
+
+    again = make_room()
+    again.restore(saved, MEMBERS, at(20))
+    again.join(HOST, at(21))
+    assert _knock_of(again.join(GUARDIAN, at(22)), "l:g").participant.returned is True
+    # Admitted again: the mark goes, and the next snapshot no longer carries it.
+    again.admit("s:1", "l:g", at(23))
+    assert again.snapshot().left == ()
+
+
+def test_a_removed_person_is_not_restored_as_left() -> None:
+    room = in_call(GUARDIAN)
+    room.leave("l:g", at(10))
+    again = make_room()
+    again.restore(room.snapshot(), {"s:1": HOST}, at(20))
+    assert again.snapshot().left == ()

@@ -259,3 +259,46 @@ async def test_ended_and_reopened_survive_a_restart_of_kota_run(
                     assert answer["type"] == "welcome" and answer["state"] == "waiting", answer
             finally:
                 await sanna.close()
+
+
+async def test_a_family_that_left_knocks_as_returned_after_a_restart(
+    settings: Settings, accounts: Accounts, tmp_path: Path
+) -> None:
+    """The "returned" mark is saved with the call's seats: a restart of ``kota run``
+    between the leave and the next knock keeps it."""
+    async with kota_run(settings, tmp_path) as kota:
+        sanna = StaffClient(kota.base)
+        try:
+            assert (await sanna.login("sanna")).status == 201
+            appointment = await book(sanna)
+            token = await token_of(sanna, appointment, 0)
+            url = f"ws://127.0.0.1:{kota.port}/ws?appointment={appointment['id']}"
+            host = await CallClient.connect(url, sanna.session)
+            assert (await host.hello())["state"] == "admitted"
+            family = await CallClient.connect(f"ws://127.0.0.1:{kota.port}/ws")
+            assert (await family.hello(token=token))["state"] == "waiting"
+            knock = await host.until("knocked")
+            assert knock["participant"]["returned"] is False
+            await host.send("admit", participant=knock["participant"]["participant"])
+            await family.until("admitted")
+            await family.send("leave")
+            assert await family.closed() == 1000
+            await host.until("peer-left")
+            await host.close()
+        finally:
+            await sanna.close()
+    async with kota_run(settings, tmp_path) as kota:
+        sanna = StaffClient(kota.base)
+        try:
+            assert (await sanna.login("sanna")).status == 201
+            url = f"ws://127.0.0.1:{kota.port}/ws?appointment={appointment['id']}"
+            host = await CallClient.connect(url, sanna.session)
+            assert (await host.hello())["state"] == "admitted"
+            family = await CallClient.connect(f"ws://127.0.0.1:{kota.port}/ws")
+            assert (await family.hello(token=token))["state"] == "waiting"
+            knock = await host.until("knocked")
+            assert knock["participant"]["returned"] is True, knock
+            await family.close()
+            await host.close()
+        finally:
+            await sanna.close()
