@@ -57,6 +57,7 @@ from server.connection_tests import ConnectionTests
 from server.db import Database
 from server.errors import error_middleware
 from server.handlers import (
+    access_report,
     appointments,
     attendance,
     audit_export,
@@ -146,6 +147,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
         calendar_feed.routes,
         lines.routes,
         line_ws.routes,
+        access_report.routes,
     ):
         app.router.add_routes(table)
     pages.add_page_routes(app)

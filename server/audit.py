@@ -91,6 +91,9 @@ class Action(enum.StrEnum):
     LINE_ENROLLED = "line.enrolled"
     LINE_ENROLMENT_REVOKED = "line.enrolment_revoked"
     LINE_CALLBACK_DONE = "line.callback_done"
+    # -- access reports (client-data law 703/2023, section 11) --
+    ACCESS_REPORT_READ = "access_report.read"
+    ACCESS_REPORT_PRODUCED = "access_report.produced"
 
 
 class ActorKind(enum.StrEnum):

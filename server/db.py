@@ -32,6 +32,7 @@ from server.records import (
     Booking,
     BookingState,
     CalendarFeed,
+    CoveredParticipant,
     Delivery,
     Enrolment,
     FeedAppointment,
@@ -226,6 +227,8 @@ class Reads:
             display_name=row[f"{prefix}display_name"],
             role=StaffRole(row[f"{prefix}role"]),
             active=bool(row[f"{prefix}active"]),
+            title=row[f"{prefix}title"],
+            registry=bool(row[f"{prefix}registry"]),
         )
 
     async def get_staff_by_username(self, username: str) -> tuple[Staff, str] | None:
@@ -260,7 +263,8 @@ class Reads:
 
     _APPOINTMENT_SELECT = (
         "SELECT a.*, h.id AS h_id, h.username AS h_username,"
-        " h.display_name AS h_display_name, h.role AS h_role, h.active AS h_active"
+        " h.display_name AS h_display_name, h.role AS h_role, h.active AS h_active,"
+        " h.title AS h_title, h.registry AS h_registry"
         " FROM appointments a JOIN staff h ON h.id = a.host_id"
     )
 
@@ -761,6 +765,63 @@ class Reads:
             hash=row["hash"],
         )
 
+    # -- access reports: a contact's appointments and their usage-log rows -------
+
+    async def find_contact_participants(
+        self, contact: str, national: str | None = None
+    ) -> list[CoveredParticipant]:
+        """Every participant row with this contact, or whose booking had it; removed
+        participants and cancelled appointments too: their data was handled.
+
+        E-mail and SMS contacts are stored checked (numbers in E.164) and found through
+        the index, case-blind. A contact staff typed for a link they send by hand is kept
+        as typed, so those are compared without spaces, dashes and brackets, also against
+        the number's national form (``national``, e.g. 0401234567).
+        """
+        rows = await self._fetchall(
+            "SELECT p.id, p.appointment_id, p.display_name, p.role, a.starts_at, a.ends_at,"
+            " a.status FROM participants p JOIN appointments a ON a.id = p.appointment_id"
+            " WHERE p.id IN (SELECT id FROM participants WHERE contact = ? COLLATE NOCASE"
+            " UNION SELECT id FROM participants WHERE delivery = 'manual'"
+            " AND replace(replace(replace(replace(trim(contact), ' ', ''), '-', ''), '(', ''),"
+            " ')', '') COLLATE NOCASE IN (?, ?)"
+            " UNION SELECT participant_id FROM bookings WHERE contact = ? COLLATE NOCASE"
+            " AND participant_id IS NOT NULL) ORDER BY a.starts_at, p.id",
+            (contact, contact, national or contact, contact),
+        )
+        return [
+            CoveredParticipant(
+                participant_id=row["id"],
+                appointment_id=row["appointment_id"],
+                display_name=row["display_name"],
+                role=row["role"],
+                starts_at=parse_db_time(row["starts_at"]),
+                ends_at=parse_db_time(row["ends_at"]),
+                cancelled=row["status"] == AppointmentStatus.CANCELLED.value,
+            )
+            for row in rows
+        ]
+
+    async def list_audit_rows_for_appointments(
+        self, appointment_ids: Iterable[int], actions: Iterable[str]
+    ) -> list[AuditRow]:
+        """The appointments' rows with one of ``actions``, in id order, through the
+        ``audit_log_by_appointment`` index (a few hundred ids per statement)."""
+        ids = sorted(set(appointment_ids))
+        wanted = sorted(set(actions))
+        action_marks = ",".join("?" * len(wanted))
+        found: list[sqlite3.Row] = []
+        for start in range(0, len(ids), 400):
+            chunk = ids[start:start + 400]
+            marks = ",".join("?" * len(chunk))
+            found += await self._fetchall(
+                f"SELECT * FROM audit_log WHERE appointment_id IN ({marks})"  # noqa: S608
+                f" AND action IN ({action_marks})",
+                [*chunk, *wanted],
+            )
+        found.sort(key=lambda row: int(row["id"]))
+        return [self._audit_row(row) for row in found]
+
     # -- calls: what lets admitted seats survive a restart ---------------------
 
     async def get_call(self, appointment_id: int) -> StoredCall | None:
@@ -1053,18 +1114,27 @@ class Tx(Reads):
     # -- staff -------------------------------------------------------------
 
     async def create_staff(
-        self, username: str, display_name: str, role: StaffRole, password_hash: str, now: datetime
+        self, username: str, display_name: str, role: StaffRole, password_hash: str, now: datetime,
+        *, title: str = "", registry: bool = False,
     ) -> Staff:
         try:
             cursor = await self._execute(
-                "INSERT INTO staff (username, display_name, role, password_hash, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (username, display_name, role.value, password_hash, db_time(now)),
+                "INSERT INTO staff (username, display_name, role, password_hash, created_at,"
+                " title, registry) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (username, display_name, role.value, password_hash, db_time(now), title,
+                 int(registry)),
             )
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"username {username!r} is taken") from exc
         assert cursor.lastrowid is not None
-        return Staff(cursor.lastrowid, username, display_name, role, True)
+        return Staff(cursor.lastrowid, username, display_name, role, True, title, registry)
+
+    async def set_staff_title(self, staff_id: int, title: str, registry: bool) -> None:
+        """The access report's role word and registry right (the demo seed renews them)."""
+        await self._execute(
+            "UPDATE staff SET title = ?, registry = ? WHERE id = ?",
+            (title, int(registry), staff_id),
+        )
 
     async def set_staff_password(self, staff_id: int, password_hash: str) -> None:
         await self._execute(

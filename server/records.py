@@ -76,6 +76,10 @@ class Staff:
     display_name: str
     role: StaffRole
     active: bool
+    # The job title an access report shows as the role; registry staff may produce
+    # access reports by contact (migration 0013).
+    title: str = ""
+    registry: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -397,3 +401,19 @@ class QueuedRow:
     staff_ids: tuple[int, ...]
     front: bool
     nickname: str  # "" when none; a public line's nickname lives only while queued
+
+
+# -- access reports ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoveredParticipant:
+    """A participant row an access report covers, with its appointment's times."""
+
+    participant_id: int
+    appointment_id: int
+    display_name: str
+    role: str
+    starts_at: datetime
+    ends_at: datetime
+    cancelled: bool
