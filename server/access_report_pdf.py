@@ -18,14 +18,16 @@ from server.access_reports import ContactReport
 
 FONT_DIR: Final = Path("/usr/share/fonts/truetype/dejavu")
 FONT: Final = "DejaVu"
+WIDTHS: Final = (30.0, 45.0, 40.0, 65.0, 10.0)  # time, who, role, what, count: 190 mm
+ROW_HEIGHT: Final = 5.0
 
 TITLE: Final = "Lokiote: kuka on käsitellyt tietojasi"
 SUBTITLE: Final = "Access report (client-data law 703/2023, section 11)"
 WHAT: Final[dict[What, str]] = {
-    What.OPENED: "Avasi tapaamisen tai näki sen päivän listassa",
-    What.CHANGED: "Muutti tapaamista tai sen tietoja",
-    What.LINK: "Antoi, kopioi tai perui kutsulinkin",
-    What.ADMITTED: "Päästi sisään odotushuoneesta tai käännytti",
+    What.OPENED: "Avasi tai näki päivän listassa",
+    What.CHANGED: "Muutti tapaamisen tietoja",
+    What.LINK: "Antoi, kopioi tai perui linkin",
+    What.ADMITTED: "Päästi sisään tai käännytti",
     What.SPOKE: "Oli samassa videotapaamisessa",
     What.MESSAGED: "Kirjoitti odotushuoneeseen",
     What.REPORT: "Tuotti lokiotteen",
@@ -46,6 +48,28 @@ class _Document(FPDF):
         self.set_y(-12)
         self.set_font(FONT, size=8)
         self.cell(0, 8, f"Sivu {self.page_no()} / {{nb}}", align="C")
+
+
+def _row(pdf: FPDF, texts: tuple[str, ...]) -> None:
+    """One table row; plain cells when everything fits (fpdf2's table lays out every
+    cell as wrapped text, twenty times slower), wrapped cells when something does not."""
+    if all(pdf.get_string_width(t) <= w - 2 for t, w in zip(texts, WIDTHS, strict=True)):
+        for text, width in zip(texts, WIDTHS, strict=True):
+            pdf.cell(width, ROW_HEIGHT, text, border="B")
+        pdf.ln(ROW_HEIGHT)
+        return
+    lines = 1
+    for text, width in zip(texts, WIDTHS, strict=True):
+        wrapped = pdf.multi_cell(width, ROW_HEIGHT, text, dry_run=True, output="LINES")
+        assert isinstance(wrapped, list)
+        lines = max(lines, len(wrapped))
+    if pdf.will_page_break(lines * ROW_HEIGHT):
+        pdf.add_page()
+    top = pdf.get_y()
+    for text, width in zip(texts, WIDTHS, strict=True):
+        pdf.multi_cell(width, ROW_HEIGHT, text, new_x=XPos.RIGHT, new_y=YPos.TOP)
+    pdf.set_xy(pdf.l_margin, top + lines * ROW_HEIGHT)
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + sum(WIDTHS), pdf.get_y())
 
 
 def render_pdf(report: ContactReport, tz: ZoneInfo) -> bytes:
@@ -93,18 +117,12 @@ def render_pdf(report: ContactReport, tz: ZoneInfo) -> bytes:
             pdf.multi_cell(0, 5, "Ei henkilöstön käsittelyä lokissa.",
                            new_x=XPos.LMARGIN, new_y=YPos.NEXT)
             continue
-        with pdf.table(col_widths=(28, 45, 40, 67, 10), text_align="LEFT",
-                       line_height=4.6) as table:
-            header = table.row()
-            for text in ("Aika", "Kuka", "Rooli", "Mitä", "Krt"):
-                header.cell(text)
-            for entry in item.entries:
-                row = table.row()
-                row.cell(entry.at.astimezone(tz).strftime("%d.%m.%Y %H:%M"))
-                row.cell(entry.who)
-                row.cell(entry.role)
-                row.cell(WHAT[entry.what])
-                row.cell(str(entry.count))
+        pdf.set_font(FONT, "B", 8)
+        _row(pdf, ("Aika", "Kuka", "Rooli", "Mitä", "Krt"))
+        pdf.set_font(FONT, size=8)
+        for entry in item.entries:
+            _row(pdf, (entry.at.astimezone(tz).strftime("%d.%m.%Y %H:%M"), entry.who,
+                       entry.role, WHAT[entry.what], str(entry.count)))
     if not report.appointments:
         pdf.ln(4)
         pdf.multi_cell(0, 6, "Yhteystiedolla ei löytynyt tapaamisia.",
