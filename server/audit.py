@@ -91,6 +91,9 @@ class Action(enum.StrEnum):
     LINE_ENROLLED = "line.enrolled"
     LINE_ENROLMENT_REVOKED = "line.enrolment_revoked"
     LINE_CALLBACK_DONE = "line.callback_done"
+    # -- organisation reports
+    SERVICE_TRAVEL_SET = "service.travel_set"
+    REPORT_READ = "report.read"
 
 
 class ActorKind(enum.StrEnum):
