@@ -202,20 +202,19 @@ async def test_the_migration_gives_booked_appointments_their_service(tmp_path: P
             await db._w.executescript(
                 "BEGIN;" + "".join(m.sql for m in load_migrations() if m.version <= 11)
                 + "PRAGMA user_version = 11; COMMIT;")
-        now = "2027-01-01T00:00:00Z"
-        await db._w.executescript(f"""  # noqa: S608
-            INSERT INTO staff VALUES (1, 's', 'S', 'professional', 'x', 1, '{now}');
+        await db._w.executescript("""
+            INSERT INTO staff VALUES (1, 's', 'S', 'professional', 'x', 1, 'T0');
             INSERT INTO services (id, slug, name, slot_minutes, created_at)
-                VALUES (7, 'p', 'P', 30, '{now}');
+                VALUES (7, 'p', 'P', 30, 'T0');
             INSERT INTO appointments (id, starts_at, ends_at, kind, host_id, created_by,
                 created_at, updated_at) VALUES
-                (1, '{now}', '2027-01-01T01:00:00Z', 'other', 1, 1, '{now}', '{now}'),
-                (2, '{now}', '2027-01-01T01:00:00Z', 'other', 1, 1, '{now}', '{now}');
+                (1, 'T0', 'T1', 'other', 1, 1, 'T0', 'T0'),
+                (2, 'T0', 'T1', 'other', 1, 1, 'T0', 'T0');
             INSERT INTO bookings (service_id, staff_id, kind, starts_at, ends_at, state,
                 hold_expires_at, display_name, contact, channel, language, confirm_nonce,
                 manage_nonce, appointment_id, created_at) VALUES
-                (7, 1, 'other', '{now}', '2027-01-01T01:00:00Z', 'confirmed', '{now}', 'M',
-                 'm@x.fi', 'email', 'fi', 'a', 'b', 1, '{now}');
+                (7, 1, 'other', 'T0', 'T1', 'confirmed', 'T0', 'M',
+                 'm@x.fi', 'email', 'fi', 'a', 'b', 1, 'T0');
         """)
         assert 12 in await db.migrate()
         found = await db._fetchall("SELECT id, service_id FROM appointments ORDER BY id")
