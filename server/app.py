@@ -74,6 +74,8 @@ from server.handlers import (
     session,
     signalling_ws,
 )
+from server.handlers import reports as report_handlers
+from server.handlers import travel as travel_handlers
 from server.ice_servers import IceServers
 from server.join_links import JoinLinks
 from server.join_throttle import JoinThrottle
@@ -148,6 +150,8 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
         lines.routes,
         line_ws.routes,
         access_report.routes,
+        travel_handlers.routes,  # organisation reports
+        report_handlers.routes,
     ):
         app.router.add_routes(table)
     pages.add_page_routes(app)

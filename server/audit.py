@@ -94,6 +94,9 @@ class Action(enum.StrEnum):
     # -- access reports (client-data law 703/2023, section 11) --
     ACCESS_REPORT_READ = "access_report.read"
     ACCESS_REPORT_PRODUCED = "access_report.produced"
+    # -- organisation reports
+    SERVICE_TRAVEL_SET = "service.travel_set"
+    REPORT_READ = "report.read"
 
 
 class ActorKind(enum.StrEnum):

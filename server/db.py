@@ -51,6 +51,8 @@ from server.records import (
     Participant,
     ParticipantRole,
     QueuedRow,
+    ReportAppointment,
+    ReportNames,
     Service,
     ServiceClosure,
     ServiceHours,
@@ -59,6 +61,7 @@ from server.records import (
     StaffSession,
     StoredCall,
     StoredSeat,
+    TravelDistance,
 )
 
 logger = logging.getLogger(__name__)
@@ -78,6 +81,16 @@ def parse_db_time(text: str) -> datetime:
 
 def _maybe_time(text: str | None) -> datetime | None:
     return None if text is None else parse_db_time(text)
+
+
+def _fast_time(text: str) -> datetime:
+    """``parse_db_time`` for the report's many rows: fromisoformat reads the same text
+    (with its Z) several times faster than strptime."""
+    return datetime.fromisoformat(text)
+
+
+def _report_row(r: sqlite3.Row) -> AuditRow:
+    return AuditRow(r[0], _fast_time(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], "", "")
 
 
 @dataclass(frozen=True)
@@ -320,6 +333,10 @@ class Reads:
                 host=self._staff(row, "h_"),
                 staff=tuple(staff_by.get(row["id"], [])),
                 participants=tuple(people_by.get(row["id"], [])),
+                service_id=row["service_id"],
+                municipality=row["municipality"],
+                travel_km=row["travel_km"],
+                travel_minutes=row["travel_minutes"],
             )
             for row in rows
         ]
@@ -1090,6 +1107,75 @@ class Reads:
         ]
 
 
+    # -- organisation reports and travel distances ------------------------------
+
+    async def list_travel_distances(self, service_id: int) -> list[TravelDistance]:
+        rows = await self._fetchall(
+            "SELECT municipality, km, minutes FROM travel_distances WHERE service_id = ?"
+            " ORDER BY municipality",
+            (service_id,),
+        )
+        return [TravelDistance(r["municipality"], float(r["km"]), int(r["minutes"]))
+                for r in rows]
+
+    async def list_report_appointments(self, start: datetime,
+                                       end: datetime) -> list[ReportAppointment]:
+        """Appointments starting in [start, end), with the one-way travel each avoids
+        (its own setting, else the service's distance for the family's municipality)."""
+        rows = await self._fetchall(
+            "SELECT a.id, a.starts_at, a.ends_at, a.kind, a.status, a.host_id, a.service_id,"
+            " COALESCE(a.travel_km, d.km) AS km, COALESCE(a.travel_minutes, d.minutes) AS min"
+            " FROM appointments a LEFT JOIN travel_distances d"
+            " ON d.service_id = a.service_id AND d.municipality = a.municipality"
+            " WHERE a.starts_at >= ? AND a.starts_at < ? ORDER BY a.id",
+            (db_time(start), db_time(end)),
+        )
+        return [
+            ReportAppointment(r[0], _fast_time(r[1]), _fast_time(r[2]), r[3],
+                              r[4] == "cancelled", r[5], r[6],
+                              None if r[7] is None else float(r[7]), r[8])
+            for r in rows
+        ]
+
+    async def list_report_appointment_rows(
+        self, start: datetime, end: datetime, actions: Iterable[str]
+    ) -> list[AuditRow]:
+        """The usage-log rows with one of ``actions`` of the appointments starting in
+        [start, end), in no particular order (the index on (appointment_id, action) skips
+        the appointment's other rows). Hashes are left out."""
+        wanted = sorted(set(actions))
+        marks = ",".join("?" * len(wanted))
+        rows = await self._fetchall(
+            "SELECT l.id, l.at, l.actor_kind, l.actor_id, l.action, l.appointment_id,"  # noqa: S608
+            " l.subject_id, l.detail FROM appointments a JOIN audit_log l"
+            f" ON l.appointment_id = a.id AND l.action IN ({marks})"
+            " WHERE a.starts_at >= ? AND a.starts_at < ?",
+            [*wanted, db_time(start), db_time(end)],
+        )
+        return [_report_row(r) for r in rows]
+
+    async def list_report_rows_between(
+        self, start: datetime, end: datetime, actions: Iterable[str]
+    ) -> list[AuditRow]:
+        """The usage-log rows with one of ``actions`` and ``start <= at < end`` (by the
+        index on (action, at)), in no particular order. Hashes are left out."""
+        wanted = sorted(set(actions))
+        marks = ",".join("?" * len(wanted))
+        rows = await self._fetchall(
+            "SELECT id, at, actor_kind, actor_id, action, appointment_id, subject_id,"  # noqa: S608
+            f" detail FROM audit_log WHERE action IN ({marks}) AND at >= ? AND at < ?",
+            [*wanted, db_time(start), db_time(end)],
+        )
+        return [_report_row(r) for r in rows]
+
+    async def get_report_names(self) -> ReportNames:
+        staff = await self._fetchall("SELECT id, display_name FROM staff")
+        services = await self._fetchall("SELECT id, name FROM services")
+        lines = await self._fetchall("SELECT id, name FROM lines")
+        return ReportNames({r[0]: r[1] for r in staff}, {r[0]: r[1] for r in services},
+                           {r[0]: r[1] for r in lines})
+
+
 class Tx(Reads):
     """One write transaction. Nothing in it commits on its own: ``Database.transaction``
     commits everything at the end, or rolls all of it back."""
@@ -1509,6 +1595,12 @@ class Tx(Reads):
             " confirmed_at = ? WHERE id = ?",
             (appointment_id, participant_id, db_time(now), booking_id),
         )
+        # The appointment belongs to the booking's service (organisation reports).
+        await self._execute(
+            "UPDATE appointments SET service_id = (SELECT service_id FROM bookings WHERE id = ?)"
+            " WHERE id = ?",
+            (booking_id, appointment_id),
+        )
 
     async def move_booking(self, booking_id: int, staff_id: int, starts_at: datetime,
                            ends_at: datetime) -> None:
@@ -1862,6 +1954,27 @@ class Tx(Reads):
     async def delete_queue_entry(self, ticket_hash: str) -> None:
         await self._execute(
             "DELETE FROM line_queue_entries WHERE ticket_hash = ?", (ticket_hash,)
+        )
+
+
+    # -- organisation reports and travel distances ------------------------------
+
+    async def set_appointment_travel(self, appointment_id: int, service_id: int | None,
+                                     municipality: str | None, travel_km: float | None,
+                                     travel_minutes: int | None) -> None:
+        await self._execute(
+            "UPDATE appointments SET service_id = ?, municipality = ?, travel_km = ?,"
+            " travel_minutes = ? WHERE id = ?",
+            (service_id, municipality, travel_km, travel_minutes, appointment_id),
+        )
+
+    async def replace_travel_distances(self, service_id: int,
+                                       distances: Iterable[TravelDistance]) -> None:
+        await self._execute("DELETE FROM travel_distances WHERE service_id = ?", (service_id,))
+        await self._conn.executemany(
+            "INSERT INTO travel_distances (service_id, municipality, km, minutes)"
+            " VALUES (?, ?, ?, ?)",
+            [(service_id, d.municipality, d.km, d.minutes) for d in distances],
         )
 
 

@@ -137,6 +137,12 @@ class Appointment:
     host: Staff
     staff: tuple[Staff, ...]
     participants: tuple[Participant, ...] = field(default=())
+    # -- organisation reports: the service, the family's municipality and a one-way
+    # distance and travel time set for this appointment (None: the configured one).
+    service_id: int | None = None
+    municipality: str | None = None
+    travel_km: float | None = None
+    travel_minutes: int | None = None
 
     @property
     def staff_ids(self) -> frozenset[int]:
@@ -417,3 +423,39 @@ class CoveredParticipant:
     starts_at: datetime
     ends_at: datetime
     cancelled: bool
+# -- organisation reports and travel distances ---------------------------------
+
+
+@dataclass(frozen=True)
+class TravelDistance:
+    """One way from a municipality to a service's office."""
+
+    municipality: str
+    km: float
+    minutes: int
+
+
+@dataclass(frozen=True)
+class ReportAppointment:
+    """What the organisation report needs of an appointment. ``km`` and ``minutes`` are
+    one way: the appointment's own setting, else the service's configured distance for
+    the family's municipality, else None (not known)."""
+
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    kind: str
+    cancelled: bool
+    host_id: int
+    service_id: int | None
+    km: float | None
+    minutes: int | None
+
+
+@dataclass(frozen=True)
+class ReportNames:
+    """Display names by id (also of staff no longer active)."""
+
+    staff: dict[int, str]
+    services: dict[int, str]
+    lines: dict[int, str]
