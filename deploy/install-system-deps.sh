@@ -11,6 +11,8 @@ command -v nft >/dev/null 2>&1 || missing+=(nftables)  # the weak-link test (tes
 command -v tc >/dev/null 2>&1 || missing+=(iproute2)  # ip and tc, the same test
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)  # tests/server/test_nginx_config.py
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # the same test's certificate
+# The access report PDF prints with DejaVu Sans (Sámi letters: č đ ŋ š ŧ ž á).
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 [ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"

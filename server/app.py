@@ -58,6 +58,7 @@ from server.connection_tests import ConnectionTests
 from server.db import Database
 from server.errors import error_middleware
 from server.handlers import (
+    access_report,
     appointments,
     attendance,
     audit_export,
@@ -75,6 +76,8 @@ from server.handlers import (
     session,
     signalling_ws,
 )
+from server.handlers import reports as report_handlers
+from server.handlers import travel as travel_handlers
 from server.ice_servers import IceServers
 from server.join_links import JoinLinks
 from server.join_throttle import JoinThrottle
@@ -153,6 +156,9 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
         calendar_feed.routes,
         lines.routes,
         line_ws.routes,
+        access_report.routes,
+        travel_handlers.routes,  # organisation reports
+        report_handlers.routes,
         metrics.routes,
     ):
         app.router.add_routes(table)

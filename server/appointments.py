@@ -9,6 +9,16 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from server.appointment_travel import (
+    UNSET,
+    Municipality,
+    ServiceRef,
+    TravelKm,
+    TravelMinutes,
+    Unset,
+    merged,
+    save_travel_fields,
+)
 from server.audit import Action, Actor, AuditLog
 from server.contacts import checked_contact
 from server.db import Database, NewParticipant, Reads, Tx
@@ -93,12 +103,22 @@ class AppointmentIn(TimesIn, forbid_unknown_fields=True, kw_only=True):
     participants: Annotated[list[ParticipantIn], msgspec.Meta(max_length=MAX_PARTICIPANTS)] = (
         msgspec.field(default_factory=list)
     )
+    # -- organisation reports: service, municipality, travel (appointment_travel.py)
+    service_id: ServiceRef | Unset | None = UNSET
+    municipality: Municipality | Unset | None = UNSET
+    travel_km: TravelKm | Unset | None = UNSET
+    travel_minutes: TravelMinutes | Unset | None = UNSET
 
 
 class AppointmentPatch(TimesIn, forbid_unknown_fields=True, kw_only=True):
     kind: AppointmentKind | None = None
     host_id: StaffId | None = None
     staff_ids: StaffIds | None = None
+    # -- organisation reports: service, municipality, travel (appointment_travel.py)
+    service_id: ServiceRef | Unset | None = UNSET
+    municipality: Municipality | Unset | None = UNSET
+    travel_km: TravelKm | Unset | None = UNSET
+    travel_minutes: TravelMinutes | Unset | None = UNSET
 
 
 def can_see(staff: Staff, appointment: Appointment) -> bool:
@@ -294,6 +314,8 @@ class Scheduler:
                 created_by=actor.id,
                 now=now,
             )
+            await save_travel_fields(tx, appointment_id, merged(
+                None, body.service_id, body.municipality, body.travel_km, body.travel_minutes))
             await self.audit.record(who, Action.APPOINTMENT_CREATED, appointment_id, tx=tx)
             for participant_id in participant_ids:
                 await self.audit.record(
@@ -358,6 +380,9 @@ class Scheduler:
                 staff_ids=staff_ids,
                 now=now,
             )
+            await save_travel_fields(tx, appointment_id, merged(
+                current, patch.service_id, patch.municipality, patch.travel_km,
+                patch.travel_minutes))
             await self.audit.record(who, Action.APPOINTMENT_UPDATED, appointment_id, tx=tx)
             await self.links.renew_short_links(tx, who, await _load(tx, appointment_id), now)
             if (starts_at, ends_at) != (current.starts_at, current.ends_at):

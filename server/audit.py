@@ -91,6 +91,12 @@ class Action(enum.StrEnum):
     LINE_ENROLLED = "line.enrolled"
     LINE_ENROLMENT_REVOKED = "line.enrolment_revoked"
     LINE_CALLBACK_DONE = "line.callback_done"
+    # -- access reports (client-data law 703/2023, section 11) --
+    ACCESS_REPORT_READ = "access_report.read"
+    ACCESS_REPORT_PRODUCED = "access_report.produced"
+    # -- organisation reports
+    SERVICE_TRAVEL_SET = "service.travel_set"
+    REPORT_READ = "report.read"
 
 
 class ActorKind(enum.StrEnum):

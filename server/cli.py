@@ -42,6 +42,11 @@ from signalling.peers import bot_run
 
 DEMO_ADMIN = ("admin", "Kota Admin", StaffRole.ADMIN)
 DEMO_PROFESSIONAL = ("sanna", "Sanna Aikio", StaffRole.PROFESSIONAL)
+# Access reports: the demo staff's job titles, and a registry account that may
+# produce a report by contact.
+DEMO_REGISTRY = ("kirjaamo", "Riikka Näkkäläjärvi", StaffRole.PROFESSIONAL)
+DEMO_TITLES = {"admin": "Pääkäyttäjä", "sanna": "Sosiaalityöntekijä",
+               "kirjaamo": "Kirjaamosihteeri"}
 DEMO_FAMILY = ("Family Example", ParticipantRole.GUARDIAN)
 DEMO_SERVICE = ("perheneuvola-inari", "Perheneuvola, Inari")
 DEMO_PUBLIC_LINE = ("perheneuvonta", "Perheneuvonta — chat")
@@ -71,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "staff" and args.staff_command == "add":
         password = _read_password(args.password_stdin)
         return asyncio.run(
-            _staff_add(settings, args.username, args.display_name, StaffRole(args.role), password)
+            _staff_add(settings, args.username, args.display_name, StaffRole(args.role), password,
+                       title=args.title, registry=args.registry)
         )
     if command == "staff" and args.staff_command == "password":
         password = _read_password(args.password_stdin)
@@ -97,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--display-name", required=True)
     add.add_argument("--role", choices=[r.value for r in StaffRole], default="professional")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument("--title", default="", help="job title, shown as the role in access reports")
+    add.add_argument("--registry", action="store_true",
+                     help="may produce a client's access report by contact")
     password = staff_sub.add_parser("password", help="set a staff member's password")
     password.add_argument("--username", required=True)
     password.add_argument("--password-stdin", action="store_true")
@@ -160,14 +169,16 @@ async def _migrate(settings: Settings) -> int:
 
 
 async def _staff_add(
-    settings: Settings, username: str, display_name: str, role: StaffRole, password: str
+    settings: Settings, username: str, display_name: str, role: StaffRole, password: str,
+    *, title: str = "", registry: bool = False,
 ) -> int:
     db = await _open(settings)
     log, checkpoints = await _usage_log(db, settings)
     try:
         async with db.transaction() as tx:
             staff = await tx.create_staff(
-                username, display_name, role, hash_password(password), datetime.now(UTC)
+                username, display_name, role, hash_password(password), datetime.now(UTC),
+                title=title.strip()[:80], registry=registry,
             )
             await log.record(audit.SYSTEM, audit.Action.STAFF_CREATED, subject_id=staff.id, tx=tx)
         await checkpoints.checkpoint()
@@ -176,7 +187,8 @@ async def _staff_add(
         return 1
     finally:
         await db.close()
-    print(f"created {role.value} {username!r} (id {staff.id})")
+    print(f"created {role.value} {username!r} (id {staff.id})"
+          + (", registry" if registry else ""))
     return 0
 
 
@@ -256,14 +268,17 @@ async def _demo_staff(
     username, display_name, role = spec
     password = secrets.token_urlsafe(12)
     hashed = hash_password(password)
+    title, registry = DEMO_TITLES.get(username, ""), spec == DEMO_REGISTRY
     async with db.transaction() as tx:
         found = await tx.get_staff_by_username(username)
         if found is None:
-            staff = await tx.create_staff(username, display_name, role, hashed, now)
+            staff = await tx.create_staff(username, display_name, role, hashed, now,
+                                          title=title, registry=registry)
             await log.record(audit.SYSTEM, audit.Action.STAFF_CREATED, subject_id=staff.id, tx=tx)
         else:
             staff = found[0]
             await tx.set_staff_password(staff.id, hashed)
+            await tx.set_staff_title(staff.id, title, registry)
             await log.record(
                 audit.SYSTEM, audit.Action.STAFF_PASSWORD_SET, subject_id=staff.id, tx=tx
             )
@@ -281,6 +296,7 @@ async def _demo(settings: Settings) -> int:
                               MessagePlan.from_settings(settings))
         admin, admin_password = await _demo_staff(db, log, DEMO_ADMIN, now)
         host, host_password = await _demo_staff(db, log, DEMO_PROFESSIONAL, now)
+        registrar, registrar_password = await _demo_staff(db, log, DEMO_REGISTRY, now)
         url = await _demo_family_link(settings, db, scheduler, links, host, now)
         booking_url = await _demo_service(settings, db, log, admin, host, now)
         line_url, own_line_link = await _demo_lines(settings, db, log, admin, host, now)
@@ -295,6 +311,8 @@ async def _demo(settings: Settings) -> int:
                 f"  Staff login:  {settings.public_url}/staff",
                 f"    professional  username: {host.username}  password: {host_password}",
                 f"    admin         username: {admin.username}  password: {admin_password}",
+                f"    registry      username: {registrar.username}  "
+                f"password: {registrar_password}",
                 f"  Family link:  {url}",
                 f"  Booking page: {booking_url}",
                 f"  Public line:  {line_url}",

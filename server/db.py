@@ -33,6 +33,7 @@ from server.records import (
     Booking,
     BookingState,
     CalendarFeed,
+    CoveredParticipant,
     Delivery,
     Enrolment,
     FeedAppointment,
@@ -51,6 +52,8 @@ from server.records import (
     Participant,
     ParticipantRole,
     QueuedRow,
+    ReportAppointment,
+    ReportNames,
     Service,
     ServiceClosure,
     ServiceHours,
@@ -59,6 +62,7 @@ from server.records import (
     StaffSession,
     StoredCall,
     StoredSeat,
+    TravelDistance,
 )
 
 logger = logging.getLogger(__name__)
@@ -78,6 +82,16 @@ def parse_db_time(text: str) -> datetime:
 
 def _maybe_time(text: str | None) -> datetime | None:
     return None if text is None else parse_db_time(text)
+
+
+def _fast_time(text: str) -> datetime:
+    """``parse_db_time`` for the report's many rows: fromisoformat reads the same text
+    (with its Z) several times faster than strptime."""
+    return datetime.fromisoformat(text)
+
+
+def _report_row(r: sqlite3.Row) -> AuditRow:
+    return AuditRow(r[0], _fast_time(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], "", "")
 
 
 @dataclass(frozen=True)
@@ -227,6 +241,8 @@ class Reads:
             display_name=row[f"{prefix}display_name"],
             role=StaffRole(row[f"{prefix}role"]),
             active=bool(row[f"{prefix}active"]),
+            title=row[f"{prefix}title"],
+            registry=bool(row[f"{prefix}registry"]),
         )
 
     async def get_staff_by_username(self, username: str) -> tuple[Staff, str] | None:
@@ -261,7 +277,8 @@ class Reads:
 
     _APPOINTMENT_SELECT = (
         "SELECT a.*, h.id AS h_id, h.username AS h_username,"
-        " h.display_name AS h_display_name, h.role AS h_role, h.active AS h_active"
+        " h.display_name AS h_display_name, h.role AS h_role, h.active AS h_active,"
+        " h.title AS h_title, h.registry AS h_registry"
         " FROM appointments a JOIN staff h ON h.id = a.host_id"
     )
 
@@ -317,6 +334,10 @@ class Reads:
                 host=self._staff(row, "h_"),
                 staff=tuple(staff_by.get(row["id"], [])),
                 participants=tuple(people_by.get(row["id"], [])),
+                service_id=row["service_id"],
+                municipality=row["municipality"],
+                travel_km=row["travel_km"],
+                travel_minutes=row["travel_minutes"],
             )
             for row in rows
         ]
@@ -762,6 +783,63 @@ class Reads:
             hash=row["hash"],
         )
 
+    # -- access reports: a contact's appointments and their usage-log rows -------
+
+    async def find_contact_participants(
+        self, contact: str, national: str | None = None
+    ) -> list[CoveredParticipant]:
+        """Every participant row with this contact, or whose booking had it; removed
+        participants and cancelled appointments too: their data was handled.
+
+        E-mail and SMS contacts are stored checked (numbers in E.164) and found through
+        the index, case-blind. A contact staff typed for a link they send by hand is kept
+        as typed, so those are compared without spaces, dashes and brackets, also against
+        the number's national form (``national``, e.g. 0401234567).
+        """
+        rows = await self._fetchall(
+            "SELECT p.id, p.appointment_id, p.display_name, p.role, a.starts_at, a.ends_at,"
+            " a.status FROM participants p JOIN appointments a ON a.id = p.appointment_id"
+            " WHERE p.id IN (SELECT id FROM participants WHERE contact = ? COLLATE NOCASE"
+            " UNION SELECT id FROM participants WHERE delivery = 'manual'"
+            " AND replace(replace(replace(replace(trim(contact), ' ', ''), '-', ''), '(', ''),"
+            " ')', '') COLLATE NOCASE IN (?, ?)"
+            " UNION SELECT participant_id FROM bookings WHERE contact = ? COLLATE NOCASE"
+            " AND participant_id IS NOT NULL) ORDER BY a.starts_at, p.id",
+            (contact, contact, national or contact, contact),
+        )
+        return [
+            CoveredParticipant(
+                participant_id=row["id"],
+                appointment_id=row["appointment_id"],
+                display_name=row["display_name"],
+                role=row["role"],
+                starts_at=parse_db_time(row["starts_at"]),
+                ends_at=parse_db_time(row["ends_at"]),
+                cancelled=row["status"] == AppointmentStatus.CANCELLED.value,
+            )
+            for row in rows
+        ]
+
+    async def list_audit_rows_for_appointments(
+        self, appointment_ids: Iterable[int], actions: Iterable[str]
+    ) -> list[AuditRow]:
+        """The appointments' rows with one of ``actions``, in id order, through the
+        ``audit_log_by_appointment`` index (a few hundred ids per statement)."""
+        ids = sorted(set(appointment_ids))
+        wanted = sorted(set(actions))
+        action_marks = ",".join("?" * len(wanted))
+        found: list[sqlite3.Row] = []
+        for start in range(0, len(ids), 400):
+            chunk = ids[start:start + 400]
+            marks = ",".join("?" * len(chunk))
+            found += await self._fetchall(
+                f"SELECT * FROM audit_log WHERE appointment_id IN ({marks})"  # noqa: S608
+                f" AND action IN ({action_marks})",
+                [*chunk, *wanted],
+            )
+        found.sort(key=lambda row: int(row["id"]))
+        return [self._audit_row(row) for row in found]
+
     # -- calls: what lets admitted seats survive a restart ---------------------
 
     async def get_call(self, appointment_id: int) -> StoredCall | None:
@@ -1032,6 +1110,75 @@ class Reads:
         ]
 
 
+    # -- organisation reports and travel distances ------------------------------
+
+    async def list_travel_distances(self, service_id: int) -> list[TravelDistance]:
+        rows = await self._fetchall(
+            "SELECT municipality, km, minutes FROM travel_distances WHERE service_id = ?"
+            " ORDER BY municipality",
+            (service_id,),
+        )
+        return [TravelDistance(r["municipality"], float(r["km"]), int(r["minutes"]))
+                for r in rows]
+
+    async def list_report_appointments(self, start: datetime,
+                                       end: datetime) -> list[ReportAppointment]:
+        """Appointments starting in [start, end), with the one-way travel each avoids
+        (its own setting, else the service's distance for the family's municipality)."""
+        rows = await self._fetchall(
+            "SELECT a.id, a.starts_at, a.ends_at, a.kind, a.status, a.host_id, a.service_id,"
+            " COALESCE(a.travel_km, d.km) AS km, COALESCE(a.travel_minutes, d.minutes) AS min"
+            " FROM appointments a LEFT JOIN travel_distances d"
+            " ON d.service_id = a.service_id AND d.municipality = a.municipality"
+            " WHERE a.starts_at >= ? AND a.starts_at < ? ORDER BY a.id",
+            (db_time(start), db_time(end)),
+        )
+        return [
+            ReportAppointment(r[0], _fast_time(r[1]), _fast_time(r[2]), r[3],
+                              r[4] == "cancelled", r[5], r[6],
+                              None if r[7] is None else float(r[7]), r[8])
+            for r in rows
+        ]
+
+    async def list_report_appointment_rows(
+        self, start: datetime, end: datetime, actions: Iterable[str]
+    ) -> list[AuditRow]:
+        """The usage-log rows with one of ``actions`` of the appointments starting in
+        [start, end), in no particular order (the index on (appointment_id, action) skips
+        the appointment's other rows). Hashes are left out."""
+        wanted = sorted(set(actions))
+        marks = ",".join("?" * len(wanted))
+        rows = await self._fetchall(
+            "SELECT l.id, l.at, l.actor_kind, l.actor_id, l.action, l.appointment_id,"  # noqa: S608
+            " l.subject_id, l.detail FROM appointments a JOIN audit_log l"
+            f" ON l.appointment_id = a.id AND l.action IN ({marks})"
+            " WHERE a.starts_at >= ? AND a.starts_at < ?",
+            [*wanted, db_time(start), db_time(end)],
+        )
+        return [_report_row(r) for r in rows]
+
+    async def list_report_rows_between(
+        self, start: datetime, end: datetime, actions: Iterable[str]
+    ) -> list[AuditRow]:
+        """The usage-log rows with one of ``actions`` and ``start <= at < end`` (by the
+        index on (action, at)), in no particular order. Hashes are left out."""
+        wanted = sorted(set(actions))
+        marks = ",".join("?" * len(wanted))
+        rows = await self._fetchall(
+            "SELECT id, at, actor_kind, actor_id, action, appointment_id, subject_id,"  # noqa: S608
+            f" detail FROM audit_log WHERE action IN ({marks}) AND at >= ? AND at < ?",
+            [*wanted, db_time(start), db_time(end)],
+        )
+        return [_report_row(r) for r in rows]
+
+    async def get_report_names(self) -> ReportNames:
+        staff = await self._fetchall("SELECT id, display_name FROM staff")
+        services = await self._fetchall("SELECT id, name FROM services")
+        lines = await self._fetchall("SELECT id, name FROM lines")
+        return ReportNames({r[0]: r[1] for r in staff}, {r[0]: r[1] for r in services},
+                           {r[0]: r[1] for r in lines})
+
+
 class Tx(Reads):
     """One write transaction. Nothing in it commits on its own: ``Database.transaction``
     commits everything at the end, or rolls all of it back."""
@@ -1056,18 +1203,27 @@ class Tx(Reads):
     # -- staff -------------------------------------------------------------
 
     async def create_staff(
-        self, username: str, display_name: str, role: StaffRole, password_hash: str, now: datetime
+        self, username: str, display_name: str, role: StaffRole, password_hash: str, now: datetime,
+        *, title: str = "", registry: bool = False,
     ) -> Staff:
         try:
             cursor = await self._execute(
-                "INSERT INTO staff (username, display_name, role, password_hash, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (username, display_name, role.value, password_hash, db_time(now)),
+                "INSERT INTO staff (username, display_name, role, password_hash, created_at,"
+                " title, registry) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (username, display_name, role.value, password_hash, db_time(now), title,
+                 int(registry)),
             )
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"username {username!r} is taken") from exc
         assert cursor.lastrowid is not None
-        return Staff(cursor.lastrowid, username, display_name, role, True)
+        return Staff(cursor.lastrowid, username, display_name, role, True, title, registry)
+
+    async def set_staff_title(self, staff_id: int, title: str, registry: bool) -> None:
+        """The access report's role word and registry right (the demo seed renews them)."""
+        await self._execute(
+            "UPDATE staff SET title = ?, registry = ? WHERE id = ?",
+            (title, int(registry), staff_id),
+        )
 
     async def set_staff_password(self, staff_id: int, password_hash: str) -> None:
         await self._execute(
@@ -1443,6 +1599,12 @@ class Tx(Reads):
             " confirmed_at = ? WHERE id = ?",
             (appointment_id, participant_id, db_time(now), booking_id),
         )
+        # The appointment belongs to the booking's service (organisation reports).
+        await self._execute(
+            "UPDATE appointments SET service_id = (SELECT service_id FROM bookings WHERE id = ?)"
+            " WHERE id = ?",
+            (booking_id, appointment_id),
+        )
 
     async def move_booking(self, booking_id: int, staff_id: int, starts_at: datetime,
                            ends_at: datetime) -> None:
@@ -1796,6 +1958,27 @@ class Tx(Reads):
     async def delete_queue_entry(self, ticket_hash: str) -> None:
         await self._execute(
             "DELETE FROM line_queue_entries WHERE ticket_hash = ?", (ticket_hash,)
+        )
+
+
+    # -- organisation reports and travel distances ------------------------------
+
+    async def set_appointment_travel(self, appointment_id: int, service_id: int | None,
+                                     municipality: str | None, travel_km: float | None,
+                                     travel_minutes: int | None) -> None:
+        await self._execute(
+            "UPDATE appointments SET service_id = ?, municipality = ?, travel_km = ?,"
+            " travel_minutes = ? WHERE id = ?",
+            (service_id, municipality, travel_km, travel_minutes, appointment_id),
+        )
+
+    async def replace_travel_distances(self, service_id: int,
+                                       distances: Iterable[TravelDistance]) -> None:
+        await self._execute("DELETE FROM travel_distances WHERE service_id = ?", (service_id,))
+        await self._conn.executemany(
+            "INSERT INTO travel_distances (service_id, municipality, km, minutes)"
+            " VALUES (?, ?, ?, ?)",
+            [(service_id, d.municipality, d.km, d.minutes) for d in distances],
         )
 
 

@@ -91,11 +91,17 @@ class JoinLinks:
         )
         return opened
 
-    async def verify(self, token: str, now: datetime) -> OpenedLink:
+    async def verify(
+        self, token: str, now: datetime, *, allow_expired: bool = False
+    ) -> OpenedLink:
         """Like ``open``, but records refusals only: the call socket checks the token on
-        every hello, and the usage log already has the family entering the waiting room."""
+        every hello, and the usage log already has the family entering the waiting room.
+
+        ``allow_expired``: a validly signed link past its expiry is still accepted (the
+        family's access report is wanted after the appointment too); revoked is not.
+        """
         try:
-            claims = decode_token(self.key, token, now)
+            claims = decode_token(self.key, token, now, allow_expired=allow_expired)
         except TokenError as exc:
             self.refused(None, None, exc.code, now)
             raise LinkRefused(exc.code, exc.message) from None

@@ -108,8 +108,14 @@ def encode_token(key: SigningKey, link: JoinLink) -> str:
     return jwt.encode(claims, key.secret, algorithm=ALGORITHM)
 
 
-def decode_token(key: SigningKey, token: str, now: datetime) -> JoinClaims:
-    """Check signature, algorithm, issuer, audience and expiry; the database checks the rest."""
+def decode_token(
+    key: SigningKey, token: str, now: datetime, *, allow_expired: bool = False
+) -> JoinClaims:
+    """Check signature, algorithm, issuer, audience and expiry; the database checks the rest.
+
+    ``allow_expired`` skips only the expiry: a family may read its access report after
+    the appointment, with the same link, so long as the link was never revoked.
+    """
     if not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
         raise TokenError("token_malformed", "This link is not complete. Ask for a new link.")
     try:
@@ -119,7 +125,8 @@ def decode_token(key: SigningKey, token: str, now: datetime) -> JoinClaims:
             algorithms=[ALGORITHM],
             audience=AUDIENCE,
             issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "jti", "aud", "iss", "apt"]},
+            options={"require": ["exp", "iat", "sub", "jti", "aud", "iss", "apt"],
+                     "verify_exp": not allow_expired},
             leeway=0,
         )
     except jwt.ExpiredSignatureError:
@@ -142,7 +149,7 @@ def decode_token(key: SigningKey, token: str, now: datetime) -> JoinClaims:
     except (TypeError, ValueError):
         raise TokenError("token_invalid", "This link is not valid. Ask for a new link.") from None
     expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
-    if expires_at <= now:
+    if expires_at <= now and not allow_expired:
         raise TokenError("token_expired", "This link has expired. Ask for a new link.")
     return JoinClaims(
         jti=jti,

@@ -76,6 +76,10 @@ class Staff:
     display_name: str
     role: StaffRole
     active: bool
+    # The job title an access report shows as the role; registry staff may produce
+    # access reports by contact (migration 0013).
+    title: str = ""
+    registry: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -133,6 +137,12 @@ class Appointment:
     host: Staff
     staff: tuple[Staff, ...]
     participants: tuple[Participant, ...] = field(default=())
+    # -- organisation reports: the service, the family's municipality and a one-way
+    # distance and travel time set for this appointment (None: the configured one).
+    service_id: int | None = None
+    municipality: str | None = None
+    travel_km: float | None = None
+    travel_minutes: int | None = None
 
     @property
     def staff_ids(self) -> frozenset[int]:
@@ -398,3 +408,55 @@ class QueuedRow:
     staff_ids: tuple[int, ...]
     front: bool
     nickname: str  # "" when none; a public line's nickname lives only while queued
+
+
+# -- access reports ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoveredParticipant:
+    """A participant row an access report covers, with its appointment's times."""
+
+    participant_id: int
+    appointment_id: int
+    display_name: str
+    role: str
+    starts_at: datetime
+    ends_at: datetime
+    cancelled: bool
+# -- organisation reports and travel distances ---------------------------------
+
+
+@dataclass(frozen=True)
+class TravelDistance:
+    """One way from a municipality to a service's office."""
+
+    municipality: str
+    km: float
+    minutes: int
+
+
+@dataclass(frozen=True)
+class ReportAppointment:
+    """What the organisation report needs of an appointment. ``km`` and ``minutes`` are
+    one way: the appointment's own setting, else the service's configured distance for
+    the family's municipality, else None (not known)."""
+
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    kind: str
+    cancelled: bool
+    host_id: int
+    service_id: int | None
+    km: float | None
+    minutes: int | None
+
+
+@dataclass(frozen=True)
+class ReportNames:
+    """Display names by id (also of staff no longer active)."""
+
+    staff: dict[int, str]
+    services: dict[int, str]
+    lines: dict[int, str]

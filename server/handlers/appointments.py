@@ -86,6 +86,11 @@ def appointment_json(appointment: Appointment, tz: ZoneInfo) -> dict[str, Any]:
         "host": _person(appointment.host),
         "staff": [_person(s) for s in appointment.staff],
         "participants": [participant_json(p, tz) for p in appointment.participants],
+        # organisation reports (docs/reports.md)
+        "service_id": appointment.service_id,
+        "municipality": appointment.municipality,
+        "travel_km": appointment.travel_km,
+        "travel_minutes": appointment.travel_minutes,
     }
 
 

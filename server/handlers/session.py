@@ -31,6 +31,8 @@ def staff_json(staff: Staff) -> dict[str, Any]:
         "username": staff.username,
         "display_name": staff.display_name,
         "role": staff.role.value,
+        "title": staff.title,
+        "registry": staff.registry,
     }
 
 
@@ -107,7 +109,8 @@ async def list_staff(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "staff": [
-                {"id": s.id, "display_name": s.display_name, "role": s.role.value} for s in people
+                {"id": s.id, "display_name": s.display_name, "role": s.role.value,
+                 "title": s.title, "registry": s.registry} for s in people
             ]
         }
     )

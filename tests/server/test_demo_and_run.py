@@ -27,6 +27,7 @@ DEMO_FAMILY = "Family Example"
 class Demo:
     professional_password: str
     admin_password: str
+    registry_password: str
     link: str
 
 
@@ -35,11 +36,12 @@ async def _demo(settings: Settings) -> Demo:
     assert done.returncode == 0, done.stderr
     professional = re.search(r"professional\s+username: sanna\s+password: (\S+)", done.stdout)
     admin = re.search(r"admin\s+username: admin\s+password: (\S+)", done.stdout)
+    registry = re.search(r"registry\s+username: kirjaamo\s+password: (\S+)", done.stdout)
     link = re.search(r"Family link:\s+(\S+)", done.stdout)
-    assert professional and admin and link, done.stdout
+    assert professional and admin and registry and link, done.stdout
     assert f"Staff login:  {settings.public_url}/staff" in done.stdout
     assert link.group(1).startswith(f"{settings.public_url}/join#")
-    return Demo(professional.group(1), admin.group(1), link.group(1))
+    return Demo(professional.group(1), admin.group(1), registry.group(1), link.group(1))
 
 
 async def _counts(settings: Settings) -> tuple[int, int]:
@@ -64,9 +66,9 @@ async def _sign_in(base: str, username: str, password: str) -> tuple[StaffClient
 
 async def test_demo_twice_creates_nothing_twice(settings: Settings) -> None:
     first = await _demo(settings)
-    assert await _counts(settings) == (2, 1)
+    assert await _counts(settings) == (3, 1)
     second = await _demo(settings)
-    assert await _counts(settings) == (2, 1)
+    assert await _counts(settings) == (3, 1)
     assert second.link == first.link  # the same appointment, still open for joining
     assert second.professional_password != first.professional_password
     server = TestServer(create_app(settings), host="127.0.0.1", port=settings.port)
@@ -79,6 +81,12 @@ async def test_demo_twice_creates_nothing_twice(settings: Settings) -> None:
         client, status = await _sign_in(base, "admin", second.admin_password)
         await client.close()
         assert status == 201
+        client, status = await _sign_in(base, "kirjaamo", second.registry_password)
+        session = await (await client.get("/api/session")).json()
+        await client.close()
+        assert status == 201
+        assert (session["staff"]["registry"], session["staff"]["title"]) == (
+            True, "Kirjaamosihteeri")
         client, status = await _sign_in(base, "sanna", first.professional_password)
         await client.close()
         assert status == 401  # each run gives fresh passwords

@@ -56,3 +56,16 @@ async def test_staff_add_refuses_a_short_password(settings: Settings) -> None:
     assert "at least 10 characters" in done.stderr
     assert "Traceback" not in done.stderr
     assert not settings.db_path.exists() or _staff_rows(settings) == []
+
+
+async def test_staff_add_with_a_title_and_the_registry_right(settings: Settings) -> None:
+    done = await run_kota(settings, "staff", "add", "--username", "riikka", "--display-name",
+                          "Riikka Näkkäläjärvi", "--title", "Kirjaamosihteeri", "--registry",
+                          "--password-stdin", stdin=GOOD_PASSWORD + "\n")
+    assert done.returncode == 0, done.stderr
+    assert "created professional 'riikka'" in done.stdout and "registry" in done.stdout
+    plain = await _add(settings, "liisa")
+    assert plain.returncode == 0, plain.stderr
+    with sqlite3.connect(settings.db_path) as conn:
+        rows = conn.execute("SELECT username, title, registry FROM staff ORDER BY id").fetchall()
+    assert rows == [("riikka", "Kirjaamosihteeri", 1), ("liisa", "", 0)]

@@ -1,0 +1,78 @@
+"""Reads what the organisation report needs for a range of months and builds it.
+
+The reads use the read connection (a consistent WAL snapshot per statement) and the
+indexes of migration 0012; the pure ``build_report`` runs in a worker thread so the
+event loop keeps serving calls while a year is counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from server.db import Reads
+from server.errors import Unprocessable
+from server.organisation_report import (
+    APPOINTMENT_ACTIONS,
+    LINE_ACTIONS,
+    MAX_MONTHS,
+    OrganisationReport,
+    build_report,
+)
+
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+
+@dataclass(frozen=True)
+class MonthRange:
+    """From the first month to the last, both included."""
+
+    first: tuple[int, int]
+    last: tuple[int, int]
+
+    @property
+    def months(self) -> int:
+        return (self.last[0] - self.first[0]) * 12 + self.last[1] - self.first[1] + 1
+
+    def label(self, which: tuple[int, int]) -> str:
+        return f"{which[0]:04d}-{which[1]:02d}"
+
+    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """Local midnight of the first day to local midnight after the last month."""
+        year, month = self.last
+        after = (year + 1, 1) if month == 12 else (year, month + 1)
+        return (datetime(*self.first, 1, tzinfo=tz), datetime(*after, 1, tzinfo=tz))
+
+
+def parse_month(raw: str | None, name: str) -> tuple[int, int]:
+    found = _MONTH.fullmatch(raw or "")
+    if found is None or not 1 <= int(found[2]) <= 12 or not 1970 <= int(found[1]) <= 9998:
+        raise Unprocessable("invalid_field", f"{name} must be a month like 2026-03.",
+                            field=name)
+    return int(found[1]), int(found[2])
+
+
+def month_range(first_raw: str | None, last_raw: str | None) -> MonthRange:
+    """The checked range: ``to`` not before ``from``, at most 36 months."""
+    found = MonthRange(parse_month(first_raw, "from"), parse_month(last_raw, "to"))
+    if found.months < 1:
+        raise Unprocessable("invalid_field", "'to' must not be before 'from'.", field="to")
+    if found.months > MAX_MONTHS:
+        raise Unprocessable("invalid_field", f"A report covers at most {MAX_MONTHS} months.",
+                            field="to")
+    return found
+
+
+async def read_organisation_report(reads: Reads, months: MonthRange, tz: ZoneInfo,
+                                   now: datetime) -> OrganisationReport:
+    start, end = months.bounds(tz)
+    appointments = await reads.list_report_appointments(start, end)
+    rows = await reads.list_report_appointment_rows(start, end, APPOINTMENT_ACTIONS)
+    lost = await reads.list_server_lost_rows(0)
+    line_rows = await reads.list_report_rows_between(start, end, LINE_ACTIONS)
+    names = await reads.get_report_names()
+    return await asyncio.to_thread(build_report, appointments, rows, lost, line_rows, names,
+                                   tz, now)
