@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
@@ -32,6 +32,7 @@ from server.app_keys import (
     LINE_ENROLMENTS,
     LINE_HUB,
     LINKS,
+    RETENTION,
     LOGIN_THROTTLE,
     OUTBOX,
     PASSWORDS,
@@ -86,6 +87,7 @@ from server.outbox import Outbox
 from server.passwords import PasswordChecker
 from server.request_bodies import body_limit_middleware
 from server.request_log import request_log_middleware
+from server.retention import PersonalDataRemoval
 from server.security_headers import add_security_headers
 from server.service_catalog import ServiceCatalog
 from server.settings import Settings
@@ -128,6 +130,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
     app.cleanup_ctx.append(_lines)
     app.cleanup_ctx.append(_booking_sweep)
     app.cleanup_ctx.append(_connection_tests)
+    app.cleanup_ctx.append(_retention)
     app.on_shutdown.append(_close_calls)
     app.on_shutdown.append(_close_lines)
     app.on_cleanup.append(_close_coalesced_log)
@@ -303,6 +306,22 @@ async def _connection_tests(app: web.Application) -> AsyncIterator[None]:
     app[CONNECTION_TESTS] = tests
     yield
     await tests.close()
+
+
+# -- retention: personal data past KOTA_RETENTION_DAYS (docs/audit.md) --------------
+
+
+async def _retention(app: web.Application) -> AsyncIterator[None]:
+    """Removes personal data past its period at start and daily, never of an appointment
+    whose call is still live; stopped before the usage log."""
+    rooms = app[ROOMS]
+    removal = PersonalDataRemoval(
+        app[DB], app[AUDIT], app[CLOCK], timedelta(days=app[SETTINGS].retention_days),
+        is_live=lambda appointment_id: rooms.get(str(appointment_id)) is not None)
+    app[RETENTION] = removal
+    removal.start()
+    yield
+    await removal.stop()
 
 
 async def _close_calls(app: web.Application) -> None:

@@ -28,6 +28,7 @@ from server.line_enrolments import LineEnrolments
 from server.line_hub import LineHub
 from server.outbox import Outbox
 from server.passwords import PasswordChecker
+from server.retention import PersonalDataRemoval
 from server.service_catalog import ServiceCatalog
 from server.settings import Settings
 from server.staff_throttle import LoginThrottle
@@ -65,3 +66,5 @@ LINE_CATALOG = web.AppKey("line_catalog", LineCatalog)
 LINE_ENROLMENTS = web.AppKey("line_enrolments", LineEnrolments)
 LINE_CALLBACKS = web.AppKey("line_callbacks", LineCallbacks)
 LINE_HUB = web.AppKey("line_hub", LineHub)
+# Retention: the daily removal of personal data past its period (server/retention.py).
+RETENTION = web.AppKey("retention", PersonalDataRemoval)

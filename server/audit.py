@@ -91,6 +91,9 @@ class Action(enum.StrEnum):
     LINE_ENROLLED = "line.enrolled"
     LINE_ENROLMENT_REVOKED = "line.enrolment_revoked"
     LINE_CALLBACK_DONE = "line.callback_done"
+    # Retention (docs/audit.md, "Retention")
+    RETENTION_PERSONAL_DATA_REMOVED = "retention.personal_data_removed"
+    AUDIT_PURGED = "audit.purged"
 
 
 class ActorKind(enum.StrEnum):
