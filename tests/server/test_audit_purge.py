@@ -12,8 +12,9 @@ import json
 import random
 import signal
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -61,7 +62,7 @@ async def _write_activity(settings: Settings, bookings: int = 10) -> None:
         await server.close()
 
 
-def _query(settings: Settings, sql: str, *params: object) -> list[tuple[object, ...]]:
+def _query(settings: Settings, sql: str, *params: object) -> list[tuple[Any, ...]]:
     with sqlite3.connect(settings.db_path) as conn:
         return list(conn.execute(sql, params))
 
@@ -205,7 +206,7 @@ async def test_the_schema_refuses_a_delete_outside_a_recorded_purge(
                 conn.execute(sql)
 
 
-TAMPERS_AFTER_PURGE = {
+TAMPERS_AFTER_PURGE: dict[str, tuple[Callable[[int], list[str]], Callable[[int], str]]] = {
     "delete the first kept row": (
         lambda f: [f"DELETE FROM audit_log WHERE id = {f}"],  # noqa: S608
         lambda f: f"BROKEN at row {f + 1}: row {f} is missing",
@@ -269,7 +270,7 @@ async def test_a_prefix_deleted_without_the_key_is_detected(
 
 
 async def test_a_purge_killed_midway_leaves_whole_batches_and_a_verifiable_log(
-    settings: Settings, accounts: Accounts, tmp_path: Path
+    settings: Settings, accounts: Accounts
 ) -> None:
     """SIGKILL at a random moment of a long purge (many batches): every batch that
     committed has its record and its audit.purged row, the log verifies, and a second
