@@ -216,7 +216,8 @@ async def test_a_staff_write_racing_the_removal_leaves_one_consistent_state(
     async def add(appointment_id: int) -> int:
         resp = await sanna.post(f"/api/appointments/{appointment_id}/participants",
                                 json=_person("Kilpailija Lisatty", "0401231231"))
-        return resp.status
+        status: int = resp.status
+        return status
 
     statuses, _ = await asyncio.gather(asyncio.gather(*(add(i) for i in ids)),
                                        kota.app[RETENTION].run())
