@@ -3,6 +3,8 @@ start naming the variable, and the usage log never kept shorter than personal da
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from server.settings import Settings, SettingsError, load_settings
@@ -47,3 +49,20 @@ async def test_the_server_will_not_start_with_a_bad_value(settings: Settings,
     done = await run_kota(settings, "migrate", KOTA_RETENTION_DAYS="forever")
     assert done.returncode == 2
     assert done.stderr.strip() == "kota: KOTA_RETENTION_DAYS: expected an integer, got 'forever'"
+
+
+def _environment(unit: str) -> dict[str, str]:
+    text = (Path(__file__).parents[2] / "deploy" / "systemd" / unit).read_text()
+    pairs = [line.removeprefix("Environment=").split("=", 1) for line in text.splitlines()
+             if line.startswith("Environment=KOTA_")]
+    return {name: value for name, value in pairs}
+
+
+def test_the_purge_timer_uses_the_services_retention_settings() -> None:
+    service, purge = _environment("kota.service"), _environment("kota-audit-purge.service")
+    for name in ("KOTA_DATA_DIR", "KOTA_RETENTION_DAYS", "KOTA_USAGE_LOG_RETENTION_DAYS"):
+        assert purge[name] == service[name], name
+    settings = load_settings(purge)
+    assert (settings.retention_days, settings.usage_log_retention_days) == (730, 3650)
+    unit = (Path(__file__).parents[2] / "deploy" / "systemd" / "kota-audit-purge.service")
+    assert "ExecStart=/opt/kota/.venv/bin/kota audit purge\n" in unit.read_text()
