@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import signal
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -23,8 +24,16 @@ from server.app import create_app
 from server.audit_checkpoints import Checkpointer, open_chain
 from server.db import Database, NewAuditEntry
 from server.settings import Settings
-from tests.conftest import Accounts, StaffClient, wait_until
-from tests.server.conftest import KOTA_COMMAND, book, hours_ahead, kota_env, run_kota
+from tests.conftest import Accounts, StaffClient
+from tests.server.conftest import (
+    KOTA_COMMAND,
+    appointment_body,
+    book,
+    hours_ahead,
+    kota_env,
+    run_kota,
+)
+from tests.server.test_sigkill_writes import kill_mid_burst, start_kota
 
 OLD_ROWS = 120
 RETENTION_DAYS = "3650"
@@ -269,31 +278,54 @@ async def test_a_prefix_deleted_without_the_key_is_detected(
     assert code == 1 and "BROKEN at row 100: row 1-99 is missing" in out, out
 
 
+async def _book_until_stopped(client: StaffClient, booked: list[int]) -> None:
+    slot = 0
+    try:
+        while True:
+            slot += 1
+            resp = await client.post("/api/appointments", json=appointment_body(
+                hours_ahead(2) + timedelta(hours=slot)))
+            if resp.status == 201:
+                booked.append((await resp.json())["id"])
+    except (TimeoutError, aiohttp.ClientError, ConnectionError):
+        return
+
+
 async def test_a_purge_killed_midway_leaves_whole_batches_and_a_verifiable_log(
-    settings: Settings, accounts: Accounts
+    settings: Settings, accounts: Accounts, tmp_path: Path
 ) -> None:
-    """SIGKILL at a random moment of a long purge (many batches): every batch that
-    committed has its record and its audit.purged row, the log verifies, and a second
-    run finishes the job."""
+    """The server runs and staff book while a long purge (many batches) runs beside it;
+    SIGKILL of the purge at a random moment: every batch that committed has its record
+    and its audit.purged row, no booking was lost, the log verifies, and a second run
+    finishes the job."""
     rows = 30_000
     await _write_old_rows(settings, rows)
-    await _write_activity(settings, bookings=2)
-    process = await asyncio.create_subprocess_exec(
-        str(KOTA_COMMAND), "audit", "purge", "--batch", "300",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        env=kota_env(settings, KOTA_USAGE_LOG_RETENTION_DAYS=RETENTION_DAYS),
-        cwd=settings.data_dir.parent)
+    server = await start_kota(settings, tmp_path / "kota.log")
+    sanna = StaffClient(settings.public_url)
+    booked: list[int] = []
+    try:
+        assert (await sanna.login("sanna")).status == 201
+        writer = asyncio.create_task(_book_until_stopped(sanna, booked))
+        purge = await asyncio.create_subprocess_exec(
+            str(KOTA_COMMAND), "audit", "purge", "--batch", "100",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            env=kota_env(settings, KOTA_USAGE_LOG_RETENTION_DAYS=RETENTION_DAYS),
+            cwd=settings.data_dir.parent)
 
-    def landed() -> bool:
-        try:
-            return bool(_query(settings, "SELECT 1 FROM audit_purges LIMIT 1"))
-        except sqlite3.OperationalError:
-            return False  # the migration has not run yet, or the file is busy
+        def landed() -> bool:
+            try:
+                return bool(_query(settings, "SELECT 1 FROM audit_purges LIMIT 1"))
+            except sqlite3.OperationalError:
+                return False  # the file is busy
 
-    await wait_until(landed, timeout=120, what="the first purge batch")
-    await asyncio.sleep(random.uniform(0.0, 0.5))
-    process.send_signal(signal.SIGKILL)
-    await process.wait()
+        await kill_mid_burst(purge, [], landed, 0.2, "the first purge batch")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        await server.wait()
+        await asyncio.wait_for(writer, 30)
+        await sanna.close()
+    assert booked
+    assert len(_query(settings, "SELECT id FROM appointments")) == len(booked)
     purges = _query(settings, "SELECT first_id, removed FROM audit_purges ORDER BY id")
     marks = [json.loads(str(d)) for (d,) in _query(
         settings, "SELECT detail FROM audit_log WHERE action = 'audit.purged' ORDER BY id")]
