@@ -1,10 +1,10 @@
 """Purging the usage log's oldest rows, and verifying the chain from where it now starts.
 
 A purge gives up a whole prefix of rows (ids below ``first_id``) older than
-KOTA_USAGE_LOG_RETENTION_DAYS. In the same transaction it stores a purge record — the
-first kept id and the hash the chain carries into it, signed with the usage-log key —
-deletes the prefix (the schema lets only a recorded prefix go) and appends an
-``audit.purged`` row. ``kota audit verify`` then walks the chain from the newest
+KOTA_USAGE_LOG_RETENTION_DAYS. In one transaction it appends an ``audit.purged`` row,
+stores a purge record — the first kept id and the hash the chain carries into it,
+signed with the usage-log key — and deletes the prefix (the schema lets only a recorded
+prefix go). ``kota audit verify`` then walks the chain from the newest
 signed record instead of from row 1 (docs/audit.md, "Purging old rows").
 """
 
@@ -119,10 +119,13 @@ async def purge_once(db: Database, log: AuditLog, chain: AuditChain, now: dateti
         plan = await plan_purge(tx, cutoff, batch)
         if plan is None:
             return 0
+        # Appended before the delete, so that even a purge of every row leaves the row
+        # the chain continues from (ids and hashes go on; the first kept id may be its own).
+        await log.record(SYSTEM, Action.AUDIT_PURGED,
+                         detail={"rows": plan.removed, "before": plan.first_id}, tx=tx)
         prev_hash = await tx.audit_chain_link(plan.first_id)
         assert prev_hash is not None
         removed = await tx.purge_audit_prefix(
             signed_purge(chain, now, plan.first_id, prev_hash, plan.removed))
-        await log.record(SYSTEM, Action.AUDIT_PURGED,
-                         detail={"rows": removed, "before": plan.first_id}, tx=tx)
+        assert removed == plan.removed
         return removed

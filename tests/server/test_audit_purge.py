@@ -21,10 +21,13 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from server.app import create_app
+from server.audit import AuditLog
 from server.audit_checkpoints import Checkpointer, open_chain
+from server.audit_purge import purge_once
 from server.db import Database, NewAuditEntry
 from server.settings import Settings
 from tests.conftest import Accounts, StaffClient
+from tests.server import test_audit_tamper as tamper_moves
 from tests.server.conftest import (
     KOTA_COMMAND,
     appointment_body,
@@ -265,6 +268,67 @@ async def test_tampering_after_a_purge_is_detected(
         assert "BROKEN: rows " in out and "are missing (the checkpoint of" in out, out
     else:
         assert expected(first) in out, (name, out)
+
+
+def _last_id(settings: Settings) -> int:
+    [(last,)] = _query(settings, "SELECT MAX(id) FROM audit_log")
+    return int(last)
+
+
+# The insider's other moves from test_audit_tamper.py, made on a purged log.
+MOVES_AFTER_PURGE: dict[str, tuple[Callable[[Settings, int], None], Callable[[int, int], str]]] = {
+    "reorder two kept rows": (
+        lambda s, f: tamper_moves._swap_contents(s, f + 5, f + 6),
+        lambda f, n: f"BROKEN at row {f + 5}: does not follow the row before it",
+    ),
+    "renumber after a deletion": (
+        lambda s, f: _tamper(s, f"DELETE FROM audit_log WHERE id = {f + 10}",  # noqa: S608
+                             f"UPDATE audit_log SET id = id - 1 WHERE id > {f + 10}"),  # noqa: S608
+        lambda f, n: f"BROKEN at row {f + 10}: does not follow the row before it",
+    ),
+    "append a forged row": (
+        lambda s, f: tamper_moves._append_forged(s),
+        lambda f, n: f"BROKEN at row {n + 1}: content does not match its hash",
+    ),
+    "rewrite with recomputed plain hashes": (
+        lambda s, f: tamper_moves._rewrite_plain(s),
+        lambda f, n: f"BROKEN at row {f}: does not follow the row before it",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(MOVES_AFTER_PURGE))
+async def test_other_rewrites_after_a_purge_are_detected(
+    settings: Settings, accounts: Accounts, name: str
+) -> None:
+    first = await _purged_log(settings)
+    last = _last_id(settings)
+    move, expected = MOVES_AFTER_PURGE[name]
+    move(settings, first)
+    code, out = await _verify(settings)
+    assert code == 1, (name, out)
+    assert expected(first, last) in out, (name, out)
+
+
+async def test_a_checkpoint_older_than_the_purge_point_still_verifies(
+    settings: Settings, accounts: Accounts
+) -> None:
+    """A purge of every row, killed before its checkpoint: the newest checkpoint names a
+    row the signed purge gave up; the log still verifies."""
+    await _write_old_rows(settings, 30)
+    db = Database(settings.db_path)
+    await db.open()
+    try:
+        chain, _ = await open_chain(db, settings)
+        log = AuditLog(db, lambda: datetime.now(UTC), chain)
+        now = datetime.now(UTC)
+        removed = await purge_once(db, log, chain, now, now - timedelta(days=3650))
+    finally:
+        await db.close()
+    assert removed == 30
+    code, out = await _verify(settings)
+    assert code == 0, out
+    assert "usage log intact: 1 rows from row 31" in out and "(30 rows) matches" in out
 
 
 async def test_a_prefix_deleted_without_the_key_is_detected(
