@@ -5,6 +5,7 @@
 ``python -m bench booking``: families racing for booking times (bench/booking_race.py).
 ``python -m bench line-wait``: a contact line's expected wait (bench/line_wait.py).
 ``python -m bench lines``: 500 people on one line, position updates (bench/lines.py).
+``python -m bench metrics-cost``: the relay and reads with metrics on (bench/metrics_cost.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import booking_race, fixed_rate, line_wait, six_pages, staff_writes
+from bench import booking_race, fixed_rate, line_wait, metrics_cost, six_pages, staff_writes
 from bench import lines as line_updates
 from bench.report import render_markdown, render_text, summarise
 from bench.signalling_relay import (
@@ -96,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return line_wait.main(given[1:])
     if given[:1] == ["lines"]:
         return line_updates.main(given[1:])
+    if given[:1] == ["metrics-cost"]:  # metrics: what counting costs the relay and reads
+        return metrics_cost.main(given[1:])
     args = _parser().parse_args(argv)
     config = BenchConfig(
         clients=args.clients, servers=args.servers, seconds=args.seconds,
