@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
@@ -36,6 +36,7 @@ from server.app_keys import (
     METRICS,
     OUTBOX,
     PASSWORDS,
+    RETENTION,
     ROOMS,
     SCHEDULER,
     SERVICE_CATALOG,
@@ -92,6 +93,7 @@ from server.outbox import Outbox
 from server.passwords import PasswordChecker
 from server.request_bodies import body_limit_middleware
 from server.request_log import request_log_middleware
+from server.retention import PersonalDataRemoval
 from server.security_headers import add_security_headers
 from server.service_catalog import ServiceCatalog
 from server.settings import Settings
@@ -138,6 +140,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
     app.cleanup_ctx.append(_booking_sweep)
     app.cleanup_ctx.append(_connection_tests)
     app.cleanup_ctx.append(_metrics)
+    app.cleanup_ctx.append(_retention)
     app.on_shutdown.append(_close_calls)
     app.on_shutdown.append(_close_lines)
     app.on_cleanup.append(_close_coalesced_log)
@@ -336,6 +339,22 @@ async def _metrics(app: web.Application) -> AsyncIterator[None]:
     yield
     if runner is not None:
         await runner.cleanup()
+
+
+# -- retention: personal data past KOTA_RETENTION_DAYS (docs/audit.md) --------------
+
+
+async def _retention(app: web.Application) -> AsyncIterator[None]:
+    """Removes personal data past its period at start and daily, never of an appointment
+    whose call is still live; stopped before the usage log."""
+    rooms = app[ROOMS]
+    removal = PersonalDataRemoval(
+        app[DB], app[AUDIT], app[CLOCK], timedelta(days=app[SETTINGS].retention_days),
+        is_live=lambda appointment_id: rooms.get(str(appointment_id)) is not None)
+    app[RETENTION] = removal
+    removal.start()
+    yield
+    await removal.stop()
 
 
 async def _close_calls(app: web.Application) -> None:

@@ -29,6 +29,7 @@ from server.line_hub import LineHub
 from server.metrics import Metrics
 from server.outbox import Outbox
 from server.passwords import PasswordChecker
+from server.retention import PersonalDataRemoval
 from server.service_catalog import ServiceCatalog
 from server.settings import Settings
 from server.staff_throttle import LoginThrottle
@@ -68,3 +69,5 @@ LINE_CALLBACKS = web.AppKey("line_callbacks", LineCallbacks)
 LINE_HUB = web.AppKey("line_hub", LineHub)
 # Metrics: the app's own Prometheus registry (docs/metrics.md).
 METRICS = web.AppKey("metrics", Metrics)
+# Retention: the daily removal of personal data past its period (server/retention.py).
+RETENTION = web.AppKey("retention", PersonalDataRemoval)

@@ -553,6 +553,9 @@ async def _changeable(reads: Reads, actor: Staff, appointment_id: int) -> Appoin
     appointment = await _visible(reads, actor, appointment_id)
     if appointment.status is AppointmentStatus.CANCELLED:
         raise Conflict("appointment_cancelled", "This appointment has been cancelled.")
+    if await reads.personal_data_removed(appointment_id):  # retention: nothing comes back
+        raise Conflict("appointment_over", "This appointment is over and its personal data "
+                       "has been removed.")
     return appointment
 
 

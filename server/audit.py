@@ -97,6 +97,9 @@ class Action(enum.StrEnum):
     # -- organisation reports
     SERVICE_TRAVEL_SET = "service.travel_set"
     REPORT_READ = "report.read"
+    # Retention (docs/audit.md, "Retention")
+    RETENTION_PERSONAL_DATA_REMOVED = "retention.personal_data_removed"
+    AUDIT_PURGED = "audit.purged"
 
 
 class ActorKind(enum.StrEnum):

@@ -111,14 +111,16 @@ class ChainReport:
 
 
 async def verify_chain(
-    rows: AsyncIterator[AuditRow], chain: AuditChain, *, remember: frozenset[int] = frozenset()
+    rows: AsyncIterator[AuditRow], chain: AuditChain, *, remember: frozenset[int] = frozenset(),
+    start: tuple[int, str] | None = None,
 ) -> ChainReport:
     """Walk the log from its first row and report the first row that does not fit.
 
     ``remember`` names row ids whose hashes the report keeps (to compare with checkpoints).
+    ``start`` is (first id, its prev_hash) after a purge (``audit_purge.py``) gave up the
+    rows before it; without it the chain starts at row 1 from the genesis hash.
     """
-    prev = chain.genesis
-    expected_id = 1
+    expected_id, prev = start or (1, chain.genesis)
     count = 0
     kept: dict[int, str] = {}
     try:

@@ -1,4 +1,5 @@
-"""The ``kota`` command: run | migrate | demo | staff add | staff password | audit verify | bot."""
+"""The ``kota`` command: run | migrate | demo | staff add | staff password | audit verify |
+audit purge | retention run | bot."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from datetime import UTC, datetime, timedelta
 from server import audit, serve
 from server.app import create_app
 from server.appointments import AppointmentIn, ParticipantIn, Scheduler
-from server.audit_chain import AuditChain, AuditKeyError, read_key, verify_chain
-from server.audit_checkpoints import Checkpointer, CheckpointLog, open_chain
+from server.audit_chain import AuditKeyError, read_key
+from server.audit_checkpoints import Checkpointer, open_chain
+from server.audit_purge import PURGE_BATCH, plan_purge, purge_once, verify_log
 from server.calls.join_window import join_window
 from server.db import Conflict, Database, db_time
 from server.ice_servers import IceServers
@@ -36,6 +38,7 @@ from server.records import (
     Staff,
     StaffRole,
 )
+from server.retention import PersonalDataRemoval
 from server.service_catalog import HoursIn, ServiceCatalog, ServiceIn, WeekIn
 from server.settings import Settings, SettingsError, load_settings
 from signalling.peers import bot_run
@@ -69,8 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_migrate(settings))
     if command == "demo":
         return asyncio.run(_demo(settings))
+    if command == "audit" and args.audit_command == "purge":
+        return asyncio.run(_audit_purge(settings, args.dry_run, args.batch))
     if command == "audit":
         return asyncio.run(_audit_verify(settings))
+    if command == "retention":
+        return asyncio.run(_retention_run(settings))
     if command == "bot":
         return bot_run.main(args, settings.public_url, os.environ)
     if command == "staff" and args.staff_command == "add":
@@ -93,9 +100,17 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply pending database migrations")
     sub.add_parser("demo", help="seed a demo (once) and print a staff login and a family link")
     audit_p = sub.add_parser("audit", help="usage-log tools")
-    audit_p.add_subparsers(dest="audit_command", required=True).add_parser(
-        "verify", help="walk the hash chain and report the first broken row"
-    )
+    audit_sub = audit_p.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="walk the hash chain and report the first broken row")
+    # Retention (docs/audit.md): purging old usage-log rows, removing old personal data.
+    purge = audit_sub.add_parser(
+        "purge", help="remove usage-log rows older than KOTA_USAGE_LOG_RETENTION_DAYS")
+    purge.add_argument("--dry-run", action="store_true", help="only say what would go")
+    purge.add_argument("--batch", type=_positive, default=PURGE_BATCH,
+                       help=f"rows per transaction (default {PURGE_BATCH})")
+    sub.add_parser("retention", help="personal data past KOTA_RETENTION_DAYS").add_subparsers(
+        dest="retention_command", required=True).add_parser(
+        "run", help="remove it now (the server also does this at start and daily)")
     staff = sub.add_parser("staff", help="staff accounts")
     staff_sub = staff.add_subparsers(dest="staff_command", required=True)
     add = staff_sub.add_parser("add", help="create a staff account")
@@ -220,44 +235,85 @@ async def _usage_log(db: Database, settings: Settings) -> tuple[audit.AuditLog, 
 
 
 async def _audit_verify(settings: Settings) -> int:
-    """Walk the chain with the key, then compare its end with the newest checkpoint."""
+    """Walk the chain with the key (from the newest purge, if any), then compare its end
+    with the newest checkpoint."""
     try:
         key = read_key(settings.audit_key_path)
     except AuditKeyError as exc:
         print(f"kota: {exc}", file=sys.stderr)
         return 2
-    latest, problem = CheckpointLog(settings.audit_checkpoint_path, AuditChain(key)).latest()
-    chain = AuditChain(key, keyed_from=latest.keyed_from if latest else 1)
     db = await _open(settings)
     try:
-        report = await verify_chain(db.iter_audit_rows(), chain,
-                                    remember=frozenset({latest.last_id} if latest else ()))
+        verdict = await verify_log(db, key, settings.audit_checkpoint_path)
     finally:
         await db.close()
-    if not report.ok:
-        print(f"usage log BROKEN at row {report.first_broken_id}: {report.reason}")
-        return 1
-    if problem is not None:
-        print(f"usage log BROKEN: {problem}")
-        return 1
-    if latest is None:
-        print(f"usage log intact: {report.rows_checked} rows (no checkpoint yet, so rows "
-              "cut off the end could not be checked)")
+    print(verdict.text)
+    return 0 if verdict.ok else 1
+
+
+# -- retention: usage-log purge and personal-data removal (docs/audit.md) ---------
+
+
+def _positive(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError("expected a positive integer")
+    return value
+
+
+async def _audit_purge(settings: Settings, dry_run: bool, batch: int) -> int:
+    """Verify the log, then purge rows older than the retention, one batch per
+    transaction, each with its signed record and ``audit.purged`` row; then checkpoint."""
+    if settings.usage_log_retention_days == 0:
+        print("KOTA_USAGE_LOG_RETENTION_DAYS is 0: the usage log is kept for ever; "
+              "nothing purged")
         return 0
-    when = db_time(latest.at)
-    if report.last_id < latest.last_id:
-        first = report.last_id + 1
-        missing = f"row {first} is" if first == latest.last_id else \
-            f"rows {first}-{latest.last_id} are"
-        print(f"usage log BROKEN: {missing} missing (the checkpoint of {when} had "
-              f"{latest.rows} rows)")
-        return 1
-    if latest.last_id and report.hashes_at.get(latest.last_id) != latest.last_hash:
-        print(f"usage log BROKEN at row {latest.last_id}: does not match the checkpoint "
-              f"of {when}")
-        return 1
-    print(f"usage log intact: {report.rows_checked} rows; the checkpoint of {when} "
-          f"({latest.rows} rows) matches")
+    try:
+        key = read_key(settings.audit_key_path)  # never a new key: that would break the log
+    except AuditKeyError as exc:
+        print(f"kota: {exc}; nothing purged", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC)
+    cutoff = now - timedelta(days=settings.usage_log_retention_days)
+    db = await _open(settings)
+    try:
+        verdict = await verify_log(db, key, settings.audit_checkpoint_path)
+        if not verdict.ok:
+            print(f"{verdict.text}\nkota: the log does not verify; nothing purged "
+                  "(purging would destroy the evidence)", file=sys.stderr)
+            return 1
+        if dry_run:
+            plan = await plan_purge(db, cutoff, None)
+            print("nothing to purge" if plan is None else
+                  f"would purge {plan.removed} rows (before row {plan.first_id}), all "
+                  f"written before {db_time(cutoff)}")
+            return 0
+        chain, checkpoint_log = await open_chain(db, settings)
+        clock = lambda: datetime.now(UTC)  # noqa: E731
+        log = audit.AuditLog(db, clock, chain)
+        checkpoints = Checkpointer(db, checkpoint_log, chain, clock, 0)
+        total = 0
+        while removed := await purge_once(db, log, chain, datetime.now(UTC), cutoff, batch):
+            total += removed
+        await checkpoints.checkpoint()
+    finally:
+        await db.close()
+    print(f"purged {total} usage-log rows written before {db_time(cutoff)}")
+    return 0
+
+
+async def _retention_run(settings: Settings) -> int:
+    """Remove the personal data past KOTA_RETENTION_DAYS now, as the server's sweep does."""
+    db = await _open(settings)
+    try:
+        log, checkpoints = await _usage_log(db, settings)
+        removal = PersonalDataRemoval(db, log, lambda: datetime.now(UTC),
+                                      timedelta(days=settings.retention_days))
+        tally = await removal.run()
+        await checkpoints.checkpoint()
+    finally:
+        await db.close()
+    print(tally.text())
     return 0
 
 

@@ -165,6 +165,26 @@ class AuditHead:
     hash: str
 
 
+# -- retention: purge records of the usage log (docs/audit.md, "Purging old rows") ----
+
+
+@dataclass(frozen=True)
+class AuditPurge:
+    """A purge gave up the rows before ``first_id``; the chain continues from
+    ``prev_hash``. ``mac`` signs the other fields with the usage-log key."""
+
+    id: int
+    at: datetime
+    first_id: int
+    prev_hash: str
+    removed: int
+    mac: str
+
+
+# What a revoked family link's name becomes (the column needs 1 to 80 characters).
+REMOVED_NAME = "\u2014"
+
+
 class Conflict(Exception):
     """A write broke a uniqueness rule (for example a taken username)."""
 
@@ -1109,6 +1129,81 @@ class Reads:
             for row in rows
         ]
 
+    # -- retention: personal data past its period, and usage-log purges ----------
+
+    async def list_appointments_to_strip(self, ended_before: datetime, limit: int) -> list[int]:
+        """Appointments (cancelled ones too) that ended before the cut-off and still hold
+        personal data, oldest first."""
+        rows = await self._fetchall(
+            "SELECT id FROM appointments WHERE personal_data_removed_at IS NULL"
+            " AND ends_at < ? ORDER BY ends_at, id LIMIT ?",
+            (db_time(ended_before), limit),
+        )
+        return [int(row["id"]) for row in rows]
+
+    async def list_bookings_to_strip(self, ended_before: datetime, limit: int) -> list[int]:
+        """Bookings that never became an appointment (given up, expired), past the
+        cut-off, still holding a name, contact or topic."""
+        rows = await self._fetchall(
+            "SELECT id FROM bookings WHERE appointment_id IS NULL AND ends_at < ?"
+            " AND (display_name != '' OR contact != '' OR topic != '') ORDER BY id LIMIT ?",
+            (db_time(ended_before), limit),
+        )
+        return [int(row["id"]) for row in rows]
+
+    async def list_enrolments_to_strip(
+        self, revoked_before: datetime, limit: int
+    ) -> list[tuple[int, int]]:
+        """(enrolment, line) of family links revoked before the cut-off, name still kept."""
+        rows = await self._fetchall(
+            "SELECT id, line_id FROM line_enrolments WHERE revoked_at < ?"
+            " AND family_name != ? ORDER BY id LIMIT ?",
+            (db_time(revoked_before), REMOVED_NAME, limit),
+        )
+        return [(int(row["id"]), int(row["line_id"])) for row in rows]
+
+    async def personal_data_removed(self, appointment_id: int) -> bool:
+        row = await self._fetchone(
+            "SELECT personal_data_removed_at FROM appointments WHERE id = ?", (appointment_id,)
+        )
+        return row is not None and row["personal_data_removed_at"] is not None
+
+    async def list_audit_purges(self) -> list[AuditPurge]:
+        rows = await self._fetchall("SELECT * FROM audit_purges ORDER BY id")
+        return [
+            AuditPurge(int(row["id"]), parse_db_time(row["at"]), int(row["first_id"]),
+                       str(row["prev_hash"]), int(row["removed"]), str(row["mac"]))
+            for row in rows
+        ]
+
+    async def first_audit_row_at_or_after(self, at: datetime, from_id: int) -> int | None:
+        """The lowest id from ``from_id`` on of a row written at or after ``at``. Walks
+        ids in order (``+at`` keeps the time index out), so it reads only the old rows."""
+        row = await self._fetchone(
+            "SELECT id FROM audit_log WHERE id >= ? AND +at >= ? ORDER BY id LIMIT 1",
+            (from_id, db_time(at)),
+        )
+        return None if row is None else int(row["id"])
+
+    async def first_audit_id(self) -> int | None:
+        row = await self._fetchone("SELECT MIN(id) AS id FROM audit_log")
+        return None if row is None or row["id"] is None else int(row["id"])
+
+    async def audit_chain_link(self, row_id: int) -> str | None:
+        """The hash the chain carries into row ``row_id``: its prev_hash, or for the row
+        after the newest, the newest row's hash."""
+        row = await self._fetchone("SELECT prev_hash FROM audit_log WHERE id = ?", (row_id,))
+        if row is not None:
+            return str(row["prev_hash"])
+        row = await self._fetchone("SELECT hash FROM audit_log WHERE id = ?", (row_id - 1,))
+        return None if row is None else str(row["hash"])
+
+    async def count_audit_rows_before(self, row_id: int) -> int:
+        row = await self._fetchone(
+            "SELECT COUNT(*) AS n FROM audit_log WHERE id < ?", (row_id,)
+        )
+        return 0 if row is None else int(row["n"])
+
 
     # -- organisation reports and travel distances ------------------------------
 
@@ -1960,6 +2055,77 @@ class Tx(Reads):
             "DELETE FROM line_queue_entries WHERE ticket_hash = ?", (ticket_hash,)
         )
 
+    # -- retention: personal data past its period, and usage-log purges ----------
+
+    async def strip_appointment(self, appointment_id: int, now: datetime) -> int | None:
+        """Clear the names, contacts, booking texts and message addresses of one
+        appointment and mark it; None if it was marked already. Returns how many
+        participant rows were cleared. Times, kind, host, roles and languages stay."""
+        row = await self._fetchone(
+            "SELECT personal_data_removed_at FROM appointments WHERE id = ?", (appointment_id,)
+        )
+        if row is None or row["personal_data_removed_at"] is not None:
+            return None
+        cursor = await self._execute(
+            "UPDATE participants SET display_name = '', contact = NULL WHERE appointment_id = ?",
+            (appointment_id,),
+        )
+        await self._execute(
+            "UPDATE outbox SET recipient = '',"
+            " state = CASE WHEN state = 'pending' THEN 'withdrawn' ELSE state END"
+            " WHERE appointment_id = ?"
+            " OR booking_id IN (SELECT id FROM bookings WHERE appointment_id = ?)",
+            (appointment_id, appointment_id),
+        )
+        await self._execute(
+            "UPDATE bookings SET display_name = '', contact = '', topic = ''"
+            " WHERE appointment_id = ?",
+            (appointment_id,),
+        )
+        await self._execute(
+            "UPDATE appointments SET personal_data_removed_at = ? WHERE id = ?",
+            (db_time(now), appointment_id),
+        )
+        return cursor.rowcount
+
+    async def strip_booking(self, booking_id: int) -> bool:
+        """Clear a booking that never became an appointment; False if already clear."""
+        cursor = await self._execute(
+            "UPDATE bookings SET display_name = '', contact = '', topic = ''"
+            " WHERE id = ? AND appointment_id IS NULL"
+            " AND (display_name != '' OR contact != '' OR topic != '')",
+            (booking_id,),
+        )
+        if cursor.rowcount != 1:
+            return False
+        await self._execute(
+            "UPDATE outbox SET recipient = '',"
+            " state = CASE WHEN state = 'pending' THEN 'withdrawn' ELSE state END"
+            " WHERE booking_id = ?",
+            (booking_id,),
+        )
+        return True
+
+    async def strip_enrolment(self, enrolment_id: int) -> bool:
+        """Replace a revoked family link's name; False if done already or not revoked."""
+        cursor = await self._execute(
+            "UPDATE line_enrolments SET family_name = ? WHERE id = ?"
+            " AND revoked_at IS NOT NULL AND family_name != ?",
+            (REMOVED_NAME, enrolment_id, REMOVED_NAME),
+        )
+        return cursor.rowcount == 1
+
+    async def purge_audit_prefix(self, purge: AuditPurge) -> int:
+        """Record the purge, then delete the rows before its ``first_id`` (the schema lets
+        only a recorded prefix go). Returns the rows deleted."""
+        await self._execute(
+            "INSERT INTO audit_purges (at, first_id, prev_hash, removed, mac)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (db_time(purge.at), purge.first_id, purge.prev_hash, purge.removed, purge.mac),
+        )
+        cursor = await self._execute("DELETE FROM audit_log WHERE id < ?", (purge.first_id,))
+        return cursor.rowcount
+
 
     # -- organisation reports and travel distances ------------------------------
 
@@ -2022,7 +2188,10 @@ class Database(Reads):
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         conn.row_factory = sqlite3.Row
-        for setting in ("foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL"):
+        # secure_delete: deleted or overwritten text is zeroed, not left in free space
+        # (retention, docs/audit.md).
+        for setting in ("foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL",
+                        "secure_delete=ON"):
             await self._pragma(conn, setting)
         return conn
 
@@ -2130,6 +2299,14 @@ class Database(Reads):
                 logger.info("db.migrated", extra={"version": migration.version})
                 applied.append(migration.version)
         return applied
+
+    # -- retention: no removed text left in the write-ahead log ---------------------
+
+    async def truncate_wal(self) -> None:
+        """Copy the write-ahead log into the file and cut it to zero bytes, so that old
+        page images (holding text since removed) do not linger there."""
+        async with self._write_lock:
+            await self._pragma(self._w, "wal_checkpoint(TRUNCATE)")
 
     async def ping(self) -> None:
         await self._fetchone("SELECT 1")

@@ -104,6 +104,11 @@ class Settings:
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
 
+    # Retention (docs/audit.md, "Retention"): days after an appointment's end before its
+    # personal data is removed; days a usage-log row is kept (0: for ever).
+    retention_days: int = 730
+    usage_log_retention_days: int = 3650
+
     @property
     def join_opens_before(self) -> timedelta:
         return timedelta(minutes=self.join_opens_minutes)
@@ -417,6 +422,27 @@ def _bind_host(raw: str) -> str:
     return raw
 
 
+# -- retention ----------------------------------------------------------------
+
+MAX_RETENTION_DAYS = 36500
+
+
+def _retention(environ: Mapping[str, str]) -> tuple[int, int]:
+    """Personal data at least two days after the appointment (longer than any join window,
+    so no call can still be running); the usage log (0: for ever) at
+    least as long as the personal data, so a client's request to know who handled their
+    data can be answered for as long as Kota holds that data."""
+    days = _read(environ, "KOTA_RETENTION_DAYS", "730", _integer(2, MAX_RETENTION_DAYS))
+    log_days = _read(environ, "KOTA_USAGE_LOG_RETENTION_DAYS", "3650",
+                     _integer(0, MAX_RETENTION_DAYS))
+    if log_days and log_days < days:
+        raise SettingsError(f"KOTA_USAGE_LOG_RETENTION_DAYS: {log_days} is shorter than "
+                            f"KOTA_RETENTION_DAYS ({days}); the usage log must be kept at "
+                            "least as long as the personal data it is about (0 keeps it "
+                            "for ever)")
+    return days, log_days
+
+
 def _optional_path(raw: str) -> Path | None:
     return Path(raw).resolve() if raw else None
 
@@ -504,4 +530,7 @@ def load_settings(environ: Mapping[str, str], **overrides: Any) -> Settings:
     connections, call_sockets = _connection_caps(environ)
     settings = dataclasses.replace(settings, max_connections=connections,
                                    max_call_sockets=call_sockets)
+    days, log_days = _retention(environ)
+    settings = dataclasses.replace(settings, retention_days=days,
+                                   usage_log_retention_days=log_days)
     return dataclasses.replace(settings, **overrides) if overrides else settings
