@@ -82,9 +82,9 @@ export function accessReportStaffView() {
       h("p", { class: "hint" }, t("access.staff.produced", {
         who: report.produced_by.display_name, when: whenText(report.produced_at) })),
       h("div", { class: "actions start" }, pdf),
-      report.appointments.length
+      ...(report.appointments.length
         ? report.appointments.map(appointmentSection)
-        : h("p", { class: "notice", dataset: { empty: "true" }, i18n: "access.staff.none" }));
+        : [h("p", { class: "notice", dataset: { empty: "true" }, i18n: "access.staff.none" })]));
   }
 
   async function make() {
