@@ -7,6 +7,7 @@
 ``python -m bench lines``: 500 people on one line, position updates (bench/lines.py).
 ``python -m bench access-report``: a client's access report over two years of usage log
 (bench/access_report.py).
+``python -m bench metrics-cost``: the relay and reads with metrics on (bench/metrics_cost.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import access_report, booking_race, fixed_rate, line_wait, six_pages, staff_writes
+from bench import (
+    access_report,
+    booking_race,
+    fixed_rate,
+    line_wait,
+    metrics_cost,
+    six_pages,
+    staff_writes,
+)
 from bench import lines as line_updates
 from bench.report import render_markdown, render_text, summarise
 from bench.signalling_relay import (
@@ -100,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return line_updates.main(given[1:])
     if given[:1] == ["access-report"]:  # the client's access report
         return access_report.main(given[1:])
+    if given[:1] == ["metrics-cost"]:  # metrics: what counting costs the relay and reads
+        return metrics_cost.main(given[1:])
     args = _parser().parse_args(argv)
     config = BenchConfig(
         clients=args.clients, servers=args.servers, seconds=args.seconds,

@@ -32,6 +32,10 @@ WHAT: Final[dict[What, str]] = {
     What.MESSAGED: "Kirjoitti odotushuoneeseen",
     What.REPORT: "Tuotti lokiotteen",
 }
+# The participant roles as the Finnish staff pages name them (web/locales/fi.json, role.*).
+ROLES: Final = {"guardian": "Huoltaja", "child": "Lapsi", "interpreter": "Tulkki",
+                "school_staff": "Koulun henkilökunta",
+                "other_professional": "Muu ammattilainen"}
 EXPLANATION: Final = (
     "Tämä ote kertoo, ketkä henkilöstöstä ovat käsitelleet tietojasi Kota-etätapaamisissa "
     "ja milloin (asiakastietolaki 703/2023, 11 §). Ote kattaa tapaamiset, joissa "
@@ -111,7 +115,8 @@ def render_pdf(report: ContactReport, tz: ZoneInfo) -> bytes:
         pdf.set_font(FONT, "B", 11)
         pdf.multi_cell(0, 7, heading, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.set_font(FONT, size=9)
-        people = "; ".join(f"{p.display_name} ({p.role})" for p in item.people)
+        people = "; ".join(f"{p.display_name} ({ROLES.get(p.role, p.role)})"
+                           for p in item.people)
         pdf.multi_cell(0, 5, f"Osallistujana: {people}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         if not item.entries:
             pdf.multi_cell(0, 5, "Ei henkilöstön käsittelyä lokissa.",

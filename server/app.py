@@ -33,6 +33,7 @@ from server.app_keys import (
     LINE_HUB,
     LINKS,
     LOGIN_THROTTLE,
+    METRICS,
     OUTBOX,
     PASSWORDS,
     ROOMS,
@@ -69,6 +70,7 @@ from server.handlers import (
     line_ws,
     lines,
     links,
+    metrics,
     pages,
     services,
     session,
@@ -85,6 +87,7 @@ from server.line_catalog import LineCatalog
 from server.line_enrolments import LineEnrolments
 from server.line_hub import LineHub
 from server.message_plan import MessagePlan
+from server.metrics import Metrics, count_errors
 from server.outbox import Outbox
 from server.passwords import PasswordChecker
 from server.request_bodies import body_limit_middleware
@@ -106,15 +109,18 @@ def utc_now() -> datetime:
 
 
 def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> web.Application:
+    app_metrics = Metrics(clock)  # this app's own registry (docs/metrics.md)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[
             request_log_middleware,
             body_limit_middleware,
             error_middleware,
+            count_errors(app_metrics),
             session_middleware,
         ],
     )
+    app[METRICS] = app_metrics
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[LOGIN_THROTTLE] = LoginThrottle()
@@ -131,6 +137,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
     app.cleanup_ctx.append(_lines)
     app.cleanup_ctx.append(_booking_sweep)
     app.cleanup_ctx.append(_connection_tests)
+    app.cleanup_ctx.append(_metrics)
     app.on_shutdown.append(_close_calls)
     app.on_shutdown.append(_close_lines)
     app.on_cleanup.append(_close_coalesced_log)
@@ -152,6 +159,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
         access_report.routes,
         travel_handlers.routes,  # organisation reports
         report_handlers.routes,
+        metrics.routes,
     ):
         app.router.add_routes(table)
     pages.add_page_routes(app)
@@ -309,6 +317,25 @@ async def _connection_tests(app: web.Application) -> AsyncIterator[None]:
     app[CONNECTION_TESTS] = tests
     yield
     await tests.close()
+
+
+# -- metrics (docs/metrics.md) ---------------------------------------------------------------
+
+
+async def _metrics(app: web.Application) -> AsyncIterator[None]:
+    """Points the gauges at the rooms, lines and database, and opens the metrics port
+    (``KOTA_METRICS_PORT``) when set; that port closes first at shutdown."""
+    hub = app.get(LINE_HUB)
+    app[METRICS].watch(rooms=app[ROOMS], lines=hub if isinstance(hub, LineHub) else None,
+                       db=app[DB])
+    settings = app[SETTINGS]
+    runner = None
+    if settings.metrics_port is not None:
+        runner = await metrics.start_metrics_port(app[METRICS], settings.metrics_host,
+                                                  settings.metrics_port)
+    yield
+    if runner is not None:
+        await runner.cleanup()
 
 
 async def _close_calls(app: web.Application) -> None:

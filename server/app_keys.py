@@ -26,6 +26,7 @@ from server.line_callbacks import LineCallbacks
 from server.line_catalog import LineCatalog
 from server.line_enrolments import LineEnrolments
 from server.line_hub import LineHub
+from server.metrics import Metrics
 from server.outbox import Outbox
 from server.passwords import PasswordChecker
 from server.service_catalog import ServiceCatalog
@@ -65,3 +66,5 @@ LINE_CATALOG = web.AppKey("line_catalog", LineCatalog)
 LINE_ENROLMENTS = web.AppKey("line_enrolments", LineEnrolments)
 LINE_CALLBACKS = web.AppKey("line_callbacks", LineCallbacks)
 LINE_HUB = web.AppKey("line_hub", LineHub)
+# Metrics: the app's own Prometheus registry (docs/metrics.md).
+METRICS = web.AppKey("metrics", Metrics)

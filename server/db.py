@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from importlib import resources
 from pathlib import Path
+from time import perf_counter
 from typing import Any, Protocol
 
 import aiosqlite
@@ -1978,6 +1979,10 @@ class Tx(Reads):
         )
 
 
+def _untimed(op: str, seconds: float) -> None:
+    """``Database.timed`` until metrics are wired: nothing to count."""
+
+
 class Database(Reads):
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -1986,6 +1991,9 @@ class Database(Reads):
         self._write_lock = asyncio.Lock()
         # The last write's fault, until a write succeeds again (for /readyz).
         self.write_fault: StorageError | None = None
+        # -- metrics: how long reads and write transactions take (docs/metrics.md) --
+        # Called with "read" or "write" and the seconds; a no-op until metrics are wired.
+        self.timed: Callable[[str, float], None] = _untimed
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -2039,10 +2047,12 @@ class Database(Reads):
         before the first read, so a check made inside holds until the commit."""
         async with self._write_lock:
             try:
+                started = perf_counter()
                 await self._exec(self._w, "BEGIN IMMEDIATE")
                 tx = Tx(self._w)
                 yield tx
                 await self._exec(self._w, "COMMIT")
+                self.timed("write", perf_counter() - started)
             except BaseException as exc:
                 # Also after a cancellation that landed while BEGIN or COMMIT ran.
                 if self._w.in_transaction:
@@ -2077,7 +2087,17 @@ class Database(Reads):
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         # One trip to the connection's thread, not three (execute, fetch, close).
-        return list(await self._r.execute_fetchall(sql, params))
+        started = perf_counter()
+        rows = list(await self._r.execute_fetchall(sql, params))
+        self.timed("read", perf_counter() - started)
+        return rows
+
+    # -- metrics: the outbox's backlog (docs/metrics.md) ---------------------
+
+    async def count_outbox_by_state(self) -> dict[str, int]:
+        """Outbox messages per state, one indexed count (``outbox_due`` leads with state)."""
+        rows = await self._fetchall("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")
+        return {str(row["state"]): int(row["n"]) for row in rows}
 
     # -- migrations --------------------------------------------------------
 

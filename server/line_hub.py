@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -26,8 +27,15 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from server.audit import SYSTEM, Actor, AuditLog
-from server.db import Database
+from server.audit import (
+    RETRY_FIRST_SECONDS,
+    RETRY_MAX_SECONDS,
+    STOP_DEADLINE_SECONDS,
+    SYSTEM,
+    Actor,
+    AuditLog,
+)
+from server.db import Database, StorageError
 from server.ice_servers import IceServers
 from server.line_enrolments import secret_hash
 from server.line_hours import hours_now
@@ -164,6 +172,7 @@ class LineHub:
         self._callbacks: list[LineCallback] = []
         self._callbacks_read: datetime | None = None
         self._closing = False
+        self._stop_deadline: float | None = None  # set at stop: storage retries end then
 
     # -- life ----------------------------------------------------------------------------
 
@@ -216,6 +225,7 @@ class LineHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
         if writer is not None:
+            self._stop_deadline = time.monotonic() + STOP_DEADLINE_SECONDS
             self._writes.put_nowait([])  # the writer stops at an empty batch
             await writer
 
@@ -383,19 +393,39 @@ class LineHub:
             self._writes.put_nowait(rows)
 
     async def _write_rows(self) -> None:
-        """One transaction per event's rows, in order; a failure is logged, not retried
-        (the queue itself lives in memory; the rows are its shadow)."""
+        """One transaction per event's rows, in order. A storage fault (a full disk, a
+        locked or read-only file) retries the same batch with back-off, so no row is
+        skipped and the order holds; at stop the writer gives up after
+        ``STOP_DEADLINE_SECONDS`` and logs what it could not write. Any other failure is
+        a bug: logged, and the batch dropped (the queue itself lives in memory; the rows
+        are its shadow)."""
+        retry = RETRY_FIRST_SECONDS
         while True:
             batch = await self._writes.get()
             if not batch:
                 return
-            try:
-                added = await self._store(batch)
-            except Exception:
-                logger.exception("line.write_failed", extra={"rows": len(batch)})
-                continue
-            if added:
-                await self._read_callbacks(self._clock(), force=True)
+            while True:
+                try:
+                    added = await self._store(batch)
+                except StorageError as fault:
+                    if (self._stop_deadline is not None
+                            and time.monotonic() + retry > self._stop_deadline):
+                        logger.error("line.unwritten", extra={
+                            "rows": len(batch), "fault": type(fault).__name__,
+                            "actions": [e.action.value for e in batch if isinstance(e, Log)]})
+                        break
+                    logger.warning("line.write_retry", extra={
+                        "rows": len(batch), "fault": type(fault).__name__, "retry_s": retry})
+                    await asyncio.sleep(retry)
+                    retry = min(retry * 2, RETRY_MAX_SECONDS)
+                    continue
+                except Exception:
+                    logger.exception("line.write_failed", extra={"rows": len(batch)})
+                    break
+                retry = RETRY_FIRST_SECONDS
+                if added:
+                    await self._read_callbacks(self._clock(), force=True)
+                break
 
     async def _store(self, batch: list[Effect]) -> bool:
         added = False

@@ -100,6 +100,9 @@ class Settings:
     sms_secret_file: SecretFile | None = None
     outbox_max_attempts: int = 6
     outbox_retry_seconds: float = 30.0
+    # Metrics (docs/metrics.md): a port of their own, off when None.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
     @property
     def join_opens_before(self) -> timedelta:
@@ -399,6 +402,21 @@ def _connection_caps(environ: Mapping[str, str]) -> tuple[int, int]:
     return connections, call_sockets
 
 
+# -- metrics (docs/metrics.md) --
+
+
+def _optional_port(raw: str) -> int | None:
+    """Empty: off; else a TCP port from 1 to 65535."""
+    return _integer(1, 65535)(raw) if raw else None
+
+
+def _bind_host(raw: str) -> str:
+    """An address to bind, such as 127.0.0.1, ::1 or a private one; never empty."""
+    if not raw or not _HOST_NAME.match(raw):
+        raise SettingsError(f"expected an address to listen on such as 127.0.0.1, got {raw!r}")
+    return raw
+
+
 def _optional_path(raw: str) -> Path | None:
     return Path(raw).resolve() if raw else None
 
@@ -470,7 +488,12 @@ def load_settings(environ: Mapping[str, str], **overrides: Any) -> Settings:
         outbox_max_attempts=_read(environ, "KOTA_OUTBOX_MAX_ATTEMPTS", "6", _integer(1, 50)),
         outbox_retry_seconds=_read(environ, "KOTA_OUTBOX_RETRY_SECONDS", "30",
                                    _number(0.01, 86400)),
+        metrics_port=_read(environ, "KOTA_METRICS_PORT", "", _optional_port),
+        metrics_host=_read(environ, "KOTA_METRICS_HOST", "127.0.0.1", _bind_host),
     )
+    if settings.metrics_port is not None and settings.metrics_port == settings.port:
+        raise SettingsError("KOTA_METRICS_PORT: must differ from KOTA_PORT (the main port "
+                            "serves /metrics to signed-in admins already)")
     _check_messaging(settings)
     if settings.turn_urls and settings.turn_secret_file is None:
         raise SettingsError("KOTA_TURN_SECRET_FILE: required when KOTA_TURN_URLS is set "

@@ -255,6 +255,7 @@ class Connection:
     def _refuse(self, exc: SignallingError) -> None:
         """Tells the client why, by code; a fatal refusal then closes with its reason."""
         self.send(wire.encode(wire.error_message(exc)))
+        self._registry.observer.refused(exc.code)
         if exc.close_reason is not None:
             self.close(exc.close_reason)
         logger.info("ws.refused", extra={**self._ids(), "code": exc.code})

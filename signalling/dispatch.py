@@ -54,5 +54,7 @@ def _route(room: Room, sender: str, message: wire.ClientMessage, now: datetime) 
             return room.reply(sender, message.text, now)
         case wire.Chat():
             return room.chat(sender, message.text, now)
+        case wire.MediaMode():
+            return room.media_mode(sender, message.audio_only, message.weak, now)
         case _:
             assert_never(message)

@@ -39,6 +39,7 @@ class CallAction(StrEnum):
     CALL_DISCONNECTED = "call.disconnected"
     CALL_RECONNECTED = "call.reconnected"
     CHAT_SENT = "chat.sent"
+    CALL_SOUND_ONLY = "call.sound_only"  # detail.on, detail.weak
     SIGNAL_REFUSED = "signal.refused"
     REQUEST_REFUSED = "request.refused"
     SESSION_ENDED = "session.ended"

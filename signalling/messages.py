@@ -156,8 +156,17 @@ class Chat(_Request, tag="chat", frozen=True):
     text: ChatText
 
 
+class MediaMode(_Request, tag="media-mode", frozen=True):
+    """The sender switched sound only on or off; ``weak``: Kota's weak-link offer (in the
+    call, or the connection check's verdict) was the reason. Logged, not relayed."""
+
+    audio_only: bool
+    weak: bool = False
+
+
 ClientMessage: TypeAlias = (
     Hello | Leave | Admit | Deny | Remove | EndSession | MessageWaiting | Reply | Signal | Chat
+    | MediaMode
 )
 
 

@@ -161,3 +161,33 @@ class RoomStore(Protocol):
 
     def save(self, snapshot: CallSnapshot) -> None:
         """Keep the call's seats for a restart; the latest snapshot wins."""
+
+
+# --- counted: what a metrics collector hears of the live calls ----------------------------------
+
+
+class CallObserver(Protocol):
+    """Counts events as they happen (docs/metrics.md); never waits, never sees content.
+
+    ``relayed`` gets a client message's wire type (``signal``, ``chat``, …), ``refused``
+    a SignallingError code sent to a client.
+    """
+
+    def relayed(self, message_type: str) -> None: ...
+
+    def admitted(self) -> None: ...
+
+    def refused(self, code: str) -> None: ...
+
+
+class NoObserver:
+    """Counts nothing: rooms made without a metrics collector."""
+
+    def relayed(self, message_type: str) -> None:
+        pass
+
+    def admitted(self) -> None:
+        pass
+
+    def refused(self, code: str) -> None:
+        pass

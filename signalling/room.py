@@ -382,6 +382,14 @@ class Room:
         return [*send(to, wire.ChatRelayed(from_=sender, text=text, at=now)),
                 Record(CallAction.CHAT_SENT, sender, now, detail={"recipients": len(to)})]
 
+    def media_mode(self, sender: str, audio_only: bool, weak: bool,
+                   now: datetime) -> list[Effect]:
+        """The sender switched sound only on or off: a usage-log row, nothing relayed
+        (the peers see the video stop through the peer connection itself)."""
+        self._require_seated(sender)
+        return [Record(CallAction.CALL_SOUND_ONLY, sender, now,
+                       detail={"on": audio_only, "weak": weak})]
+
     # --- internals ----------------------------------------------------------------------------
 
     def _take_seat(self, member: Member, now: datetime) -> tuple[Seat, str, list[Effect]]:

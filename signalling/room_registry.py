@@ -13,16 +13,34 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Final
 
 from signalling import messages as wire
 from signalling.dispatch import handle
-from signalling.effects import CloseReason, Disconnect, Effect, Record, Revoke, Send
+from signalling.effects import CallAction, CloseReason, Disconnect, Effect, Record, Revoke, Send
 from signalling.errors import SignallingError
-from signalling.ports import CallSnapshot, Member, Outbox, RoomFacts, RoomRules, RoomStore
+from signalling.ports import (
+    CallObserver,
+    CallSnapshot,
+    Member,
+    NoObserver,
+    Outbox,
+    RoomFacts,
+    RoomRules,
+    RoomStore,
+)
 from signalling.room import Room
 from signalling.seat import SeatState
 
 logger = logging.getLogger(__name__)
+
+
+# Client messages a room passes on to others, counted by their wire type (docs/metrics.md);
+# a signal takes LiveRoom.handle's short way and is counted there.
+_RELAYED: Final[dict[type, str]] = {
+    wire.Signal: "signal", wire.Chat: "chat", wire.MessageWaiting: "message-waiting",
+    wire.Reply: "reply",
+}
 
 
 class RegistryClosed(Exception):
@@ -73,8 +91,12 @@ class LiveRoom:
             box = self._outboxes.get(message.to)
             if box is not None:
                 box.send(wire.encode(wire.SignalRelayed(from_=sender, payload=message.payload)))
+                self._registry.observer.relayed("signal")
             return
         self._run(lambda now: handle(self.room, sender, message, now))
+        kind = _RELAYED.get(type(message))
+        if kind is not None:
+            self._registry.observer.relayed(kind)
 
     def disconnected(self, participant_id: str, outbox: Outbox, reason: CloseReason) -> None:
         """A socket ended; only the participant's current connection speaks for them."""
@@ -138,6 +160,8 @@ class LiveRoom:
                         old.close(reason)
                 case Record():
                     store.record(key, effect)
+                    if effect.action is CallAction.ADMISSION_ADMITTED:
+                        self._registry.observer.admitted()
                 case Revoke():
                     store.revoke(key, effect)
         if joiner is not None:
@@ -182,10 +206,12 @@ class RoomRegistry:
     """The live rooms of this server by appointment id; rooms are made when first entered."""
 
     def __init__(self, store: RoomStore, rules: RoomRules,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], *,
+                 observer: CallObserver | None = None) -> None:
         self.store = store
         self.rules = rules
         self.clock = clock
+        self.observer: CallObserver = observer or NoObserver()
         self._rooms: dict[str, LiveRoom] = {}
         self._loading: dict[str, asyncio.Task[LiveRoom]] = {}
         self._sockets: set[Outbox] = set()  # every open connection, joined or not yet
@@ -205,6 +231,10 @@ class RoomRegistry:
 
     def get(self, appointment_id: str) -> LiveRoom | None:
         return self._rooms.get(appointment_id)
+
+    def rooms(self) -> list[LiveRoom]:
+        """The live rooms now, for a metrics scrape (docs/metrics.md)."""
+        return list(self._rooms.values())
 
     async def enter(self, appointment_id: str) -> LiveRoom:
         """The appointment's live room, made from the store's facts if there is none.

@@ -235,3 +235,25 @@ async def test_lines_tiny(tmp_path: Path) -> None:
     for spread in (result.floor, result.kota):
         assert len(spread.rounds) == 3 and spread.max_ms >= spread.p50_ms > 0, report
     assert result.ratio_p95 > 0 and "Kota / floor" in report
+
+
+async def test_metrics_cost_tiny() -> None:
+    """``python -m bench metrics-cost`` in small: both sides of each comparison run and a
+    scrape of 50 calls and 10 lines parses."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from bench import metrics_cost
+    from server.metrics import Metrics
+
+    results, scrape, size = await metrics_cost.run(rounds=1, relays=200, reads=20, scrapes=1)
+    assert [r.name for r in results] == ["relay a signal (short way)", "database read (ping)"]
+    assert all(r.floor > 0 and r.metrics > 0 for r in results)
+    assert scrape > 0 and size > 0
+    metrics = Metrics(lambda: metrics_cost.NOW)
+    registry = metrics_cost._registry(metrics)
+    metrics.watch(rooms=registry)
+    await metrics_cost._call(registry, "1", guests=3, waiting=2)
+    text = (await metrics.scrape()).decode()
+    samples = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    assert samples["kota_call_participants"] == 4 and samples["kota_waiting_people"] == 2
+    assert samples["kota_admissions_total"] == 3

@@ -13,7 +13,7 @@ import msgspec
 from aiohttp import web
 from msgspec import Meta
 
-from server.app_keys import CLOCK, CONNECTION_TESTS, JOIN_THROTTLE, LINKS, SETTINGS
+from server.app_keys import CLOCK, CONNECTION_TESTS, JOIN_THROTTLE, LINKS, METRICS, SETTINGS
 from server.audit import Actor
 from server.connection_tests import Caller, Measurements
 from server.connection_verdict import Verdict, thresholds_json
@@ -94,4 +94,5 @@ async def report_connection_test(request: web.Request) -> web.Response:
                            body.relay_reachable, body.verdict)
     verdict = await request.app[CONNECTION_TESTS].finish(request.match_info["id"], caller,
                                                          numbers)
+    request.app[METRICS].connection_tested(verdict)
     return web.json_response({"verdict": verdict.value})

@@ -13,7 +13,7 @@ from typing import Final
 
 from aiohttp import WSMsgType, web
 
-from server.app_keys import HEARTBEAT, LINE_HUB, SETTINGS
+from server.app_keys import HEARTBEAT, LINE_HUB, METRICS, SETTINGS
 from server.errors import ApiError, BadRequest, error_response
 from server.handlers.signalling_ws import CLOSE_TIMEOUT, READ_LIMIT, check_origin
 from server.line_hub import LineSocket
@@ -77,6 +77,7 @@ async def open_line_socket(request: web.Request) -> web.StreamResponse:
                     raise wire.LineError("not_joined")
             except wire.LineError as exc:
                 sock.send(exc.fact())
+                app[METRICS].refused(exc.code)
                 logger.info("line.refused", extra={"code": exc.code})
                 if exc.fatal:
                     sock.close(1008 if exc.code != "message_too_big" else 1009)
@@ -85,6 +86,7 @@ async def open_line_socket(request: web.Request) -> web.StreamResponse:
     except Exception:
         logger.exception("line.internal_error")
         sock.send(wire.LineError("internal").fact())
+        app[METRICS].refused("internal")
         sock.close(1011)
     finally:
         heartbeat.discard(sock)

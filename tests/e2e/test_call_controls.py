@@ -3,20 +3,37 @@ only renegotiate the connection (perfect negotiation, docs/protocol.md)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
+from server.db import Database
+from tests.conftest import wait_until
 from tests.e2e.flows import OpenPage, in_call
-from tests.e2e.kota_server import StaffApi
+from tests.e2e.kota_server import KotaProcess, StaffApi
 from tests.e2e.page_checks import assert_remote_videos_play, screenshots
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
+async def sound_only_rows(kota: KotaProcess, staff: Page) -> list[dict[str, bool]]:
+    """The ``call.sound_only`` rows' details of the call the staff page is in."""
+    appointment_id = int(parse_qs(urlsplit(staff.url).query)["appointment"][0])
+    db = Database(kota.data_dir / "kota.sqlite3")
+    await db.open()
+    try:
+        rows = await db.list_audit_rows_for_appointment(appointment_id, ("call.sound_only",))
+    finally:
+        await db.close()
+    return [json.loads(row.detail) for row in rows if row.actor_kind == "participant"]
+
+
 async def test_camera_off_and_sound_only_show_on_the_other_side(
-    open_page: OpenPage, staff_api: Callable[[str], Awaitable[StaffApi]]
+    open_page: OpenPage, staff_api: Callable[[str], Awaitable[StaffApi]],
+    kota_server: KotaProcess,
 ) -> None:
     staff, family = await in_call(open_page, staff_api, "Kaisa Salo")
     staff_tile = staff.locator(".tile")
@@ -48,6 +65,12 @@ async def test_camera_off_and_sound_only_show_on_the_other_side(
     await assert_remote_videos_play(family, 1)
     await assert_remote_videos_play(staff, 1)
     await expect(family_tile).to_have_class("tile")
+
+    # Both switches are in the usage log, chosen with the button (not the weak-link offer).
+    async def both_logged() -> bool:
+        return await sound_only_rows(kota_server, staff) == [
+            {"on": True, "weak": False}, {"on": False, "weak": False}]
+    await wait_until(both_logged, timeout=30, what="call.sound_only rows")
 
 
 async def test_screen_share_reaches_the_family(

@@ -21,6 +21,7 @@ from server.db import Database
 from server.records import AuditRow
 from server.staff_auth import CSRF_HEADER
 from signalling.peers.echo_probe import EchoProbe, ProbeReport
+from tests.conftest import wait_until
 from tests.e2e.conftest import CHROMIUM_ARGS, launch_chromium
 from tests.e2e.flows import (
     LOOPBACK_ICE_ENV,
@@ -241,6 +242,13 @@ async def test_a_sound_only_verdict_lets_the_family_join_with_sound_only(
     await admit(staff, "Eeva Kallio")
     await expect(page.locator(".call-view")).to_be_visible()
     await expect(page.locator("[data-action=audio-only]")).to_have_class(re.compile(r"\bis-on\b"))
+
+    # Chosen while waiting, told to the server once admitted: Kota's offer was the reason.
+    async def logged() -> bool:
+        rows = [r for r in await usage_rows(echo_kota, "call.sound_only")
+                if r.appointment_id == appointment.id]
+        return [json.loads(r.detail) for r in rows] == [{"on": True, "weak": True}]
+    await wait_until(logged, timeout=30, what="call.sound_only with weak")
 
 
 async def test_without_camera_and_microphone_the_test_still_measures_the_network(

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from server.app_keys import CONNECTION_TESTS
+from server.app_keys import CONNECTION_TESTS, METRICS
 from server.connection_tests import ConnectionTests
 from server.connection_verdict import judge, thresholds_json
 from server.db import Database
@@ -156,6 +156,10 @@ async def test_staff_run_a_test_with_their_session_and_may_report_no_connection(
     [row] = await usage_rows(settings, "connection_test.completed")
     assert row.actor_kind == "staff" and row.appointment_id is None
     assert json.loads(row.detail) == {"relay_reachable": False, "verdict": "no_connection"}
+    # The verdict is counted for the metrics too (docs/metrics.md).
+    scraped = (await kota.app[METRICS].scrape()).decode()
+    assert 'kota_connection_tests_total{verdict="no_connection"} 1.0' in scraped
+    assert 'kota_connection_tests_total{verdict="good"} 0.0' in scraped
 
 
 @pytest.mark.turn_off

@@ -251,7 +251,7 @@ async def test_registry_staff_produce_json_and_pdf(
     assert resp.status == 200 and resp.content_type == "application/pdf"
     reader = pypdf.PdfReader(io.BytesIO(await resp.read()))
     pdf_text = "\n".join(page.extract_text() for page in reader.pages)
-    for wanted in (SAMI_NAME, "Sanna Aikio", "Riikka Näkkäläjärvi", "+358401234567",
+    for wanted in (SAMI_NAME, "Sanna Aikio", "Riikka Näkkäläjärvi", "+358401234567", "Huoltaja",
                    "Sivu 1 / "):
         assert wanted in pdf_text, wanted
     for unwanted in ("child_protection", "Lastensuojelu", "Matti"):

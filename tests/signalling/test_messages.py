@@ -270,7 +270,7 @@ def test_close_codes_are_unique_and_in_range() -> None:
 
 def test_codes_are_snake_case_and_actions_dotted() -> None:
     assert all(re.fullmatch(r"[a-z]+(_[a-z]+)*", code) for code in ERROR_CODES)
-    assert all(re.fullmatch(r"[a-z]+\.[a-z]+", action) for action in CallAction)
+    assert all(re.fullmatch(r"[a-z]+\.[a-z]+(_[a-z]+)*", action) for action in CallAction)
 
 
 # --- docs/protocol.md cannot drift -------------------------------------------------------------

@@ -134,3 +134,26 @@ async def test_the_call_is_capped(call: Call) -> None:
     colleague = await call.socket("pekka", call.id)
     assert (await colleague.hello())["code"] == "room_full"
     await colleague.probe()  # recoverable: the socket stays open for another hello
+
+
+async def test_sound_only_switches_are_logged_and_refused_to_the_waiting(
+    call: Call, settings: Settings
+) -> None:
+    host = await call.staff()
+    guest = await call.admitted_guest(host, 0)
+    waiting = await call.guest(1)
+    await guest.send("media-mode", audio_only=True, weak=True)
+    await host.send("media-mode", audio_only=True, weak=False)
+    await guest.send("media-mode", audio_only=False, weak=False)
+    await waiting.send("media-mode", audio_only=True, weak=True)
+    assert (await waiting.expect("error"))["code"] == "not_admitted"
+    await waiting.send("media-mode", audio_only="yes")
+    assert (await waiting.expect("error"))["code"] == "bad_message"
+    await guest.probe()  # nothing relayed, nothing refused
+    on = await wait_for_row(settings, call.id, "call.sound_only", on=True, weak=True)
+    assert on.actor_kind == "participant" and on.subject_id is not None
+    await wait_for_row(settings, call.id, "call.sound_only", on=False, weak=False)
+    by_staff = await wait_for_row(settings, call.id, "call.sound_only", on=True, weak=False)
+    assert by_staff.actor_kind == "staff" and by_staff.subject_id is None
+    await wait_for_row(settings, call.id, "request.refused", request="media-mode",
+                       code="not_admitted")

@@ -48,6 +48,8 @@ export class Call extends EventTarget {
     this.peers = new Map();
     this.waiting = [];
     this.audioOnly = false;
+    this._audioOnlyWeak = false;
+    this._toldAudioOnly = false; // what the server last heard (media-mode)
     this.socket = null;
     this._endReason = null;
     this._endDetail = null;
@@ -205,7 +207,9 @@ export class Call extends EventTarget {
     }
     this._saveResume(m.resume_secret);
     this._syncPeers(m.peers || []);
+    if (!m.resumed) this._toldAudioOnly = false; // a new stay in the call: tell it afresh
     this._setState("admitted", { resumed: !!m.resumed });
+    this._tellMediaMode();
   }
 
   _onError(m) {
@@ -251,7 +255,9 @@ export class Call extends EventTarget {
     this.iceTransportPolicy = m.ice_transport_policy || "all";
     this._saveResume(m.resume_secret);
     this._syncPeers(m.peers || []);
+    this._toldAudioOnly = false;
     this._setState("admitted", { resumed: false });
+    this._tellMediaMode();
   }
 
   _onRemoved(m) {
@@ -380,9 +386,13 @@ export class Call extends EventTarget {
 
   // --- what the person does ----------------------------------------------------
 
-  /** Neither send nor receive video: for a weak connection. Renegotiates every peer. */
-  async setAudioOnly(on) {
+  /** Neither send nor receive video: for a weak connection. Renegotiates every peer.
+   * ``weak``: Kota's weak-link offer (in the call or the connection check) was the reason;
+   * the server logs the switch (``media-mode``), once admitted. */
+  async setAudioOnly(on, { weak = false } = {}) {
     this.audioOnly = on;
+    this._audioOnlyWeak = on && weak;
+    this._tellMediaMode();
     if (on) {
       this._cameraBeforeAudioOnly = this.media.cameraOn;
       await this.media.setCameraOn(false);
@@ -390,6 +400,15 @@ export class Call extends EventTarget {
       await this.media.setCameraOn(true);
     }
     this._onTrackChange("video");
+  }
+
+  /** Tells the server of a sound-only switch it has not heard of (only the admitted may). */
+  _tellMediaMode() {
+    if (this.state !== "admitted" || !this.socket) return;
+    if (this._toldAudioOnly === this.audioOnly) return;
+    if (this.socket.mediaMode(this.audioOnly, this._audioOnlyWeak)) {
+      this._toldAudioOnly = this.audioOnly;
+    }
   }
 
   sendChat(text) {

@@ -151,6 +151,11 @@ export class SignallingSocket extends EventTarget {
   chat(text) {
     return this.send({ type: "chat", text });
   }
+
+  /** Sound only on or off; ``weak``: Kota's weak-link offer was the reason. */
+  mediaMode(audioOnly, weak = false) {
+    return this.send({ type: "media-mode", audio_only: audioOnly, weak });
+  }
 }
 
 /** A JSEP description as a signal payload. */

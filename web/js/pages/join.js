@@ -342,7 +342,7 @@ function enterWaitingRoom({ audioOnly = false } = {}) {
   if (precall) precall.stop();
   showView(main, connectingView());
   ensureCall();
-  if (audioOnly) call.setAudioOnly(true).catch((e) => console.warn("kota:", e));
+  if (audioOnly) call.setAudioOnly(true, { weak: true }).catch((e) => console.warn("kota:", e));
   call.start();
 }
 

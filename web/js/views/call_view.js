@@ -60,7 +60,7 @@ export class CallView {
     this.weakBanner = weakLinkBanner({
       call,
       onAudioOnly: async () => {
-        await this._toggleAudioOnly();
+        await this._toggleAudioOnly({ weak: true });
         this.audioOnlyButton.focus();
       },
     });
@@ -262,9 +262,10 @@ export class CallView {
     announce(t(on ? "call.camera_is_on" : "call.camera_is_off"));
   }
 
-  async _toggleAudioOnly() {
+  /** ``weak``: the weak-link banner's offer, not the button, asked for it. */
+  async _toggleAudioOnly({ weak = false } = {}) {
     try {
-      await this.call.setAudioOnly(!this.call.audioOnly);
+      await this.call.setAudioOnly(!this.call.audioOnly, { weak });
     } catch {
       announce(t("devices.problem.camera_in_use.title"));
     }
