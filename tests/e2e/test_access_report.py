@@ -296,6 +296,8 @@ async def test_registry_staff_make_the_report_by_contact_and_download_the_pdf(
     await screenshots(page, "43-staff-access-report-result", ("tablet-landscape",))
     await page.set_viewport_size(PHONE)
     await assert_accessible(page, "the registry's access report on a phone")
+    await section.scroll_into_view_if_needed()
+    await screenshots(page, "43-staff-access-report-table", ("phone",))
     await page.set_viewport_size(TABLET_PORTRAIT)
     await assert_accessible(page, "the registry's access report on a tablet")
 
