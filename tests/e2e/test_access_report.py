@@ -37,6 +37,7 @@ from tests.test_locales import load
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 TITLE = "Sosiaalityöntekijä"
+TEXT = "Tulen hetken päästä."  # a waiting-room text: the report says that, never what
 REGISTRY_USER = ("rauni", "Rauni Kirjaaja", "Kirjaaja")
 _contacts = itertools.count(1)
 
@@ -125,6 +126,9 @@ async def test_family_sees_who_handled_their_information(
                                              created["participants"], {}))
     caller = await open_page(TABLET_PORTRAIT, name="family-call")
     await family_to_waiting_room(caller, link)
+    await staff.locator("#message-text").fill(TEXT)
+    await staff.locator(".message-form .send-one").click()
+    await expect(caller.locator(".staff-message-text")).to_have_text(TEXT)
     await admit(staff, "Eeva Saraste")
     await assert_remote_videos_play(caller, 1)
 
@@ -140,7 +144,7 @@ async def test_family_sees_who_handled_their_information(
     report = family.locator(".family-access-report")
     await expect(report.locator("h1")).to_have_text(fi["access.family.title"])
     entries = report.locator(".access-entries li")
-    for what in ("opened", "changed", "link", "admitted", "spoke"):
+    for what in ("opened", "changed", "link", "messaged", "admitted", "spoke"):
         await expect(report.locator(f"li[data-what={what}]").first).to_contain_text(
             entry_text("fi", what))
     # "… avasi tietosi 4.12.2026 klo 14.05": a numeric date and the time.
@@ -153,6 +157,7 @@ async def test_family_sees_who_handled_their_information(
     for kind in ("kind.child_protection", "kind.family_counselling"):
         await expect(report).not_to_contain_text(fi[kind])
     await expect(report).to_contain_text(fi["access.family.no_content"])
+    await expect(report).not_to_contain_text(TEXT)
     await assert_accessible(family, "the family's access report")
     await screenshots(family, "40-family-access-report", ("tablet-portrait", "phone"))
     await family.set_viewport_size(PHONE)
