@@ -13,6 +13,7 @@ import { browserLocale, DEFAULT_LOCALE, rememberedLocale, rememberLocaleAs, setL
 import { icon } from "../icons.js";
 import { LocalMedia } from "../media.js";
 import { socketUrl } from "../protocol.js";
+import { accessReportButton, familyAccessReport } from "../views/access_report_family.js";
 import { CallView } from "../views/call_view.js";
 import { confirmDialog } from "../views/confirm.js";
 import { connectionCheck } from "../views/connection_check.js";
@@ -120,7 +121,8 @@ function linkProblemView(code) {
     h("h1", { i18n: `link.${kind}.title` }),
     h("p", { class: "lead", i18n: `link.${kind}.text` }),
     h("p", { i18n: "link.what_to_do" }),
-    actions);
+    actions,
+    kind === "expired" ? accessReportButton(openAccessReport) : null);
 }
 
 // --- a meeting staff ended for everyone (they may reopen it) ---------------------
@@ -134,7 +136,8 @@ function endedView() {
       vars: { host: joinInfo.appointment.host_first_name } }),
     h("div", { class: "actions" },
       h("button", { type: "button", class: "button primary", i18n: "join.ended.check_again",
-        dataset: { action: "check-again" }, on: { click: () => boot() } })));
+        dataset: { action: "check-again" }, on: { click: () => boot() } })),
+    accessReportButton(openAccessReport));
 }
 
 // --- step 1: welcome and language ------------------------------------------------
@@ -155,7 +158,8 @@ function welcomeView() {
     h("p", { i18n: "join.welcome.what_next", vars: { host: appointment.host_first_name } }),
     h("div", { class: "actions" },
       h("button", { type: "button", class: "button primary wide", i18n: "common.continue",
-        dataset: { action: "welcome-continue" }, on: { click: () => showDevices() } })));
+        dataset: { action: "welcome-continue" }, on: { click: () => showDevices() } })),
+    accessReportButton(openAccessReport));
 }
 
 // --- step 2: camera and microphone ----------------------------------------------
@@ -292,7 +296,8 @@ function tooEarlyView(opensAt, onOpen) {
     } }),
     h("p", { i18n: "early.keep_open" }),
     h("h2", { class: "label", i18n: "join.welcome.choose_language" }),
-    languageButtons());
+    languageButtons(),
+    accessReportButton(openAccessReport));
 }
 
 /** The window is open by the server's clock: ask the server again, then the first step. */
@@ -412,13 +417,48 @@ function endView(reason, detail) {
       ? h("div", { class: "actions" },
           h("button", { type: "button", class: "button primary", i18n: actionKey,
             dataset: { action: "rejoin" }, on: { click: () => rejoin() } }))
-      : h("p", { i18n: "end.close_page" }));
+      : h("p", { i18n: "end.close_page" }),
+    accessReportButton(openAccessReport));
 }
 
 async function rejoin() {
   if (!media.audioTrack && !media.cameraTrack) await media.start();
   enterWaitingRoom();
 }
+
+// --- who has handled my information ------------------------------------------------
+
+// Where the family was (the view and its title) while the report is on show. The report
+// is one step in the tab's history, so the browser's Back returns there too.
+let beforeReport = null;
+
+function openAccessReport() {
+  if (beforeReport) return;
+  const title = document.querySelector("title").dataset.i18n;
+  const from = [...main.children].find((child) => !child.hidden) || null;
+  const report = familyAccessReport({ token, onBack: () => history.back() });
+  beforeReport = { from, title, report };
+  history.pushState({ kotaAccessReport: true }, "");
+  setTitle("access.family.page_title");
+  showView(main, report.element);
+}
+
+function closeAccessReport() {
+  if (!beforeReport) return;
+  const { from, title, report } = beforeReport;
+  beforeReport = null;
+  report.dispose();
+  const onShow = !report.element.hidden;
+  report.element.remove();
+  if (onShow && from && from.isConnected) {
+    setTitle(title);
+    showView(main, from);
+    const button = from.querySelector("[data-action=access-report]");
+    if (button) button.focus();
+  }
+}
+
+window.addEventListener("popstate", closeAccessReport);
 
 // --- start ------------------------------------------------------------------------
 

@@ -1,12 +1,14 @@
 // The professional's pages at /staff: sign in, a day's appointments, one appointment
 // (people and links), the appointment form, and for administrators the usage log and
 // the services families book themselves (#/services, #/services/7); the contact lines'
-// duty board (#/lines) and, for administrators, their setup (#/lines/setup, #/lines/setup/3).
+// duty board (#/lines) and, for administrators, their setup (#/lines/setup, #/lines/setup/3);
+// for registry staff the client's access report by contact (#/access-report).
 // Routes live in the fragment (#/day/2026-03-03, #/appointment/7, #/new, ...).
 
 import { del, get, setCsrfToken } from "../api.js";
 import { clear, h, showView } from "../dom.js";
 import { savedLocale, setLocale, t } from "../i18n.js";
+import { accessReportStaffView } from "../views/access_report_staff.js";
 import { appointmentForm } from "../views/appointment_form.js";
 import { appointmentView } from "../views/appointment_view.js";
 import { calendarFeedView } from "../views/calendar_feed_view.js";
@@ -48,7 +50,10 @@ function renderHeader() {
       h("a", { href: "#/lines", i18n: "lines.nav", dataset: { action: "nav-lines" } }),
       me.role === "admin" ? h("a", { href: "#/services", i18n: "services.title" }) : null,
       h("a", { href: "#/calendar", i18n: "staff.calendar" }),
-      me.role === "admin" ? h("a", { href: "#/usage-log", i18n: "usage.title" }) : null),
+      me.role === "admin" ? h("a", { href: "#/usage-log", i18n: "usage.title" }) : null,
+      // Access reports: registry staff only (staff.registry).
+      me.registry ? h("a", { href: "#/access-report", i18n: "access.staff.nav",
+        dataset: { action: "nav-access-report" } }) : null),
     h("span", { class: "signed-in-as" }, me.display_name),
     h("button", { type: "button", class: "button secondary small", i18n: "staff.sign_out",
       on: { click: signOut } }));
@@ -111,6 +116,10 @@ function route() {
   } else if (parts[0] === "calendar") {
     setTitle("feed.page_title");
     view = calendarFeedView();
+  } else if (parts[0] === "access-report" && me.registry) {
+    // Access reports: the client's access report by contact, registry staff only.
+    setTitle("access.staff.title");
+    view = accessReportStaffView();
   } else if (parts[0] === "usage-log" && me.role === "admin") {
     setTitle("usage.title");
     view = usageLogView();
