@@ -31,7 +31,14 @@ from signalling.effects import CallAction
 from tests.conftest import PASSWORD, free_port
 from tests.e2e.booking_steps import check_page
 from tests.e2e.kota_server import STAFF, seed_staff
-from tests.e2e.page_checks import PHONE, RECORD_CONNECTIONS, TABLET_LANDSCAPE, TABLET_PORTRAIT
+from tests.e2e.page_checks import (
+    PHONE,
+    RECORD_CONNECTIONS,
+    SIZES,
+    TABLET_LANDSCAPE,
+    TABLET_PORTRAIT,
+    screenshots,
+)
 from tests.test_locales import load
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -266,6 +273,17 @@ def per_month(rows: list[dict[str, Any]], field: str) -> dict[str, float]:
     return {m: v for m, v in sums.items() if v}
 
 
+async def shot_of(page: Page, name: str, selector: str, sizes: tuple[str, ...]) -> None:
+    """Screenshots with ``selector`` at the top of the screen, at each size."""
+    original = page.viewport_size
+    for size in sizes:
+        await page.set_viewport_size(SIZES[size])
+        await page.locator(selector).evaluate("(el) => el.scrollIntoView({block: 'start'})")
+        await screenshots(page, name, (size,))
+    if original:
+        await page.set_viewport_size(original)
+
+
 async def fact(page: Page, field: str) -> str:
     value: str = await page.locator(f".report-fact[data-field={field}] dd").get_attribute(
         "data-value") or ""
@@ -295,7 +313,8 @@ async def test_admin_reads_the_report_filters_it_and_downloads_it(
     assert float(await fact(page, "lines_left")) == 1
     # Each bar is the API's figure for its month; months without any have no bar.
     for series in ("held", "cancelled", "no_show"):
-        bars = await shown_values(page, f"[data-chart=chart-appointments] rect[data-series={series}]")
+        bars = await shown_values(
+            page, f"[data-chart=chart-appointments] rect[data-series={series}]")
         assert bars == per_month(api["rows"], series), series
     assert await shown_values(page, "[data-chart=chart-travel-km] rect") == per_month(
         api["rows"], "travel_km")
@@ -312,8 +331,12 @@ async def test_admin_reads_the_report_filters_it_and_downloads_it(
     await expect(table).to_be_visible()
     await page.evaluate("() => window.scrollTo(0, 0)")
     await check_page(page, "reports-fi", STAFF_SIZES)
+    await shot_of(page, "reports-totals-fi", "#totals-title", ("tablet-landscape", "phone"))
+    await shot_of(page, "reports-charts-fi", "#charts-title", ("tablet-landscape", "phone"))
+    await shot_of(page, "reports-table-fi", "[data-chart=chart-appointments]",
+                  ("tablet-portrait",))
 
-    # Only Pekka: his one meeting, with its own travel (2 × 80 km).
+    # Only Pekka: his one meeting, with its own travel (2 x 80 km).
     pekka = str(report_server.staff["pekka"])
     await page.locator("#r-staff").select_option(pekka)
     assert float(await fact(page, "held")) == 1
@@ -405,7 +428,7 @@ async def test_travel_distances_are_set_and_used_in_the_appointment_form(
 
     # The appointment form offers the service's municipalities and tells the distance.
     await page.goto("/staff#/new")
-    await page.locator("#f-service option[value='%d']" % service_id).wait_for(state="attached")
+    await page.locator(f"#f-service option[value='{service_id}']").wait_for(state="attached")
     await page.locator("#f-service").select_option(str(service_id))
     await expect(page.locator("#f-municipalities option")).to_have_count(2)
     await page.locator("#f-municipality").fill("Enontekiö")

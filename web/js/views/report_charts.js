@@ -10,9 +10,9 @@ import { intlTag, t } from "../i18n.js";
 const SVG = "http://www.w3.org/2000/svg";
 const HEIGHT = 240;
 const MARGIN = { top: 14, right: 12, bottom: 34, left: 52 };
-const FONT = 13;
-// Room one month label needs below the axis ("12/26" at 13 px, with a gap).
-const LABEL_PX = 46;
+const FONT = 14;
+// Room one month label needs below the axis ("12/26" at 14 px, with a gap).
+const LABEL_PX = 48;
 
 // Series colours are classes (.series-0 … .series-4 in reports.css; the page's CSP allows
 // no inline styles), each with at least 3:1 contrast on white and named in the legend.
@@ -144,7 +144,10 @@ export function barChart({ id, titleKey, months, series, stacked = false, noteKe
     legend.replaceChildren(...chart.series.map((s) => h("li", {},
       h("span", { class: `swatch series-${s.colour}`, attrs: { "aria-hidden": "true" } }),
       h("span", { i18n: s.labelKey }))));
-    details.replaceChildren(h("summary", { i18n: "reports.show_table" }), table(chart));
+    // A narrow screen scrolls the table sideways (a named region, reachable by keyboard).
+    details.replaceChildren(h("summary", { i18n: "reports.show_table" }),
+      h("div", { class: "table-scroll", tabIndex: 0,
+        attrs: { role: "region", "aria-labelledby": chart.titleId } }, table(chart)));
     render();
   };
   figure.redraw();

@@ -252,12 +252,14 @@ export function reportsView() {
             values: linesPerMonth.map((ls) => ls.reduce((sum, l) => sum + l.left_waiting, 0)) },
         ] }),
     ];
-    clear(content).append(
+    // h() drops null children; the DOM's own append would write out "null".
+    clear(content).append(...[
       rows.length || lines.length ? null : h("p", { class: "notice", i18n: "reports.empty" }),
       summary(rows, lines),
       h("section", { class: "report-charts", attrs: { "aria-labelledby": "charts-title" } },
         h("h2", { id: "charts-title", i18n: "reports.per_month" }),
-        h("div", { class: "chart-grid" }, charts)));
+        h("div", { class: "chart-grid" }, charts)),
+    ].filter(Boolean));
   }
 
   let asked = 0;

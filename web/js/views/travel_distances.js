@@ -164,7 +164,7 @@ export function appointmentTravelFields() {
     h("fieldset", { class: "travel-override" },
       h("legend", { i18n: "travel.override" }),
       h("p", { class: "hint", i18n: "travel.override_hint" }),
-      h("div", { class: "field-row travel-row" }, km.field, minutes.field)));
+      h("div", { class: "field-row travel-numbers" }, km.field, minutes.field)));
 
   /** Services to choose from: only administrators may list them (GET /api/services). */
   async function loadServices(chosen) {
