@@ -23,7 +23,7 @@ from server.organisation_report import (
     build_report,
 )
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class MonthRange:
 
 
 def parse_month(raw: str | None, name: str) -> tuple[int, int]:
-    found = _MONTH.match(raw or "")
+    found = _MONTH.fullmatch(raw or "")
     if found is None or not 1 <= int(found[2]) <= 12 or not 1970 <= int(found[1]) <= 9998:
         raise Unprocessable("invalid_field", f"{name} must be a month like 2026-03.",
                             field=name)
