@@ -434,6 +434,9 @@ async def test_travel_distances_are_set_and_used_in_the_appointment_form(
     await page.locator("#f-municipality").fill("Enontekiö")
     await expect(page.locator("#f-configured")).to_contain_text("230,5 km")
     await page.locator("#f-travel-km").fill("50")
+    # Beyond every range the other tests read, so the order of the tests does not matter.
+    later = (datetime.now(HELSINKI) + timedelta(days=400)).date().isoformat()
+    await page.locator("#f-date").fill(later)
     await page.locator(".appointment-travel").scroll_into_view_if_needed()
     await check_page(page, "appointment-form-travel-fi", ("tablet-portrait", "phone"))
     await page.locator("button[type=submit]").click()
@@ -464,3 +467,26 @@ async def test_professionals_get_no_report_page(pages: Pages) -> None:
     await page.locator("#day-title").wait_for()
     assert await page.locator("a[href='#/reports']").count() == 0
     assert await page.locator("#reports-title").count() == 0
+
+
+async def test_report_page_follows_a_language_change(
+    pages: Pages, report_server: ReportServer
+) -> None:
+    """Changed to North Sámi in the header, every text of the page and of the charts
+    (drawn into the SVG) is the Sámi one, and the page stays axe-clean on a phone."""
+    sami = load("se")
+    page = await pages.open(PHONE, "admin")
+    await page.goto("/staff#/reports")
+    await page.locator(".report-facts").wait_for()
+    await page.locator("#language-select").select_option("se")
+    await expect(page.locator("#reports-title")).to_have_text(sami["reports.title"])
+    chart = page.locator("[data-chart=chart-tests]")
+    await expect(chart.locator("h3")).to_have_text(sami["reports.chart_tests"])
+    await expect(chart.locator(".chart-legend")).to_contain_text(sami["reports.verdict.audio_only"])
+    await expect(chart.locator("summary")).to_have_text(sami["reports.show_table"])
+    await expect(page.locator("#r-kind option").first).to_have_text(sami["reports.all_kinds"])
+    bar = chart.locator("rect[data-series=audio_only] title")
+    await expect(bar).to_contain_text(sami["reports.verdict.audio_only"])
+    await chart.locator("summary").click()
+    await expect(chart.locator("thead")).to_contain_text(sami["reports.month"])
+    await check_page(page, "reports-se", ("phone", "tablet-portrait"))

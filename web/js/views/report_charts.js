@@ -41,23 +41,28 @@ export function monthLabel(month, short = false) {
   return t("reports.month_label", { m: Number(number), y: short ? year.slice(2) : year });
 }
 
-/** A round top for the value axis: 1, 2 or 5 times a power of ten, in four steps. */
-export function axisTop(max) {
+/** A round top for the value axis in four steps of 1, 2, 2.5 or 5 times a power of ten;
+ * counts (``whole``) step by whole numbers only. */
+export function axisTop(max, whole = false) {
   if (!(max > 0)) return 4;
   const step = max / 4;
   const power = 10 ** Math.floor(Math.log10(step));
+  if (whole) {
+    const unit = Math.max(1, power);
+    return [1, 2, 5, 10].find((m) => m * unit >= step) * unit * 4;
+  }
   const nice = [1, 2, 2.5, 5, 10].find((m) => m * power >= step) * power;
   return nice * 4;
 }
 
 function draw(chart, width) {
-  const { months, series, stacked } = chart;
+  const { months, series, stacked, whole } = chart;
   const plotW = Math.max(width - MARGIN.left - MARGIN.right, 60);
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const totals = months.map((_, i) => (stacked
     ? series.reduce((sum, s) => sum + (s.values[i] || 0), 0)
     : Math.max(0, ...series.map((s) => s.values[i] || 0))));
-  const top = axisTop(Math.max(0, ...totals));
+  const top = axisTop(Math.max(0, ...totals), whole);
   const y = (v) => MARGIN.top + plotH - (v / top) * plotH;
   const band = plotW / Math.max(months.length, 1);
   const groupW = Math.min(band * 0.72, 64);
@@ -120,11 +125,12 @@ function table(chart) {
 /**
  * A bar chart of ``months`` ("2026-03", …). ``series``: [{id, labelKey, values}] with one
  * value per month (null: nothing to count); ``stacked`` piles them, otherwise they stand
- * side by side. Returns a <figure>; call ``figure.redraw()`` after the texts change.
+ * side by side; ``whole``: the values are counts. Returns a <figure>; call
+ * ``figure.redraw()`` after the texts change.
  */
-export function barChart({ id, titleKey, months, series, stacked = false, noteKey = null }) {
+export function barChart({ id, titleKey, months, series, stacked = false, whole = false, noteKey = null }) {
   const chart = {
-    months, stacked, titleKey, titleId: `${id}-title`, noteId: `${id}-note`,
+    months, stacked, whole, titleKey, titleId: `${id}-title`, noteId: `${id}-note`,
     series: series.map((s, k) => ({ ...s, colour: k % COLOURS })),
   };
   const frame = h("div", { class: "chart-frame" });

@@ -225,7 +225,7 @@ export function reportsView() {
     const linesPerMonth = months.map((m) => lines.filter((l) => l.month === m));
     const values = (pick) => perMonth.map(pick);
     charts = [
-      barChart({ id: "chart-appointments", titleKey: "reports.chart_appointments", months, stacked: true,
+      barChart({ id: "chart-appointments", titleKey: "reports.chart_appointments", months, stacked: true, whole: true,
         series: [
           { id: "held", labelKey: "reports.held", values: values((s) => s.held) },
           { id: "no_show", labelKey: "reports.no_show", values: values((s) => s.no_show) },
@@ -241,9 +241,9 @@ export function reportsView() {
         series: [{ id: "travel_km", labelKey: "reports.travel_km", values: values((s) => s.travel_km) }] }),
       barChart({ id: "chart-travel-hours", titleKey: "reports.chart_travel_hours", months,
         series: [{ id: "travel_hours", labelKey: "reports.travel_hours", values: values((s) => s.travel_hours) }] }),
-      barChart({ id: "chart-tests", titleKey: "reports.chart_tests", months, stacked: true,
+      barChart({ id: "chart-tests", titleKey: "reports.chart_tests", months, stacked: true, whole: true,
         series: VERDICTS.map((v) => ({ id: v, labelKey: VERDICT_KEYS[v], values: values((s) => s.tests[v]) })) }),
-      barChart({ id: "chart-lines", titleKey: "reports.chart_lines", months, stacked: true,
+      barChart({ id: "chart-lines", titleKey: "reports.chart_lines", months, stacked: true, whole: true,
         noteKey: "reports.chart_lines_note",
         series: [
           { id: "served", labelKey: "reports.lines_served",
