@@ -336,6 +336,22 @@ async def test_admin_reads_the_report_filters_it_and_downloads_it(
     await shot_of(page, "reports-table-fi", "[data-chart=chart-appointments]",
                   ("tablet-portrait",))
 
+    # The page's own sums of all rows are the API's totals (what a filter relies on).
+    module = await page.evaluate("""() => {
+      const entry = document.querySelector("script[type=module]");
+      return new URL("../views/reports_view.js", entry.src).href;
+    }""")
+    summed = await page.evaluate(
+        "async ([url, rows]) => (await import(url)).sumRows(rows)", [module, api["rows"]])
+    for field in ("appointments", "held", "cancelled", "no_show", "participants_joined",
+                  "travel_unknown", "waits_counted", "sound_only_switches", "tests"):
+        assert summed[field] == totals[field], field
+    # Rows carry rounded minutes (0.1), km (0.1) and hours (0.01); their sum may differ
+    # from the exact total by half a unit per row.
+    for field, unit in (("participant_minutes", 0.1), ("travel_km", 0.1), ("travel_hours", 0.01),
+                        ("minutes_per_participant", 0.1)):
+        assert abs(summed[field] - totals[field]) <= unit / 2 * len(api["rows"]) + 1e-9, field
+
     # Only Pekka: his one meeting, with its own travel (2 x 80 km).
     pekka = str(report_server.staff["pekka"])
     await page.locator("#r-staff").select_option(pekka)
@@ -363,6 +379,15 @@ async def test_admin_reads_the_report_filters_it_and_downloads_it(
         "GET", f"/api/reports/organisation?from={add_months(month, -1)}&to={month}")
     assert float(await fact(page, "appointments")) == shorter["totals"]["appointments"] == 2
     assert float(await fact(page, "cancelled")) == 1
+
+    # Months with nothing in them say so, with every figure zero.
+    await page.locator("#r-from").fill("2020-01")
+    await page.locator("#r-to").fill("2020-03")
+    await page.locator("[data-action=show-report]").click()
+    await expect(page.locator(".report-content > .notice")).to_have_text(texts["reports.empty"])
+    assert float(await fact(page, "appointments")) == 0
+    await expect(page.locator("[data-chart=chart-appointments] tbody tr")).to_have_count(3)
+    await page.locator("#r-to").fill(month)
 
     # A range the other way round is refused on the page, without asking the server.
     await page.locator("#r-from").fill(add_months(month, 1))
