@@ -474,6 +474,7 @@ async def test_travel_distances_are_set_and_used_in_the_appointment_form(
     await expect(facts.locator(".travel-municipality")).to_have_text("Enontekiö")
     await expect(facts.locator(".travel-own")).to_contain_text("50 km")
     await expect(facts.locator(".travel-service")).to_have_text("Perheneuvola, Inari")
+    await check_page(page, "appointment-travel-fi", ("tablet-portrait", "phone"))
 
     # Editing keeps them, and clearing the own distance goes back to the service's.
     await page.goto(f"/staff#/appointment/{appointment_id}/edit")

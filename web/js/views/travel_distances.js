@@ -221,9 +221,13 @@ export function travelFacts(appointment) {
   if (a.municipality) {
     facts.push(h("dt", { i18n: "travel.family_municipality" }), h("dd", { class: "travel-municipality" }, a.municipality));
   }
+  // Only the figures staff set: "50 km", "45 min" or both.
+  const parts = [
+    a.travel_km === null ? null : t("travel.km_value", { km: formatNumber(a.travel_km) }),
+    a.travel_minutes === null ? null : t("travel.minutes_value", { minutes: a.travel_minutes }),
+  ].filter(Boolean);
   facts.push(h("dt", { i18n: "travel.one_way" }), own
-    ? h("dd", { class: "travel-own" }, t("travel.value", {
-      km: formatNumber(a.travel_km), minutes: formatNumber(a.travel_minutes, 0) }))
+    ? h("dd", { class: "travel-own" }, parts.join(", "))
     : h("dd", { class: "travel-own", i18n: "travel.uses_service" }));
   return facts;
 }
