@@ -190,6 +190,7 @@ async def report_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
                                 municipality="Utsjoki", **with_service)
         await _appointment(admin, clock, local(two_ago, 12, 10), sanna, "family_counselling",
                            municipality="Inari", **with_service)  # nobody comes
+        a6 = await _appointment(admin, clock, local(two_ago, 13, 14), sanna, "school_meeting")
         a4 = await _appointment(admin, clock, local(one_ago, 5, 12), pekka, "school_meeting",
                                 municipality="Karasjok", travel_km=80, travel_minutes=70)
         a5 = await _appointment(admin, clock, local(one_ago, 6, 12), sanna, "child_protection")
@@ -197,6 +198,7 @@ async def report_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
         await _call(audit, clock, a1, sanna, waited_s=120, minutes=30, verdict="good")
         await _call(audit, clock, a2, sanna, waited_s=300, minutes=20, verdict="audio_only")
         await _call(audit, clock, a4, pekka, waited_s=60, minutes=45, verdict="good")
+        await _call(audit, clock, a6, sanna, waited_s=30, minutes=10, verdict="too_weak")
         line = await admin.call("POST", "/api/lines", {
             "slug": "nuoret", "name": "Nuorten chat", "kind": "public", "modes": "both",
             "queue_cap": 20, "grace_minutes": 10, "callback_after_minutes": 5,
@@ -305,7 +307,7 @@ async def test_admin_reads_the_report_filters_it_and_downloads_it(
     api = await admin_api.call(
         "GET", f"/api/reports/organisation?from={add_months(month, -11)}&to={month}")
     totals = api["totals"]
-    assert (totals["held"], totals["cancelled"], totals["no_show"]) == (3, 1, 1)
+    assert (totals["held"], totals["cancelled"], totals["no_show"]) == (4, 1, 1)
     for field in ("appointments", "held", "cancelled", "no_show", "travel_km", "travel_hours",
                   "participants_joined"):
         assert float(await fact(page, field)) == totals[field], field
@@ -319,8 +321,16 @@ async def test_admin_reads_the_report_filters_it_and_downloads_it(
     assert await shown_values(page, "[data-chart=chart-travel-km] rect") == per_month(
         api["rows"], "travel_km")
     waits = await shown_values(page, "[data-chart=chart-waiting] rect[data-series=waiting_median]")
-    assert waits == {r["month"]: round(r["waiting_median_s"] / 60, 1)
-                     for r in api["rows"] if r["waiting_median_s"] is not None}
+    # A month of several groups shows their medians weighted by the number of waits.
+    weighted: dict[str, list[int]] = {}
+    for r in api["rows"]:
+        if r["waiting_median_s"] is not None:
+            sums = weighted.setdefault(r["month"], [0, 0])
+            sums[0] += r["waiting_median_s"] * r["waits_counted"]
+            sums[1] += r["waits_counted"]
+    assert waits == {m: round(round(total / count) / 60, 1)
+                     for m, (total, count) in weighted.items()}
+    assert waits[add_months(month, -2)] == 1.5  # (2 x 120 s + 30 s) / 3 waits
     # The same figures in the chart's table, one row per month of the range.
     table = page.locator("[data-chart=chart-appointments] table")
     await expect(table.locator("tbody tr")).to_have_count(12)
@@ -360,6 +370,12 @@ async def test_admin_reads_the_report_filters_it_and_downloads_it(
     assert float(await fact(page, "lines_served")) == 0
     bars = await shown_values(page, "[data-chart=chart-appointments] rect[data-series=held]")
     assert bars == {add_months(month, -1): 1}
+    # Only Sanna: two groups with waits in one month, so the waits are estimates.
+    await page.locator("#r-staff").select_option(str(report_server.staff["sanna"]))
+    assert float(await fact(page, "held")) == 3
+    await expect(page.locator(".report-summary")).to_contain_text(texts["reports.estimate_hint"])
+    await expect(page.locator("[data-chart=chart-waiting] .chart-note")).to_have_text(
+        texts["reports.chart_waiting_estimate_note"])
     await page.locator("#r-staff").select_option("")
     await page.locator("#r-kind").select_option("family_counselling")
     assert float(await fact(page, "held")) == 2

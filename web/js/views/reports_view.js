@@ -232,7 +232,8 @@ export function reportsView() {
           { id: "cancelled", labelKey: "reports.cancelled", values: values((s) => s.cancelled) },
         ] }),
       barChart({ id: "chart-waiting", titleKey: "reports.chart_waiting", months,
-        noteKey: "reports.chart_waiting_note",
+        noteKey: perMonth.some((s) => s.estimate) ? "reports.chart_waiting_estimate_note"
+          : "reports.chart_waiting_note",
         series: [
           { id: "waiting_median", labelKey: "reports.waiting_median", values: values((s) => minutesOf(s.waiting_median_s)) },
           { id: "waiting_p90", labelKey: "reports.waiting_p90", values: values((s) => minutesOf(s.waiting_p90_s)) },
