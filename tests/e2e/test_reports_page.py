@@ -452,6 +452,16 @@ async def test_travel_distances_are_set_and_used_in_the_appointment_form(
     rows = travel.locator(".travel-row")
     await expect(rows).to_have_count(2)
     await expect(rows.nth(0).locator(".t-municipality")).to_have_value("Inari")
+    # The same municipality twice is refused by the server, said in words, nothing saved.
+    await travel.locator("[data-action=add-travel]").click()
+    await rows.nth(2).locator(".t-municipality").fill(" inari ")
+    await rows.nth(2).locator(".t-km").fill("1")
+    await rows.nth(2).locator(".t-minutes").fill("1")
+    await travel.locator("[data-action=save-travel]").click()
+    await expect(travel.locator(".notice.error")).to_have_text(texts["error.invalid_field"])
+    assert len((await admin_api.call("GET", f"/api/services/{service_id}/travel"))[
+        "distances"]) == 2
+    await rows.nth(2).locator("[data-action=remove-travel]").click()
     # Utsjoki goes, Enontekiö comes.
     await rows.nth(1).locator("[data-action=remove-travel]").click()
     await travel.locator("[data-action=add-travel]").click()
