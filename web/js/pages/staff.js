@@ -1,8 +1,9 @@
 // The professional's pages at /staff: sign in, a day's appointments, one appointment
 // (people and links), the appointment form, and for administrators the usage log and
 // the services families book themselves (#/services, #/services/7); the contact lines'
-// duty board (#/lines) and, for administrators, their setup (#/lines/setup, #/lines/setup/3);
-// for registry staff the client's access report by contact (#/access-report).
+// duty board (#/lines) and, for administrators, their setup (#/lines/setup, #/lines/setup/3)
+// and the organisation report (#/reports); for registry staff the client's access report by
+// contact (#/access-report).
 // Routes live in the fragment (#/day/2026-03-03, #/appointment/7, #/new, ...).
 
 import { del, get, setCsrfToken } from "../api.js";
@@ -19,6 +20,7 @@ import { linesBoardView } from "../views/lines_board.js";
 import { lineForm } from "../views/lines_form.js";
 import { linesSetupView } from "../views/lines_setup.js";
 import { loginView } from "../views/login_view.js";
+import { reportsView } from "../views/reports_view.js";
 import { serviceForm } from "../views/service_form.js";
 import { servicesView } from "../views/services_view.js";
 import { setStaffZone, today } from "../views/staff_zone.js";
@@ -51,6 +53,8 @@ function renderHeader() {
       me.role === "admin" ? h("a", { href: "#/services", i18n: "services.title" }) : null,
       h("a", { href: "#/calendar", i18n: "staff.calendar" }),
       me.role === "admin" ? h("a", { href: "#/usage-log", i18n: "usage.title" }) : null,
+      // organisation reports
+      me.role === "admin" ? h("a", { href: "#/reports", i18n: "reports.nav" }) : null,
       // Access reports: registry staff only (staff.registry).
       me.registry ? h("a", { href: "#/access-report", i18n: "access.staff.nav",
         dataset: { action: "nav-access-report" } }) : null),
@@ -123,6 +127,10 @@ function route() {
   } else if (parts[0] === "usage-log" && me.role === "admin") {
     setTitle("usage.title");
     view = usageLogView();
+  } else if (parts[0] === "reports" && me.role === "admin") {
+    // organisation reports
+    setTitle("reports.title");
+    view = reportsView();
   } else {
     const day = /^\d{4}-\d{2}-\d{2}$/.test(parts[1] || "") ? parts[1] : today();
     setTitle("day.page_title");

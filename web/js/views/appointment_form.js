@@ -11,6 +11,7 @@ import { chooseDialog } from "./confirm.js";
 import { CONTACT_ERRORS, deliveryChoice, refusedIndex } from "./delivery_choice.js";
 import { longDate } from "./staff_format.js";
 import { clockText, staffZone, timeRange, today, zoneClock, zoneDate } from "./staff_zone.js";
+import { appointmentTravelFields } from "./travel_distances.js";
 
 const DEFAULT_MINUTES = 60;
 
@@ -41,6 +42,8 @@ export function appointmentForm({ id = null, day, me, navigate }) {
   const colleagues = h("fieldset", { class: "checks" },
     h("legend", { i18n: "form.colleagues" }));
   const people = h("div", { class: "participant-rows" });
+  // Service, family's municipality and travel, for the organisation report.
+  const travel = appointmentTravelFields();
   let rowCount = 0;
 
   // Each person's row keeps its delivery choice (radio group and contact field).
@@ -77,6 +80,7 @@ export function appointmentForm({ id = null, day, me, navigate }) {
     h("p", { class: "hint zone-hint", i18n: "form.zone_hint", vars: { zone: staffZone() } }),
     field("f-kind", "form.kind", kind),
     colleagues,
+    travel.element,
     editing ? null : h("h2", { i18n: "appointment.participants" }),
     editing ? null : h("p", { class: "hint", i18n: "form.people_hint" }),
     editing ? null : people,
@@ -150,9 +154,11 @@ export function appointmentForm({ id = null, day, me, navigate }) {
     if (!editing) {
       host.value = String(me.id);
       fillColleagues();
+      travel.fill();
       return suggestStart();
     }
     const a = await get(`/api/appointments/${id}`);
+    travel.fill(a);
     date.value = zoneDate(a.starts_at);
     start.value = zoneClock(a.starts_at);
     end.value = zoneClock(a.ends_at);
@@ -219,6 +225,7 @@ export function appointmentForm({ id = null, day, me, navigate }) {
       kind: kind.value,
       host_id: Number(host.value),
       staff_ids: staffIds,
+      ...travel.body(),
     };
     if (fold !== null) body.fold = fold;
     if (!editing) {

@@ -11,6 +11,7 @@ import { CONTACT_ERRORS, deliveryChoice, messagingChannels } from "./delivery_ch
 import { inFlight, messageStatus } from "./message_status.js";
 import { longDate } from "./staff_format.js";
 import { deviceInOtherZone, staffZone, timeRange, zoneDate } from "./staff_zone.js";
+import { travelFacts } from "./travel_distances.js";
 
 const POLL_FIRST_MS = 1500;
 const POLL_LAST_MS = 60000;
@@ -86,7 +87,8 @@ export function appointmentView({ id }) {
         cancelled ? h("dt", { i18n: "appointment.status" }) : null,
         cancelled ? h("dd", { i18n: "appointment.cancelled" }) : null,
         ended ? h("dt", { i18n: "appointment.session" }) : null,
-        ended ? h("dd", { class: "session-ended", i18n: "appointment.session_ended" }) : null),
+        ended ? h("dd", { class: "session-ended", i18n: "appointment.session_ended" }) : null,
+        travelFacts(a)),
       ended
         ? h("p", { class: "notice",
             i18n: a.may_reopen ? "appointment.ended_text" : "appointment.ended_final" })

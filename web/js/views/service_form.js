@@ -1,7 +1,8 @@
 // Administrators: create or edit a service families book themselves (#/services/new,
 // #/services/7): its name and address, the slot rules, the kinds it offers (never child
 // protection) and the professionals who serve it; then their weekly hours and the
-// closures (service_hours.js), and the public page's address to copy.
+// closures (service_hours.js), the travel distances per municipality (travel_distances.js),
+// and the public page's address to copy.
 
 import { get, patch, post } from "../api.js";
 import { announce, clear, h } from "../dom.js";
@@ -9,6 +10,7 @@ import { errorText, t } from "../i18n.js";
 import { KINDS } from "./appointment_form.js";
 import { closuresEditor, hoursEditor } from "./service_hours.js";
 import { publicUrlField } from "./services_view.js";
+import { travelEditor } from "./travel_distances.js";
 
 // Families may book these kinds; child protection is never offered for self-booking.
 export const BOOKABLE_KINDS = KINDS.filter((k) => k !== "child_protection");
@@ -119,7 +121,8 @@ export function serviceForm({ id = null, navigate }) {
       publicUrlField(service),
       hoursEditor({ service: { ...service, hours: service.hours || answer.hours || [] },
         staff: serving }),
-      closuresEditor({ service, staff: serving }));
+      closuresEditor({ service, staff: serving }),
+      travelEditor({ service }));
   }
 
   function showError(failure) {
