@@ -12,7 +12,7 @@ from server.handlers.params import path_id
 from server.records import Service, ServiceClosure
 from server.request_bodies import decode_body
 from server.service_catalog import ClosureIn, ServiceIn, ServicePatch, WeekIn
-from server.staff_auth import require_admin
+from server.staff_auth import require_admin, require_staff
 
 routes = web.RouteTableDef()
 
@@ -63,7 +63,9 @@ def _json(request: web.Request, service: Service, status: int = 200) -> web.Resp
 
 @routes.get("/api/services")
 async def list_services(request: web.Request) -> web.Response:
-    require_admin(request)
+    """Any staff member may list the services (the appointment form picks one); only
+    administrators change them or read their closures."""
+    require_staff(request)
     found = await request.app[SERVICE_CATALOG].list_all()
     public_url = request.app[SETTINGS].public_url
     return web.json_response({"services": [service_json(s, public_url) for s in found]})

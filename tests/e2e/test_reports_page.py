@@ -513,12 +513,25 @@ async def test_travel_distances_are_set_and_used_in_the_appointment_form(
     assert made["travel_km"] is None and made["municipality"] == "Enontekiö"
 
 
-async def test_professionals_get_no_report_page(pages: Pages) -> None:
+async def test_professionals_get_no_report_page_but_pick_a_service(
+        pages: Pages, report_server: ReportServer) -> None:
+    """No report for a professional; the appointment form still offers the services (the
+    list is open to all staff) and the appointment page names the chosen one."""
+    service_id = report_server.service["id"]
     page = await pages.open(PHONE, "sanna")
     await page.goto("/staff#/reports")
     await page.locator("#day-title").wait_for()
     assert await page.locator("a[href='#/reports']").count() == 0
     assert await page.locator("#reports-title").count() == 0
+    await page.goto("/staff#/new")
+    await page.locator(f"#f-service option[value='{service_id}']").wait_for(state="attached")
+    await page.locator("#f-service").select_option(str(service_id))
+    await page.locator("#f-municipality").fill("Inari")
+    later = (datetime.now(HELSINKI) + timedelta(days=420)).date().isoformat()
+    await page.locator("#f-date").fill(later)
+    await page.locator("button[type=submit]").click()
+    await page.wait_for_url("**/staff#/appointment/*")
+    await expect(page.locator("dl.facts .travel-service")).to_have_text("Perheneuvola, Inari")
 
 
 async def test_report_page_follows_a_language_change(

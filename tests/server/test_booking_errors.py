@@ -56,11 +56,16 @@ async def _confirmed(family: aiohttp.ClientSession, settings: Settings, when: An
 async def test_services_are_for_admins_only(kota: TestServer, staff_client: SignIn,
                                             accounts: Accounts, clock: Clock,
                                             family: aiohttp.ClientSession) -> None:
+    """Professionals may list the services (to pick one for an appointment), nothing else."""
     _, service = await open_service(staff_client, accounts, clock)
     sanna = await staff_client("sanna")
     sid = service["id"]
+    listed = await sanna.get("/api/services")
+    assert listed.status == 200
+    assert [s["name"] for s in (await listed.json())["services"]] == [service["name"]]
+    await assert_error(await family.get("/api/services"), 401, "not_signed_in")
     calls: list[tuple[str, str, dict[str, Any] | None]] = [
-        ("GET", "/api/services", None), ("POST", "/api/services", {"slug": "x", "name": "x"}),
+        ("POST", "/api/services", {"slug": "x", "name": "x"}),
         ("GET", f"/api/services/{sid}", None), ("PATCH", f"/api/services/{sid}", {}),
         ("PUT", f"/api/services/{sid}/hours", {"hours": []}),
         ("GET", f"/api/services/{sid}/closures", None),

@@ -166,7 +166,7 @@ export function appointmentTravelFields() {
       h("p", { class: "hint", i18n: "travel.override_hint" }),
       h("div", { class: "field-row travel-numbers" }, km.field, minutes.field)));
 
-  /** Services to choose from: only administrators may list them (GET /api/services). */
+  /** Services to choose from (GET /api/services, open to all staff). */
   async function loadServices(chosen) {
     let services = [];
     try {
@@ -212,9 +212,10 @@ export function travelFacts(appointment) {
   const facts = [];
   if (a.service_id !== null) {
     const name = h("dd", { class: "travel-service" }, `#${a.service_id}`);
-    // Only administrators may read a service; others see its number.
-    get(`/api/services/${a.service_id}`).then((found) => {
-      name.textContent = (found.service || found).name;
+    // Every staff member may list the services; the number stays if the list fails.
+    get("/api/services").then(({ services }) => {
+      const found = services.find((s) => s.id === a.service_id);
+      if (found) name.textContent = found.name;
     }).catch(() => {});
     facts.push(h("dt", { i18n: "travel.service" }), name);
   }
