@@ -5,6 +5,7 @@
 ``python -m bench booking``: families racing for booking times (bench/booking_race.py).
 ``python -m bench line-wait``: a contact line's expected wait (bench/line_wait.py).
 ``python -m bench lines``: 500 people on one line, position updates (bench/lines.py).
+``python -m bench reports``: the monthly organisation report over a year (bench/reports.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from bench import booking_race, fixed_rate, line_wait, six_pages, staff_writes
 from bench import lines as line_updates
+from bench import reports as organisation_reports
 from bench.report import render_markdown, render_text, summarise
 from bench.signalling_relay import (
     BenchConfig,
@@ -39,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
         "python -m bench six-pages --help: six Chromium pages in one call; "
         "python -m bench booking --help: families racing for booking times; "
         "python -m bench line-wait --help: a contact line's expected wait; "
-        "python -m bench lines --help: position updates on a line of 500",
+        "python -m bench lines --help: position updates on a line of 500; "
+        "python -m bench reports --help: the monthly organisation report over a year",
     )
     parser.add_argument("--clients", type=parse_clients, default=BenchConfig.clients,
                         help="comma-separated even client counts (default 200,1000,5000)")
@@ -96,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return line_wait.main(given[1:])
     if given[:1] == ["lines"]:
         return line_updates.main(given[1:])
+    if given[:1] == ["reports"]:
+        return organisation_reports.main(given[1:])
     args = _parser().parse_args(argv)
     config = BenchConfig(
         clients=args.clients, servers=args.servers, seconds=args.seconds,

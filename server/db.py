@@ -49,6 +49,7 @@ from server.records import (
     OutboxMessage,
     Participant,
     ParticipantRole,
+    PersonRows,
     QueuedRow,
     ReportAppointment,
     ReportNames,
@@ -1076,22 +1077,75 @@ class Reads:
             for r in rows
         ]
 
-    async def list_report_appointment_rows(
-        self, start: datetime, end: datetime, actions: Iterable[str]
-    ) -> list[AuditRow]:
-        """The usage-log rows with one of ``actions`` of the appointments starting in
-        [start, end), in no particular order (the index on (appointment_id, action) skips
-        the appointment's other rows). Hashes are left out."""
-        wanted = sorted(set(actions))
-        marks = ",".join("?" * len(wanted))
+    async def list_report_people(self, start: datetime, end: datetime) -> list[PersonRows]:
+        """Per participant by link in the appointments starting in [start, end): their
+        call rows and admissions summed up in one pass over the index (``PersonRows``).
+        The plain cases — one ``call.joined`` then one ``call.left`` and no other call
+        row; one ``waiting.entered`` then one ``admission.admitted`` — come with their
+        length in seconds (never below 0); anything else is left to the rows."""
         rows = await self._fetchall(
-            "SELECT l.id, l.at, l.actor_kind, l.actor_id, l.action, l.appointment_id,"  # noqa: S608
-            " l.subject_id, l.detail FROM appointments a JOIN audit_log l"
-            f" ON l.appointment_id = a.id AND l.action IN ({marks})"
-            " WHERE a.starts_at >= ? AND a.starts_at < ?",
-            [*wanted, db_time(start), db_time(end)],
+            "SELECT appointment_id, person, sum(is_call),"
+            " CASE WHEN sum(is_call) = 2 AND sum(action = 'call.joined') = 1"
+            " AND sum(action = 'call.left') = 1"
+            " AND max(CASE WHEN action = 'call.joined' THEN id END)"
+            " < max(CASE WHEN action = 'call.left' THEN id END)"
+            " THEN max(0, unixepoch(max(CASE WHEN is_call THEN at END))"
+            " - unixepoch(min(CASE WHEN is_call THEN at END))) END,"
+            " min(CASE WHEN is_call THEN id END), max(CASE WHEN is_call THEN id END),"
+            " sum(action = 'admission.admitted'),"
+            " CASE WHEN sum(action = 'waiting.entered') = 1"
+            " AND sum(action = 'admission.admitted') = 1"
+            " AND max(CASE WHEN action = 'waiting.entered' THEN id END)"
+            " < max(CASE WHEN action = 'admission.admitted' THEN id END)"
+            " THEN max(0, unixepoch(max(CASE WHEN action = 'admission.admitted' THEN at END))"
+            " - unixepoch(max(CASE WHEN action = 'waiting.entered' THEN at END))) END"
+            " FROM (SELECT l.appointment_id, l.id, l.action, l.at,"
+            " l.action IN ('call.joined', 'call.left', 'call.disconnected',"
+            " 'call.reconnected') AS is_call,"
+            " CASE WHEN l.action = 'admission.admitted' THEN l.subject_id"
+            " WHEN l.action = 'waiting.entered' THEN coalesce(l.subject_id,"
+            " CASE WHEN l.actor_kind = 'participant' THEN l.actor_id END)"
+            " WHEN l.actor_kind = 'participant' THEN l.actor_id END AS person"
+            " FROM appointments a JOIN audit_log l ON l.appointment_id = a.id"
+            " AND l.action IN ('call.joined', 'call.left', 'call.disconnected',"
+            " 'call.reconnected', 'waiting.entered', 'admission.admitted')"
+            " WHERE a.starts_at >= ? AND a.starts_at < ?)"
+            " WHERE person IS NOT NULL GROUP BY appointment_id, person",
+            (db_time(start), db_time(end)),
         )
-        return [_report_row(r) for r in rows]
+        return [PersonRows(*r) for r in rows]
+
+    async def list_report_rows_of(self, appointment_ids: Sequence[int],
+                                  actions: Sequence[str]) -> list[AuditRow]:
+        """These appointments' rows with one of ``actions``, from the index alone
+        (details and hashes left out)."""
+        found: list[AuditRow] = []
+        for first in range(0, len(appointment_ids), 500):
+            batch = appointment_ids[first:first + 500]
+            rows = await self._fetchall(
+                "SELECT id, at, actor_kind, actor_id, action, appointment_id, subject_id,"  # noqa: S608
+                f" '' FROM audit_log WHERE appointment_id IN ({','.join('?' * len(batch))})"
+                f" AND action IN ({','.join('?' * len(actions))})",
+                [*batch, *actions],
+            )
+            found += [_report_row(r) for r in rows]
+        return found
+
+    async def list_report_marks(self, start: datetime, end: datetime) -> list[tuple[int, str]]:
+        """(appointment id, mark) in the appointments starting in [start, end): a
+        connection test's verdict, or ``sound_only`` for a switch to sound only."""
+        rows = await self._fetchall(
+            "SELECT l.appointment_id, CASE WHEN l.action = 'call.sound_only' THEN"
+            " CASE WHEN json_valid(l.detail) AND json_type(l.detail, '$.on') = 'true'"
+            " THEN 'sound_only' END"
+            " WHEN json_valid(l.detail) AND json_type(l.detail, '$.verdict') = 'text'"
+            " THEN json_extract(l.detail, '$.verdict') END AS mark"
+            " FROM appointments a JOIN audit_log l ON l.appointment_id = a.id"
+            " AND l.action IN ('connection_test.completed', 'call.sound_only')"
+            " WHERE a.starts_at >= ? AND a.starts_at < ? AND mark IS NOT NULL",
+            (db_time(start), db_time(end)),
+        )
+        return [(r[0], r[1]) for r in rows]
 
     async def list_report_rows_between(
         self, start: datetime, end: datetime, actions: Iterable[str]

@@ -16,11 +16,13 @@ from zoneinfo import ZoneInfo
 from server.db import Reads
 from server.errors import Unprocessable
 from server.organisation_report import (
-    APPOINTMENT_ACTIONS,
     LINE_ACTIONS,
     MAX_MONTHS,
+    PARTICIPANT_ACTIONS,
+    WAITING_ACTIONS,
     OrganisationReport,
     build_report,
+    rows_to_read,
 )
 
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
@@ -70,9 +72,13 @@ async def read_organisation_report(reads: Reads, months: MonthRange, tz: ZoneInf
                                    now: datetime) -> OrganisationReport:
     start, end = months.bounds(tz)
     appointments = await reads.list_report_appointments(start, end)
-    rows = await reads.list_report_appointment_rows(start, end, APPOINTMENT_ACTIONS)
+    people = await reads.list_report_people(start, end)
     lost = await reads.list_server_lost_rows(0)
+    with_calls, with_waits = rows_to_read(people, lost)
+    rows = [*await reads.list_report_rows_of(with_calls, PARTICIPANT_ACTIONS),
+            *await reads.list_report_rows_of(with_waits, WAITING_ACTIONS)]
+    marks = await reads.list_report_marks(start, end)
     line_rows = await reads.list_report_rows_between(start, end, LINE_ACTIONS)
     names = await reads.get_report_names()
-    return await asyncio.to_thread(build_report, appointments, rows, lost, line_rows, names,
-                                   tz, now)
+    return await asyncio.to_thread(build_report, appointments, people, rows, marks, lost,
+                                   line_rows, names, tz, now)
