@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import sqlite3
 import sys
@@ -276,7 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = ReportsBenchConfig(args.professionals, args.per_day, args.days, args.rounds)
     with tempfile.TemporaryDirectory() as tmp:
         result = asyncio.run(run_reports_bench(config, Path(tmp)))
-    print(f"Organisation report benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"Organisation report benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC,"
+          f" {os.cpu_count()} cores, load average {load}")
     print(render_text(result))
     return 0 if result.met else 1
 

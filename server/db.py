@@ -1115,17 +1115,18 @@ class Reads:
         )
         return [PersonRows(*r) for r in rows]
 
-    async def list_report_rows_of(self, appointment_ids: Sequence[int],
-                                  actions: Sequence[str]) -> list[AuditRow]:
-        """These appointments' rows with one of ``actions``, from the index alone
-        (details and hashes left out)."""
+    async def list_report_rows_of(self, appointment_ids: Sequence[int], actions: Sequence[str],
+                                  *, participants_only: bool = False) -> list[AuditRow]:
+        """These appointments' rows with one of ``actions`` (only participants' with
+        ``participants_only``), from the index alone (details and hashes left out)."""
         found: list[AuditRow] = []
         for first in range(0, len(appointment_ids), 500):
             batch = appointment_ids[first:first + 500]
             rows = await self._fetchall(
                 "SELECT id, at, actor_kind, actor_id, action, appointment_id, subject_id,"  # noqa: S608
                 f" '' FROM audit_log WHERE appointment_id IN ({','.join('?' * len(batch))})"
-                f" AND action IN ({','.join('?' * len(actions))})",
+                f" AND action IN ({','.join('?' * len(actions))})"
+                + (" AND actor_kind = 'participant'" if participants_only else ""),
                 [*batch, *actions],
             )
             found += [_report_row(r) for r in rows]

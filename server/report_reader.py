@@ -75,7 +75,8 @@ async def read_organisation_report(reads: Reads, months: MonthRange, tz: ZoneInf
     people = await reads.list_report_people(start, end)
     lost = await reads.list_server_lost_rows(0)
     with_calls, with_waits = rows_to_read(people, lost)
-    rows = [*await reads.list_report_rows_of(with_calls, PARTICIPANT_ACTIONS),
+    rows = [*await reads.list_report_rows_of(with_calls, PARTICIPANT_ACTIONS,
+                                             participants_only=True),
             *await reads.list_report_rows_of(with_waits, WAITING_ACTIONS)]
     marks = await reads.list_report_marks(start, end)
     line_rows = await reads.list_report_rows_between(start, end, LINE_ACTIONS)

@@ -235,3 +235,16 @@ async def test_lines_tiny(tmp_path: Path) -> None:
     for spread in (result.floor, result.kota):
         assert len(spread.rounds) == 3 and spread.max_ms >= spread.p50_ms > 0, report
     assert result.ratio_p95 > 0 and "Kota / floor" in report
+
+
+async def test_reports_tiny(tmp_path: Path) -> None:
+    """``python -m bench reports`` in small: a few weeks of two professionals, the report
+    and the floor timed on the same file, the report's held count equal to the data's."""
+    from bench.reports import ReportsBenchConfig, render_text, run_reports_bench
+
+    result = await run_reports_bench(
+        ReportsBenchConfig(professionals=2, per_day=3, days=21, rounds=1), tmp_path)
+    text = render_text(result)
+    assert result.appointments == 2 * 3 * 15 and result.log_rows > result.appointments, text
+    assert 0 < result.held <= result.appointments and result.report_rows > 0, text
+    assert result.report_s > 0 and result.floor_s > 0 and "ratio to the floor" in text
