@@ -8,7 +8,10 @@ event loop keeps serving calls while a year is counted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -68,8 +71,28 @@ def month_range(first_raw: str | None, last_raw: str | None) -> MonthRange:
     return found
 
 
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """A year's report makes about a million short-lived objects that hold no cycles; the
+    cyclic collector would scan them again and again (a fifth of the report's time).
+    It is paused while the report is counted and resumed after (unless it was off)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 async def read_organisation_report(reads: Reads, months: MonthRange, tz: ZoneInfo,
                                    now: datetime) -> OrganisationReport:
+    with _no_cycle_collection():
+        return await _read(reads, months, tz, now)
+
+
+async def _read(reads: Reads, months: MonthRange, tz: ZoneInfo,
+                now: datetime) -> OrganisationReport:
     start, end = months.bounds(tz)
     appointments = await reads.list_report_appointments(start, end)
     people = await reads.list_report_people(start, end)
