@@ -1070,10 +1070,17 @@ class Reads:
             " WHERE a.starts_at >= ? AND a.starts_at < ? ORDER BY a.id",
             (db_time(start), db_time(end)),
         )
+        times: dict[str, datetime] = {}  # many appointments start and end together
+
+        def parsed(text: str) -> datetime:
+            found = times.get(text)
+            if found is None:
+                found = times[text] = _fast_time(text)
+            return found
+
         return [
-            ReportAppointment(r[0], _fast_time(r[1]), _fast_time(r[2]), r[3],
-                              r[4] == "cancelled", r[5], r[6],
-                              None if r[7] is None else float(r[7]), r[8])
+            ReportAppointment(r[0], parsed(r[1]), parsed(r[2]), r[3], r[4] == "cancelled",
+                              r[5], r[6], None if r[7] is None else float(r[7]), r[8])
             for r in rows
         ]
 
@@ -1083,25 +1090,21 @@ class Reads:
         The plain cases — one ``call.joined`` then one ``call.left`` and no other call
         row; one ``waiting.entered`` then one ``admission.admitted`` — come with their
         length in seconds (never below 0); anything else is left to the rows."""
+        # k: 1 joined, 2 left, 3 disconnected, 4 reconnected, 5 entered, 6 admitted.
         rows = await self._fetchall(
-            "SELECT appointment_id, person, sum(is_call),"
-            " CASE WHEN sum(is_call) = 2 AND sum(action = 'call.joined') = 1"
-            " AND sum(action = 'call.left') = 1"
-            " AND max(CASE WHEN action = 'call.joined' THEN id END)"
-            " < max(CASE WHEN action = 'call.left' THEN id END)"
-            " THEN max(0, unixepoch(max(CASE WHEN is_call THEN at END))"
-            " - unixepoch(min(CASE WHEN is_call THEN at END))) END,"
-            " min(CASE WHEN is_call THEN id END), max(CASE WHEN is_call THEN id END),"
-            " sum(action = 'admission.admitted'),"
-            " CASE WHEN sum(action = 'waiting.entered') = 1"
-            " AND sum(action = 'admission.admitted') = 1"
-            " AND max(CASE WHEN action = 'waiting.entered' THEN id END)"
-            " < max(CASE WHEN action = 'admission.admitted' THEN id END)"
-            " THEN max(0, unixepoch(max(CASE WHEN action = 'admission.admitted' THEN at END))"
-            " - unixepoch(max(CASE WHEN action = 'waiting.entered' THEN at END))) END"
-            " FROM (SELECT l.appointment_id, l.id, l.action, l.at,"
-            " l.action IN ('call.joined', 'call.left', 'call.disconnected',"
-            " 'call.reconnected') AS is_call,"
+            "SELECT appointment_id, person, sum(k <= 4),"
+            " CASE WHEN sum(k <= 4) = 2 AND sum(k = 1) = 1 AND sum(k = 2) = 1"
+            " AND max(CASE WHEN k = 1 THEN id END) < max(CASE WHEN k = 2 THEN id END)"
+            " THEN max(0, max(CASE WHEN k = 2 THEN t END) - max(CASE WHEN k = 1 THEN t END))"
+            " END, min(CASE WHEN k <= 4 THEN id END), max(CASE WHEN k <= 4 THEN id END),"
+            " sum(k = 6),"
+            " CASE WHEN sum(k = 5) = 1 AND sum(k = 6) = 1"
+            " AND max(CASE WHEN k = 5 THEN id END) < max(CASE WHEN k = 6 THEN id END)"
+            " THEN max(0, max(CASE WHEN k = 6 THEN t END) - max(CASE WHEN k = 5 THEN t END))"
+            " END FROM (SELECT l.appointment_id, l.id, unixepoch(l.at) AS t,"
+            " CASE l.action WHEN 'call.joined' THEN 1 WHEN 'call.left' THEN 2"
+            " WHEN 'call.disconnected' THEN 3 WHEN 'call.reconnected' THEN 4"
+            " WHEN 'waiting.entered' THEN 5 ELSE 6 END AS k,"
             " CASE WHEN l.action = 'admission.admitted' THEN l.subject_id"
             " WHEN l.action = 'waiting.entered' THEN coalesce(l.subject_id,"
             " CASE WHEN l.actor_kind = 'participant' THEN l.actor_id END)"
