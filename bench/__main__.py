@@ -8,6 +8,7 @@
 ``python -m bench access-report``: a client's access report over two years of usage log
 (bench/access_report.py).
 ``python -m bench metrics-cost``: the relay and reads with metrics on (bench/metrics_cost.py).
+``python -m bench reports``: the monthly organisation report over a year (bench/reports.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from bench import (
     staff_writes,
 )
 from bench import lines as line_updates
+from bench import reports as organisation_reports
 from bench.report import render_markdown, render_text, summarise
 from bench.signalling_relay import (
     BenchConfig,
@@ -50,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
         "python -m bench six-pages --help: six Chromium pages in one call; "
         "python -m bench booking --help: families racing for booking times; "
         "python -m bench line-wait --help: a contact line's expected wait; "
-        "python -m bench lines --help: position updates on a line of 500",
+        "python -m bench lines --help: position updates on a line of 500; "
+        "python -m bench reports --help: the monthly organisation report over a year",
     )
     parser.add_argument("--clients", type=parse_clients, default=BenchConfig.clients,
                         help="comma-separated even client counts (default 200,1000,5000)")
@@ -111,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return access_report.main(given[1:])
     if given[:1] == ["metrics-cost"]:  # metrics: what counting costs the relay and reads
         return metrics_cost.main(given[1:])
+    if given[:1] == ["reports"]:
+        return organisation_reports.main(given[1:])
     args = _parser().parse_args(argv)
     config = BenchConfig(
         clients=args.clients, servers=args.servers, seconds=args.seconds,

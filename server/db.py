@@ -51,6 +51,7 @@ from server.records import (
     OutboxMessage,
     Participant,
     ParticipantRole,
+    PersonRows,
     QueuedRow,
     ReportAppointment,
     ReportNames,
@@ -1228,29 +1229,86 @@ class Reads:
             " WHERE a.starts_at >= ? AND a.starts_at < ? ORDER BY a.id",
             (db_time(start), db_time(end)),
         )
+        times: dict[str, datetime] = {}  # many appointments start and end together
+
+        def parsed(text: str) -> datetime:
+            found = times.get(text)
+            if found is None:
+                found = times[text] = _fast_time(text)
+            return found
+
         return [
-            ReportAppointment(r[0], _fast_time(r[1]), _fast_time(r[2]), r[3],
-                              r[4] == "cancelled", r[5], r[6],
-                              None if r[7] is None else float(r[7]), r[8])
+            ReportAppointment(r[0], parsed(r[1]), parsed(r[2]), r[3], r[4] == "cancelled",
+                              r[5], r[6], None if r[7] is None else float(r[7]), r[8])
             for r in rows
         ]
 
-    async def list_report_appointment_rows(
-        self, start: datetime, end: datetime, actions: Iterable[str]
-    ) -> list[AuditRow]:
-        """The usage-log rows with one of ``actions`` of the appointments starting in
-        [start, end), in no particular order (the index on (appointment_id, action) skips
-        the appointment's other rows). Hashes are left out."""
-        wanted = sorted(set(actions))
-        marks = ",".join("?" * len(wanted))
+    async def list_report_people(self, start: datetime, end: datetime) -> list[PersonRows]:
+        """Per participant by link in the appointments starting in [start, end): their
+        call rows and admissions summed up in one pass over the index (``PersonRows``).
+        The plain cases — one ``call.joined`` then one ``call.left`` and no other call
+        row; one ``waiting.entered`` then one ``admission.admitted`` — come with their
+        length in seconds (never below 0); anything else is left to the rows."""
+        # k: 1 joined, 2 left, 3 disconnected, 4 reconnected, 5 entered, 6 admitted.
         rows = await self._fetchall(
-            "SELECT l.id, l.at, l.actor_kind, l.actor_id, l.action, l.appointment_id,"  # noqa: S608
-            " l.subject_id, l.detail FROM appointments a JOIN audit_log l"
-            f" ON l.appointment_id = a.id AND l.action IN ({marks})"
-            " WHERE a.starts_at >= ? AND a.starts_at < ?",
-            [*wanted, db_time(start), db_time(end)],
+            "SELECT appointment_id, person, sum(k <= 4),"
+            " CASE WHEN sum(k <= 4) = 2 AND sum(k = 1) = 1 AND sum(k = 2) = 1"
+            " AND max(CASE WHEN k = 1 THEN id END) < max(CASE WHEN k = 2 THEN id END)"
+            " THEN max(0, max(CASE WHEN k = 2 THEN t END) - max(CASE WHEN k = 1 THEN t END))"
+            " END, min(CASE WHEN k <= 4 THEN id END), max(CASE WHEN k <= 4 THEN id END),"
+            " sum(k = 6),"
+            " CASE WHEN sum(k = 5) = 1 AND sum(k = 6) = 1"
+            " AND max(CASE WHEN k = 5 THEN id END) < max(CASE WHEN k = 6 THEN id END)"
+            " THEN max(0, max(CASE WHEN k = 6 THEN t END) - max(CASE WHEN k = 5 THEN t END))"
+            " END FROM (SELECT l.appointment_id, l.id, unixepoch(l.at) AS t,"
+            " CASE l.action WHEN 'call.joined' THEN 1 WHEN 'call.left' THEN 2"
+            " WHEN 'call.disconnected' THEN 3 WHEN 'call.reconnected' THEN 4"
+            " WHEN 'waiting.entered' THEN 5 ELSE 6 END AS k,"
+            " CASE WHEN l.action = 'admission.admitted' THEN l.subject_id"
+            " WHEN l.action = 'waiting.entered' THEN coalesce(l.subject_id,"
+            " CASE WHEN l.actor_kind = 'participant' THEN l.actor_id END)"
+            " WHEN l.actor_kind = 'participant' THEN l.actor_id END AS person"
+            " FROM appointments a JOIN audit_log l ON l.appointment_id = a.id"
+            " AND l.action IN ('call.joined', 'call.left', 'call.disconnected',"
+            " 'call.reconnected', 'waiting.entered', 'admission.admitted')"
+            " WHERE a.starts_at >= ? AND a.starts_at < ?)"
+            " WHERE person IS NOT NULL GROUP BY appointment_id, person",
+            (db_time(start), db_time(end)),
         )
-        return [_report_row(r) for r in rows]
+        return [PersonRows(*r) for r in rows]
+
+    async def list_report_rows_of(self, appointment_ids: Sequence[int], actions: Sequence[str],
+                                  *, participants_only: bool = False) -> list[AuditRow]:
+        """These appointments' rows with one of ``actions`` (only participants' with
+        ``participants_only``), from the index alone (details and hashes left out)."""
+        found: list[AuditRow] = []
+        for first in range(0, len(appointment_ids), 500):
+            batch = appointment_ids[first:first + 500]
+            rows = await self._fetchall(
+                "SELECT id, at, actor_kind, actor_id, action, appointment_id, subject_id,"  # noqa: S608
+                f" '' FROM audit_log WHERE appointment_id IN ({','.join('?' * len(batch))})"
+                f" AND action IN ({','.join('?' * len(actions))})"
+                + (" AND actor_kind = 'participant'" if participants_only else ""),
+                [*batch, *actions],
+            )
+            found += [_report_row(r) for r in rows]
+        return found
+
+    async def list_report_marks(self, start: datetime, end: datetime) -> list[tuple[int, str]]:
+        """(appointment id, mark) in the appointments starting in [start, end): a
+        connection test's verdict, or ``sound_only`` for a switch to sound only."""
+        rows = await self._fetchall(
+            "SELECT l.appointment_id, CASE WHEN l.action = 'call.sound_only' THEN"
+            " CASE WHEN json_valid(l.detail) AND json_type(l.detail, '$.on') = 'true'"
+            " THEN 'sound_only' END"
+            " WHEN json_valid(l.detail) AND json_type(l.detail, '$.verdict') = 'text'"
+            " THEN json_extract(l.detail, '$.verdict') END AS mark"
+            " FROM appointments a JOIN audit_log l ON l.appointment_id = a.id"
+            " AND l.action IN ('connection_test.completed', 'call.sound_only')"
+            " WHERE a.starts_at >= ? AND a.starts_at < ? AND mark IS NOT NULL",
+            (db_time(start), db_time(end)),
+        )
+        return [(r[0], r[1]) for r in rows]
 
     async def list_report_rows_between(
         self, start: datetime, end: datetime, actions: Iterable[str]

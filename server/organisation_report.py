@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from server.audit import Action, ActorKind
 from server.calls.attendance import CALL_ACTIONS, derive_attendance
-from server.records import AuditRow, ReportAppointment, ReportNames
+from server.records import AuditRow, PersonRows, ReportAppointment, ReportNames
 from signalling.effects import CallAction
 
 WAITING_ENTERED: Final = CallAction.WAITING_ENTERED.value
@@ -42,8 +42,12 @@ ADMITTED: Final = CallAction.ADMISSION_ADMITTED.value
 TEST: Final = Action.CONNECTION_TEST_COMPLETED.value
 # Written by the call when someone switches to sound only (``media-mode``).
 SOUND_ONLY: Final = "call.sound_only"
-# The rows of an appointment the report reads.
-APPOINTMENT_ACTIONS: Final = (*CALL_ACTIONS, WAITING_ENTERED, ADMITTED, TEST, SOUND_ONLY)
+SOUND_ONLY_MARK: Final = "sound_only"
+# The rows of an appointment the report reads: these by anyone, and the call rows of
+# participants by link (staff members' own attendance is not in the report).
+APPOINTMENT_ACTIONS: Final = (WAITING_ENTERED, ADMITTED, TEST, SOUND_ONLY)
+PARTICIPANT_ACTIONS: Final = CALL_ACTIONS
+WAITING_ACTIONS: Final = (WAITING_ENTERED, ADMITTED)
 LINE_TAKEN: Final = "line.taken"
 LINE_LEFT: Final = "line.left"
 LINE_ACTIONS: Final = (LINE_TAKEN, LINE_LEFT)
@@ -110,11 +114,61 @@ def _detail(row: AuditRow) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def _about(row: AuditRow) -> int | None:
-    """The participant by link a row is about."""
-    if row.subject_id is not None:
-        return row.subject_id
-    return row.actor_id if row.actor_kind == ActorKind.PARTICIPANT else None
+@dataclass
+class _Facts:
+    """What one appointment's rows say: participants by link who joined, their connected
+    seconds, the waits of its admissions and its marks (verdicts, sound-only switches)."""
+
+    joined: int = 0
+    seconds: float = 0.0
+    waits: list[int] = field(default_factory=list)
+    marks: list[str] = field(default_factory=list)
+
+
+def plain_spell(person: PersonRows, crash_ids: Sequence[int]) -> bool:
+    """One join then one leave with no crash between: its length is its connected time,
+    as ``derive_attendance`` would find; any other call rows are derived from the rows."""
+    return person.spell_s is not None and bisect_right(
+        crash_ids, person.first_call_id or 0) == bisect_right(crash_ids,
+                                                              person.last_call_id or 0)
+
+
+def plain_wait(person: PersonRows) -> bool:
+    """No admission, or one wait then one admission; anything else is paired up from the
+    rows (``_pair_waits``)."""
+    return person.admissions == 0 or person.wait_s is not None
+
+
+def rows_to_read(people: Iterable[PersonRows],
+                 lost: Iterable[AuditRow]) -> tuple[list[int], list[int]]:
+    """The appointments whose call rows, and those whose waiting rows, must be read
+    because someone's are not plain."""
+    crash_ids = sorted(row.id for row in lost)
+    calls, waits = set(), set()
+    for person in people:
+        if person.calls and not plain_spell(person, crash_ids):
+            calls.add(person.appointment_id)
+        if not plain_wait(person):
+            waits.add(person.appointment_id)
+    return sorted(calls), sorted(waits)
+
+
+def _pair_waits(rows: list[AuditRow], people: set[int]) -> list[int]:
+    """Each admission of one of ``people`` with the person's latest ``waiting.entered``
+    before it, unless another admission of theirs came in between."""
+    waits = []
+    entered: dict[int, datetime] = {}
+    for row in sorted(rows, key=attrgetter("id")):
+        if row.action == WAITING_ENTERED:
+            person = row.subject_id if row.subject_id is not None else (
+                row.actor_id if row.actor_kind == ActorKind.PARTICIPANT else None)
+            if person is not None:
+                entered[person] = row.at
+        elif row.action == ADMITTED and row.subject_id is not None:
+            since = entered.pop(row.subject_id, None)
+            if since is not None and row.subject_id in people:
+                waits.append(max(0, int((row.at - since).total_seconds())))
+    return waits
 
 
 def _crashes_for(call_rows: Sequence[AuditRow], lost: Sequence[AuditRow],
@@ -126,51 +180,30 @@ def _crashes_for(call_rows: Sequence[AuditRow], lost: Sequence[AuditRow],
     return list(lost[first:last + 1])
 
 
-def _tally_appointment(appointment: ReportAppointment, rows: list[AuditRow],
-                       lost: Sequence[AuditRow], lost_ids: Sequence[int],
-                       now: datetime) -> _Tally:
-    tally = _Tally(appointments=1)
-    rows.sort(key=attrgetter("id"))
-    call_rows = [r for r in rows if r.action in _CALL_SET]
-    joined = 0
-    if call_rows:
-        attendance = derive_attendance(call_rows + _crashes_for(call_rows, lost, lost_ids),
-                                       (), now)
-        for caller, seen in attendance.items():
-            if caller.is_staff or seen.first_joined is None:
-                continue
-            joined += 1
-            tally.seconds += seen.connected.total_seconds()
-    tally.joined = joined
-    waiting: dict[int, datetime] = {}
-    for row in rows:
-        if row.action == WAITING_ENTERED:
-            person = _about(row)
-            if person is not None:
-                waiting[person] = row.at
-        elif row.action == ADMITTED:
-            entered = None if row.subject_id is None else waiting.pop(row.subject_id, None)
-            if entered is not None:
-                tally.waits.append(max(0, int((row.at - entered).total_seconds())))
-        elif row.action == TEST:
-            verdict = _detail(row).get("verdict")
-            if verdict in tally.tests:
-                tally.tests[verdict] += 1
-        elif row.action == SOUND_ONLY and _detail(row).get("on") is True:
+def _count_appointment(tally: _Tally, appointment: ReportAppointment,
+                       facts: _Facts, now: datetime) -> None:
+    """Adds one appointment to its row group's ``tally``."""
+    tally.appointments += 1
+    tally.joined += facts.joined
+    tally.seconds += facts.seconds
+    tally.waits += facts.waits
+    for mark in facts.marks:
+        if mark == SOUND_ONLY_MARK:
             tally.sound_only += 1
+        elif mark in tally.tests:
+            tally.tests[mark] += 1
     if appointment.cancelled:
-        tally.cancelled = 1
-    elif joined:
-        tally.held = 1
+        tally.cancelled += 1
+    elif facts.joined:
+        tally.held += 1
         if appointment.km is not None:
-            tally.travel_km = 2 * appointment.km
+            tally.travel_km += 2 * appointment.km
         if appointment.minutes is not None:
-            tally.travel_minutes = 2 * appointment.minutes
+            tally.travel_minutes += 2 * appointment.minutes
         if appointment.km is None and appointment.minutes is None:
-            tally.travel_unknown = 1
+            tally.travel_unknown += 1
     elif appointment.ends_at <= now:
-        tally.no_show = 1
-    return tally
+        tally.no_show += 1
 
 
 def _figures(tally: _Tally) -> dict[str, Any]:
@@ -229,33 +262,86 @@ def _line_rows(line_rows: Iterable[AuditRow], names: ReportNames,
     return found
 
 
+def _facts(people: Iterable[PersonRows], rows: Iterable[AuditRow],
+           marks: Iterable[tuple[int, str]], crashes: Sequence[AuditRow],
+           now: datetime) -> dict[int, _Facts]:
+    crash_ids = [row.id for row in crashes]
+    facts: dict[int, _Facts] = {}
+    derive: set[tuple[int, int]] = set()
+    pair: dict[int, set[int]] = {}
+    for person in people:
+        found = facts.get(person.appointment_id)
+        if found is None:
+            found = facts[person.appointment_id] = _Facts()
+        if not person.calls:
+            pass
+        elif plain_spell(person, crash_ids):
+            found.joined += 1
+            found.seconds += person.spell_s or 0
+        else:
+            derive.add((person.appointment_id, person.participant_id))
+        if person.wait_s is not None:
+            found.waits.append(person.wait_s)
+        elif person.admissions:
+            pair.setdefault(person.appointment_id, set()).add(person.participant_id)
+    call_rows: dict[int, list[AuditRow]] = {}
+    waiting_rows: dict[int, list[AuditRow]] = {}
+    for row in rows:
+        if row.appointment_id is None:
+            continue
+        if row.action in _CALL_SET:
+            if (row.actor_kind == ActorKind.PARTICIPANT
+                    and (row.appointment_id, row.actor_id) in derive):
+                call_rows.setdefault(row.appointment_id, []).append(row)
+        elif row.appointment_id in pair:
+            waiting_rows.setdefault(row.appointment_id, []).append(row)
+    for appointment_id, found_rows in call_rows.items():
+        found_rows.sort(key=attrgetter("id"))
+        attendance = derive_attendance(
+            found_rows + _crashes_for(found_rows, crashes, crash_ids), (), now)
+        found = facts.setdefault(appointment_id, _Facts())
+        for caller, seen in attendance.items():
+            if not caller.is_staff and seen.first_joined is not None:
+                found.joined += 1
+                found.seconds += seen.connected.total_seconds()
+    for appointment_id, found_rows in waiting_rows.items():
+        facts[appointment_id].waits += _pair_waits(found_rows, pair[appointment_id])
+    for appointment_id, mark in marks:
+        facts.setdefault(appointment_id, _Facts()).marks.append(mark)
+    return facts
+
+
 def build_report(
     appointments: Iterable[ReportAppointment],
+    people: Iterable[PersonRows],
     rows: Iterable[AuditRow],
+    marks: Iterable[tuple[int, str]],
     lost: Iterable[AuditRow],
     line_rows: Iterable[AuditRow],
     names: ReportNames,
     tz: ZoneInfo,
     now: datetime,
 ) -> OrganisationReport:
-    """``rows``: the appointments' rows with one of ``APPOINTMENT_ACTIONS`` in any order;
-    ``lost``: every ``server.lost`` row; ``line_rows``: the line rows of the range."""
-    by_appointment: dict[int, list[AuditRow]] = {}
-    for row in rows:
-        if row.appointment_id is not None:
-            by_appointment.setdefault(row.appointment_id, []).append(row)
+    """From what ``server/db.py`` reads for a range of months (``report_reader.py``):
+    ``people``, each participant's call rows and admissions summed up
+    (``Reads.list_report_people``); ``rows``, the call rows of participants and the
+    waiting and admission rows of the appointments where those were not plain
+    (``rows_to_read``); the marks (test verdicts, ``sound_only``); every ``server.lost``
+    row; and the line rows of the range."""
     crashes = sorted(lost, key=attrgetter("id"))
-    crash_ids = [row.id for row in crashes]
+    facts = _facts(people, rows, marks, crashes, now)
+    none = _Facts()
     groups: dict[tuple[str, int | None, str, int], _Tally] = {}
+    months: dict[datetime, str] = {}  # appointments often share a start time
     for appointment in appointments:
-        tally = _tally_appointment(appointment, by_appointment.get(appointment.id, []),
-                                   crashes, crash_ids, now)
-        key = (month_of(appointment.starts_at, tz), appointment.service_id, appointment.kind,
-               appointment.host_id)
-        if key in groups:
-            groups[key].add(tally)
-        else:
-            groups[key] = tally
+        month = months.get(appointment.starts_at)
+        if month is None:
+            month = months[appointment.starts_at] = month_of(appointment.starts_at, tz)
+        key = (month, appointment.service_id, appointment.kind, appointment.host_id)
+        tally = groups.get(key)
+        if tally is None:
+            tally = groups[key] = _Tally()
+        _count_appointment(tally, appointment, facts.get(appointment.id, none), now)
     report_rows = []
     total = _Tally()
     for (month, service_id, kind, host_id), tally in groups.items():

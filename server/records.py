@@ -454,6 +454,20 @@ class ReportAppointment:
 
 
 @dataclass(frozen=True)
+class PersonRows:
+    """A participant's call rows and admissions in one appointment, summed up."""
+
+    appointment_id: int
+    participant_id: int
+    calls: int  # call rows
+    spell_s: int | None  # the one plain spell's length, else None
+    first_call_id: int | None
+    last_call_id: int | None
+    admissions: int
+    wait_s: int | None  # the one plain wait's length, else None
+
+
+@dataclass(frozen=True)
 class ReportNames:
     """Display names by id (also of staff no longer active)."""
 

@@ -257,3 +257,16 @@ async def test_metrics_cost_tiny() -> None:
     samples = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
     assert samples["kota_call_participants"] == 4 and samples["kota_waiting_people"] == 2
     assert samples["kota_admissions_total"] == 3
+
+
+async def test_reports_tiny(tmp_path: Path) -> None:
+    """``python -m bench reports`` in small: a few weeks of two professionals, the report
+    and the floor timed on the same file, the report's held count equal to the data's."""
+    from bench.reports import ReportsBenchConfig, render_text, run_reports_bench
+
+    result = await run_reports_bench(
+        ReportsBenchConfig(professionals=2, per_day=3, days=21, rounds=1), tmp_path)
+    text = render_text(result)
+    assert result.appointments == 2 * 3 * 15 and result.log_rows > result.appointments, text
+    assert 0 < result.held <= result.appointments and result.report_rows > 0, text
+    assert result.report_s > 0 and result.floor_s > 0 and "ratio to the floor" in text

@@ -51,7 +51,7 @@ ANCHORS = (
 # Configured one-way distances per (service index, municipality); halves add up exactly.
 DISTANCES = {0: {"Inari": (42.0, 45), "Utsjoki": (160.5, 130)}, 1: {"Inari": (10.5, 15)}}
 ACTIONS = ("enter", "admit", "waitleft", "join", "disconnect", "reconnect", "leave",
-           "test", "sound")
+           "test", "sound", "visit", "visit")  # a visit: enter, admitted, join, leave
 
 
 # -- the brute force: months by hand, percentiles by hand ------------------------
@@ -157,7 +157,10 @@ def simulate(plan_list: list[Plan], crash_list: list[tuple[int, int, bool]],
         t = plan.start - timedelta(minutes=10)
         for seq, (gap, action, person, arg) in enumerate(plan.intents):
             t += timedelta(seconds=gap)
-            timeline.append((t, 1, a, seq, action, person % (plan.people + 1), arg))
+            who = person % (plan.people + 1)
+            steps = ["enter", "admit", "join", "leave"] if action == "visit" else [action]
+            for n, step in enumerate(steps):  # a visit's steps a minute apart
+                timeline.append((t + timedelta(minutes=n), 1, a, 4 * seq + n, step, who, arg))
     for n, (a, gap, logs_seats) in enumerate(crash_list):
         if plan_list:
             at = plan_list[a % len(plan_list)].start + timedelta(seconds=gap)
