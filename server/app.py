@@ -91,6 +91,7 @@ from server.message_plan import MessagePlan
 from server.metrics import Metrics, count_errors
 from server.outbox import Outbox
 from server.passwords import PasswordChecker
+from server.report_settling import ReportSettling
 from server.request_bodies import body_limit_middleware
 from server.request_log import request_log_middleware
 from server.retention import PersonalDataRemoval
@@ -141,6 +142,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> w
     app.cleanup_ctx.append(_connection_tests)
     app.cleanup_ctx.append(_metrics)
     app.cleanup_ctx.append(_retention)
+    app.cleanup_ctx.append(_report_settling)
     app.on_shutdown.append(_close_calls)
     app.on_shutdown.append(_close_lines)
     app.on_cleanup.append(_close_coalesced_log)
@@ -355,6 +357,17 @@ async def _retention(app: web.Application) -> AsyncIterator[None]:
     removal.start()
     yield
     await removal.stop()
+
+
+# -- the organisation report's settled facts (docs/reports.md) -----------------------
+
+
+async def _report_settling(app: web.Application) -> AsyncIterator[None]:
+    """Stores the report facts of appointments whose call is over, at start and hourly."""
+    settling = ReportSettling(app[DB], app[CLOCK])
+    settling.start()
+    yield
+    await settling.stop()
 
 
 async def _close_calls(app: web.Application) -> None:

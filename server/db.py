@@ -58,6 +58,7 @@ from server.records import (
     Service,
     ServiceClosure,
     ServiceHours,
+    SettledFacts,
     Staff,
     StaffRole,
     StaffSession,
@@ -1217,16 +1218,20 @@ class Reads:
         return [TravelDistance(r["municipality"], float(r["km"]), int(r["minutes"]))
                 for r in rows]
 
-    async def list_report_appointments(self, start: datetime,
-                                       end: datetime) -> list[ReportAppointment]:
+    async def list_report_appointments(
+        self, start: datetime, end: datetime,
+    ) -> tuple[list[ReportAppointment], list[SettledFacts]]:
         """Appointments starting in [start, end), with the one-way travel each avoids
-        (its own setting, else the service's distance for the family's municipality)."""
+        (its own setting, else the service's distance for the family's municipality),
+        and the stored facts of those settled (``report_facts``), in one pass."""
         rows = await self._fetchall(
             "SELECT a.id, a.starts_at, a.ends_at, a.kind, a.status, a.host_id, a.service_id,"
-            " COALESCE(a.travel_km, d.km) AS km, COALESCE(a.travel_minutes, d.minutes) AS min"
+            " COALESCE(a.travel_km, d.km) AS km, COALESCE(a.travel_minutes, d.minutes) AS min,"
+            " f.joined, f.seconds, f.waits, f.marks"
             " FROM appointments a LEFT JOIN travel_distances d"
             " ON d.service_id = a.service_id AND d.municipality = a.municipality"
-            " WHERE a.starts_at >= ? AND a.starts_at < ? ORDER BY a.id",
+            " LEFT JOIN report_facts f ON f.appointment_id = a.id"
+            " WHERE a.starts_at >= ? AND a.starts_at < ?",
             (db_time(start), db_time(end)),
         )
         times: dict[str, datetime] = {}  # many appointments start and end together
@@ -1237,21 +1242,39 @@ class Reads:
                 found = times[text] = _fast_time(text)
             return found
 
-        return [
-            ReportAppointment(r[0], parsed(r[1]), parsed(r[2]), r[3], r[4] == "cancelled",
-                              r[5], r[6], None if r[7] is None else float(r[7]), r[8])
-            for r in rows
-        ]
+        appointments, settled = [], []
+        for r in rows:
+            appointments.append(ReportAppointment(
+                r[0], parsed(r[1]), parsed(r[2]), r[3], r[4] == "cancelled", r[5], r[6],
+                None if r[7] is None else float(r[7]), r[8]))
+            if r[9] is not None:
+                settled.append(SettledFacts(
+                    r[0], r[9], r[10], tuple(int(w) for w in r[11].split(",")) if r[11] else (),
+                    tuple(r[12].split(",")) if r[12] else ()))
+        return appointments, settled
 
     async def list_report_people(self, start: datetime, end: datetime) -> list[PersonRows]:
-        """Per participant by link in the appointments starting in [start, end): their
-        call rows and admissions summed up in one pass over the index (``PersonRows``).
-        The plain cases — one ``call.joined`` then one ``call.left`` and no other call
-        row; one ``waiting.entered`` then one ``admission.admitted`` — come with their
-        length in seconds (never below 0); anything else is left to the rows."""
+        """Per participant by link in the appointments starting in [start, end) whose
+        facts are not settled (``report_facts``): their call rows and admissions summed
+        up in one pass over the index (``PersonRows``). The plain cases — one
+        ``call.joined`` then one ``call.left`` and no other call row; one
+        ``waiting.entered`` then one ``admission.admitted`` — come with their length in
+        seconds (never below 0); anything else is left to the rows."""
+        return await self._report_people(
+            "a.starts_at >= ? AND a.starts_at < ?" + _UNSETTLED, (db_time(start), db_time(end)))
+
+    async def list_report_people_of(self, appointment_ids: Sequence[int]) -> list[PersonRows]:
+        """As ``list_report_people``, for these appointments (settled or not)."""
+        found: list[PersonRows] = []
+        for first in range(0, len(appointment_ids), 500):
+            batch = appointment_ids[first:first + 500]
+            found += await self._report_people(f"a.id IN ({','.join('?' * len(batch))})", batch)
+        return found
+
+    async def _report_people(self, where: str, params: Sequence[Any]) -> list[PersonRows]:
         # k: 1 joined, 2 left, 3 disconnected, 4 reconnected, 5 entered, 6 admitted.
         rows = await self._fetchall(
-            "SELECT appointment_id, person, sum(k <= 4),"
+            "SELECT appointment_id, person, sum(k <= 4),"  # noqa: S608 (fixed fragments)
             " CASE WHEN sum(k <= 4) = 2 AND sum(k = 1) = 1 AND sum(k = 2) = 1"
             " AND max(CASE WHEN k = 1 THEN id END) < max(CASE WHEN k = 2 THEN id END)"
             " THEN max(0, max(CASE WHEN k = 2 THEN t END) - max(CASE WHEN k = 1 THEN t END))"
@@ -1271,9 +1294,9 @@ class Reads:
             " FROM appointments a JOIN audit_log l ON l.appointment_id = a.id"
             " AND l.action IN ('call.joined', 'call.left', 'call.disconnected',"
             " 'call.reconnected', 'waiting.entered', 'admission.admitted')"
-            " WHERE a.starts_at >= ? AND a.starts_at < ?)"
+            f" WHERE {where})"
             " WHERE person IS NOT NULL GROUP BY appointment_id, person",
-            (db_time(start), db_time(end)),
+            params,
         )
         return [PersonRows(*r) for r in rows]
 
@@ -1295,20 +1318,43 @@ class Reads:
         return found
 
     async def list_report_marks(self, start: datetime, end: datetime) -> list[tuple[int, str]]:
-        """(appointment id, mark) in the appointments starting in [start, end): a
-        connection test's verdict, or ``sound_only`` for a switch to sound only."""
+        """(appointment id, mark) in the appointments starting in [start, end) whose facts
+        are not settled: a connection test's verdict, or ``sound_only`` for a switch to
+        sound only."""
+        return await self._report_marks("a.starts_at >= ? AND a.starts_at < ?" + _UNSETTLED,
+                                        (db_time(start), db_time(end)))
+
+    async def list_report_marks_of(self, appointment_ids: Sequence[int],
+                                   ) -> list[tuple[int, str]]:
+        found: list[tuple[int, str]] = []
+        for first in range(0, len(appointment_ids), 500):
+            batch = appointment_ids[first:first + 500]
+            found += await self._report_marks(f"a.id IN ({','.join('?' * len(batch))})", batch)
+        return found
+
+    async def _report_marks(self, where: str, params: Sequence[Any]) -> list[tuple[int, str]]:
         rows = await self._fetchall(
-            "SELECT l.appointment_id, CASE WHEN l.action = 'call.sound_only' THEN"
+            "SELECT l.appointment_id, CASE WHEN l.action = 'call.sound_only' THEN"  # noqa: S608
             " CASE WHEN json_valid(l.detail) AND json_type(l.detail, '$.on') = 'true'"
             " THEN 'sound_only' END"
             " WHEN json_valid(l.detail) AND json_type(l.detail, '$.verdict') = 'text'"
             " THEN json_extract(l.detail, '$.verdict') END AS mark"
             " FROM appointments a JOIN audit_log l ON l.appointment_id = a.id"
             " AND l.action IN ('connection_test.completed', 'call.sound_only')"
-            " WHERE a.starts_at >= ? AND a.starts_at < ? AND mark IS NOT NULL",
-            (db_time(start), db_time(end)),
+            f" WHERE {where} AND mark IS NOT NULL",
+            params,
         )
         return [(r[0], r[1]) for r in rows]
+
+    async def list_appointments_to_settle(self, ended_before: datetime, after_id: int,
+                                          limit: int) -> list[int]:
+        """Appointments after ``after_id`` that ended before ``ended_before`` and whose
+        facts are not stored, in id order."""
+        rows = await self._fetchall(
+            "SELECT a.id FROM appointments a WHERE a.id > ? AND a.ends_at < ? AND NOT EXISTS"
+            " (SELECT 1 FROM report_facts f WHERE f.appointment_id = a.id)"
+            " ORDER BY a.id LIMIT ?", (after_id, db_time(ended_before), limit))
+        return [r[0] for r in rows]
 
     async def list_report_rows_between(
         self, start: datetime, end: datetime, actions: Iterable[str]
@@ -1330,6 +1376,10 @@ class Reads:
         lines = await self._fetchall("SELECT id, name FROM lines")
         return ReportNames({r[0]: r[1] for r in staff}, {r[0]: r[1] for r in services},
                            {r[0]: r[1] for r in lines})
+
+
+# Appointments whose report facts are stored are counted from those, not from their rows.
+_UNSETTLED = " AND NOT EXISTS (SELECT 1 FROM report_facts f WHERE f.appointment_id = a.id)"
 
 
 class Tx(Reads):
@@ -1467,6 +1517,10 @@ class Tx(Reads):
                 appointment_id,
             ),
         )
+        # Moved from the past into the future, its call may go on: counted from its rows
+        # again until it settles anew.
+        await self._execute("DELETE FROM report_facts WHERE appointment_id = ? AND ? > ?",
+                            (appointment_id, db_time(ends_at), db_time(now)))
         if staff_ids is not None:
             await self._execute(
                 "DELETE FROM appointment_staff WHERE appointment_id = ?", (appointment_id,)
@@ -1480,6 +1534,20 @@ class Tx(Reads):
                 "DELETE FROM appointment_staff WHERE appointment_id = ? AND staff_id = ?",
                 (appointment_id, host_id),
             )
+
+    async def save_report_facts(self, facts: Iterable[SettledFacts], ended_before: datetime,
+                                now: datetime) -> int:
+        """Stores settled facts of appointments that still ended before ``ended_before``
+        (one moved into the future meanwhile is left out); facts stored meanwhile by
+        another run are kept."""
+        cursor = await self._conn.executemany(
+            "INSERT OR IGNORE INTO report_facts (appointment_id, joined, seconds, waits,"
+            " marks, settled_at) SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS"
+            " (SELECT 1 FROM appointments WHERE id = ? AND ends_at < ?)",
+            [(f.appointment_id, f.joined, f.seconds, ",".join(map(str, f.waits)),
+              ",".join(f.marks), db_time(now), f.appointment_id, db_time(ended_before))
+             for f in facts])
+        return max(cursor.rowcount, 0)
 
     async def cancel_appointment(self, appointment_id: int, now: datetime) -> None:
         await self._execute(

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from server.audit import Action, ActorKind
 from server.calls.attendance import CALL_ACTIONS, derive_attendance
-from server.records import AuditRow, PersonRows, ReportAppointment, ReportNames
+from server.records import AuditRow, PersonRows, ReportAppointment, ReportNames, SettledFacts
 from signalling.effects import CallAction
 
 WAITING_ENTERED: Final = CallAction.WAITING_ENTERED.value
@@ -55,6 +55,7 @@ VERDICTS: Final = ("good", "audio_only", "too_weak", "no_connection")
 MAX_MONTHS: Final = 36
 
 _CALL_SET: Final = frozenset(CALL_ACTIONS)
+_OPENS: Final = frozenset({CallAction.CALL_JOINED.value, CallAction.CALL_RECONNECTED.value})
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,23 @@ class _Facts:
     seconds: float = 0.0
     waits: list[int] = field(default_factory=list)
     marks: list[str] = field(default_factory=list)
+    open: bool = False  # someone's spell has no end yet: not settled
+
+
+def facts_to_settle(appointment_ids: Iterable[int], people: Iterable[PersonRows],
+                    rows: Iterable[AuditRow], marks: Iterable[tuple[int, str]],
+                    lost: Iterable[AuditRow], now: datetime) -> list[SettledFacts]:
+    """The facts of these appointments to store, counted as the report counts them;
+    an appointment with someone still in its call is left for a later run."""
+    found = _facts(people, rows, marks, sorted(lost, key=attrgetter("id")), now)
+    none = _Facts()
+    settled = []
+    for appointment_id in appointment_ids:
+        fact = found.get(appointment_id, none)
+        if not fact.open:
+            settled.append(SettledFacts(appointment_id, fact.joined, fact.seconds,
+                                        tuple(fact.waits), tuple(fact.marks)))
+    return settled
 
 
 def plain_spell(person: PersonRows, crash_ids: Sequence[int]) -> bool:
@@ -171,6 +189,14 @@ def _pair_waits(rows: list[AuditRow], people: set[int]) -> list[int]:
     return waits
 
 
+def _spell_open(call_rows: Sequence[AuditRow], crash_ids: Sequence[int]) -> bool:
+    """Someone's last call row (in id order) is a join or reconnect that no crash
+    followed: a later leave or ``server.lost`` row may still end that spell."""
+    last: dict[int | None, AuditRow] = {row.actor_id: row for row in call_rows}
+    return any(row.action in _OPENS and bisect_right(crash_ids, row.id) == len(crash_ids)
+               for row in last.values())
+
+
 def _crashes_for(call_rows: Sequence[AuditRow], lost: Sequence[AuditRow],
                  lost_ids: Sequence[int]) -> list[AuditRow]:
     """The ``server.lost`` rows that can end a spell of these rows: those among them and
@@ -181,7 +207,7 @@ def _crashes_for(call_rows: Sequence[AuditRow], lost: Sequence[AuditRow],
 
 
 def _count_appointment(tally: _Tally, appointment: ReportAppointment,
-                       facts: _Facts, now: datetime) -> None:
+                       facts: _Facts | SettledFacts, now: datetime) -> None:
     """Adds one appointment to its row group's ``tally``."""
     tally.appointments += 1
     tally.joined += facts.joined
@@ -300,6 +326,7 @@ def _facts(people: Iterable[PersonRows], rows: Iterable[AuditRow],
         attendance = derive_attendance(
             found_rows + _crashes_for(found_rows, crashes, crash_ids), (), now)
         found = facts.setdefault(appointment_id, _Facts())
+        found.open = found.open or _spell_open(found_rows, crash_ids)
         for caller, seen in attendance.items():
             if not caller.is_staff and seen.first_joined is not None:
                 found.joined += 1
@@ -321,15 +348,19 @@ def build_report(
     names: ReportNames,
     tz: ZoneInfo,
     now: datetime,
+    settled: Iterable[SettledFacts] = (),
 ) -> OrganisationReport:
     """From what ``server/db.py`` reads for a range of months (``report_reader.py``):
     ``people``, each participant's call rows and admissions summed up
     (``Reads.list_report_people``); ``rows``, the call rows of participants and the
     waiting and admission rows of the appointments where those were not plain
     (``rows_to_read``); the marks (test verdicts, ``sound_only``); every ``server.lost``
-    row; and the line rows of the range."""
+    row; and the line rows of the range. ``settled``: the stored facts of appointments
+    whose call is settled, whose rows are then not read at all."""
     crashes = sorted(lost, key=attrgetter("id"))
     facts = _facts(people, rows, marks, crashes, now)
+    counted: dict[int, _Facts | SettledFacts] = {f.appointment_id: f for f in settled}
+    counted.update(facts)
     none = _Facts()
     groups: dict[tuple[str, int | None, str, int], _Tally] = {}
     months: dict[datetime, str] = {}  # appointments often share a start time
@@ -341,7 +372,7 @@ def build_report(
         tally = groups.get(key)
         if tally is None:
             tally = groups[key] = _Tally()
-        _count_appointment(tally, appointment, facts.get(appointment.id, none), now)
+        _count_appointment(tally, appointment, counted.get(appointment.id, none), now)
     report_rows = []
     total = _Tally()
     for (month, service_id, kind, host_id), tally in groups.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import NamedTuple
 
 
 class StaffRole(enum.StrEnum):
@@ -436,11 +437,12 @@ class TravelDistance:
     minutes: int
 
 
-@dataclass(frozen=True)
-class ReportAppointment:
+class ReportAppointment(NamedTuple):
     """What the organisation report needs of an appointment. ``km`` and ``minutes`` are
     one way: the appointment's own setting, else the service's configured distance for
-    the family's municipality, else None (not known)."""
+    the family's municipality, else None (not known). A named tuple: a year's report
+    makes one per appointment, and a tuple is made several times faster than a frozen
+    dataclass."""
 
     id: int
     starts_at: datetime
@@ -465,6 +467,17 @@ class PersonRows:
     last_call_id: int | None
     admissions: int
     wait_s: int | None  # the one plain wait's length, else None
+
+
+class SettledFacts(NamedTuple):
+    """An appointment's stored report facts (``report_facts``): anonymous numbers only
+    (a named tuple, as ``ReportAppointment``)."""
+
+    appointment_id: int
+    joined: int
+    seconds: float
+    waits: tuple[int, ...]
+    marks: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,15 @@
 """Reads what the organisation report needs for a range of months and builds it.
 
-The reads use the read connection (a consistent WAL snapshot per statement) and the
-indexes of migration 0012; the pure ``build_report`` runs in a worker thread so the
-event loop keeps serving calls while a year is counted.
+Appointments whose call is settled are counted from their stored facts
+(``report_settling.py``), the others from their usage-log rows through the indexes of
+migration 0012; the pure ``build_report`` runs in a worker thread so the event loop keeps
+serving calls while a year is counted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -71,38 +69,20 @@ def month_range(first_raw: str | None, last_raw: str | None) -> MonthRange:
     return found
 
 
-@contextlib.contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """A year's report makes about a million short-lived objects that hold no cycles; the
-    cyclic collector would scan them again and again (a fifth of the report's time).
-    It is paused while the report is counted and resumed after (unless it was off)."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
-
-
-async def read_organisation_report(reads: Reads, months: MonthRange, tz: ZoneInfo,
+async def read_organisation_report(db: Reads, months: MonthRange, tz: ZoneInfo,
                                    now: datetime) -> OrganisationReport:
-    with _no_cycle_collection():
-        return await _read(reads, months, tz, now)
-
-
-async def _read(reads: Reads, months: MonthRange, tz: ZoneInfo,
-                now: datetime) -> OrganisationReport:
+    """Settled appointments are counted from their stored facts (``report_facts``); only
+    the others' usage-log rows are read."""
     start, end = months.bounds(tz)
-    appointments = await reads.list_report_appointments(start, end)
-    people = await reads.list_report_people(start, end)
-    lost = await reads.list_server_lost_rows(0)
+    appointments, settled = await db.list_report_appointments(start, end)
+    people = await db.list_report_people(start, end)
+    lost = await db.list_server_lost_rows(0)
     with_calls, with_waits = rows_to_read(people, lost)
-    rows = [*await reads.list_report_rows_of(with_calls, PARTICIPANT_ACTIONS,
-                                             participants_only=True),
-            *await reads.list_report_rows_of(with_waits, WAITING_ACTIONS)]
-    marks = await reads.list_report_marks(start, end)
-    line_rows = await reads.list_report_rows_between(start, end, LINE_ACTIONS)
-    names = await reads.get_report_names()
+    rows = [*await db.list_report_rows_of(with_calls, PARTICIPANT_ACTIONS,
+                                          participants_only=True),
+            *await db.list_report_rows_of(with_waits, WAITING_ACTIONS)]
+    marks = await db.list_report_marks(start, end)
+    line_rows = await db.list_report_rows_between(start, end, LINE_ACTIONS)
+    names = await db.get_report_names()
     return await asyncio.to_thread(build_report, appointments, people, rows, marks, lost,
-                                   line_rows, names, tz, now)
+                                   line_rows, names, tz, now, settled)
