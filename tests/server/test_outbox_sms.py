@@ -145,10 +145,14 @@ async def test_an_unreachable_adapter_is_retried(
     made = await book(sanna, participants=[by_sms()])
 
     async def refused() -> bool:
-        return bool((await message(sanna, made["id"]))["attempts"] == 1)
-    await wait_until(refused, 15, "the first attempt")
+        # ``attempts`` counts from the claim, while the row is still ``sending``: wait for
+        # the attempt's end (the next one is 30 s later).
+        found = await message(sanna, made["id"])
+        return bool(found["attempts"] == 1 and found["state"] != "sending")
+    await wait_until(refused, 15, "the first attempt to end")
     found = await message(sanna, made["id"])
     assert found["state"] == "pending" and found["last_error"] == "gateway_unreachable"
+    assert found["attempts"] == 1
 
 
 def test_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
