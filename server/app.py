@@ -91,7 +91,8 @@ from server.message_plan import MessagePlan
 from server.metrics import Metrics, count_errors
 from server.outbox import Outbox
 from server.passwords import PasswordChecker
-from server.report_settling import ReportSettling
+from server.periodic import Periodic
+from server.report_settling import SWEEP_SECONDS, settle_report_facts
 from server.request_bodies import body_limit_middleware
 from server.request_log import request_log_middleware
 from server.retention import PersonalDataRemoval
@@ -364,7 +365,9 @@ async def _retention(app: web.Application) -> AsyncIterator[None]:
 
 async def _report_settling(app: web.Application) -> AsyncIterator[None]:
     """Stores the report facts of appointments whose call is over, at start and hourly."""
-    settling = ReportSettling(app[DB], app[CLOCK])
+    db, clock = app[DB], app[CLOCK]
+    settling = Periodic("report.settle", lambda: settle_report_facts(db, clock()),
+                        SWEEP_SECONDS)
     settling.start()
     yield
     await settling.stop()

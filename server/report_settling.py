@@ -1,6 +1,6 @@
 """Settling the organisation report's facts of appointments whose call is over.
 
-A day after an appointment ended (and once nobody is left in its call) its figures can
+A day after an appointment ended (and once every spell in its call has ended) its figures can
 no longer change: the participants by link who joined, their connected time, the waits
 of its admissions and its marks (test verdicts, sound-only switches) are stored in
 ``report_facts``, counted exactly as the report counts them from the rows. A year's
@@ -11,9 +11,7 @@ outlive the usage-log purge (``kota audit purge`` settles first). Anonymous numb
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -30,7 +28,7 @@ logger = logging.getLogger(__name__)
 # Past every join window and reconnect grace: a call over a day ago gets no new rows.
 SETTLE_AFTER: Final = timedelta(days=1)
 BATCH: Final = 1000
-SWEEP_SECONDS: Final = 3600.0
+SWEEP_SECONDS: Final = 3600.0  # the server's run (server/app.py), at start and hourly
 
 
 async def settle_report_facts(db: Database, now: datetime, *, batch: int = BATCH) -> int:
@@ -53,36 +51,6 @@ async def settle_report_facts(db: Database, now: datetime, *, batch: int = BATCH
         async with db.transaction() as tx:
             stored += await tx.save_report_facts(facts, ended_before, now)
         await asyncio.sleep(0)  # let requests in between batches
+    if stored:
+        logger.info("report.settled", extra={"appointments": stored})
     return stored
-
-
-class ReportSettling:
-    """The server's hourly run of ``settle_report_facts`` (also at start)."""
-
-    def __init__(self, db: Database, clock: Callable[[], datetime],
-                 interval: float = SWEEP_SECONDS) -> None:
-        self._db = db
-        self._clock = clock
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._sweep(), name="report-settling")
-
-    async def stop(self) -> None:
-        """Cancels between batches or mid-transaction (rolled back whole)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _sweep(self) -> None:
-        while True:
-            try:
-                stored = await settle_report_facts(self._db, self._clock())
-                if stored:
-                    logger.info("report.settled", extra={"appointments": stored})
-            except Exception:
-                logger.exception("report.settle_failed")
-            await asyncio.sleep(self._interval)

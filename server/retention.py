@@ -11,7 +11,6 @@ runs this at start and daily, ``kota retention run`` at once (docs/audit.md).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from datetime import datetime, timedelta
 
 from server.audit import SYSTEM, Action, AuditLog
 from server.db import Database
+from server.periodic import Periodic
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +59,8 @@ class PersonalDataRemoval:
         self._clock = clock
         self._period = period
         self._is_live = is_live
-        self._interval = interval
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._sweep = Periodic("retention.sweep", self.run, interval)
 
     async def run(self) -> RemovalTally:
         """Remove everything past the period now; safe to run again (idempotent)."""
@@ -129,20 +128,8 @@ class PersonalDataRemoval:
     # -- the server's daily sweep ------------------------------------------------
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._sweep(), name="retention-sweep")
+        self._sweep.start()
 
     async def stop(self) -> None:
         """Cancels between objects or mid-transaction (rolled back whole)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _sweep(self) -> None:
-        while True:
-            try:
-                await self.run()
-            except Exception:
-                logger.exception("retention.sweep_failed")
-            await asyncio.sleep(self._interval)
+        await self._sweep.stop()

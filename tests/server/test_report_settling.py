@@ -3,6 +3,7 @@ no end, dropped when the appointment moves into the future; the report stays the
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -81,6 +82,15 @@ async def test_only_calls_over_a_day_ago_with_every_spell_ended_settle(db: Datab
     assert before["participant_minutes"] == 40 and before["participants_joined"] == 3
     assert await settle_report_facts(db, NOW + timedelta(days=1)) == 1  # ``recent`` now
     assert sorted(_settled(db)) == sorted([done, recent]) and still_in not in _settled(db)
+
+
+async def test_two_settling_runs_at_once_store_each_appointment_once(db: Database) -> None:
+    """The server's hourly run and ``kota audit purge`` may settle together."""
+    made = [await _call(db, START + timedelta(days=n), leaves=True) for n in range(5)]
+    first, second = await asyncio.gather(settle_report_facts(db, NOW, batch=2),
+                                         settle_report_facts(db, NOW, batch=2))
+    assert first + second == len(made)
+    assert sorted(_settled(db)) == sorted(made)
 
 
 async def test_an_appointment_moved_into_the_future_is_counted_from_its_rows_again(
