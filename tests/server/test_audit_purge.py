@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -30,13 +29,12 @@ from tests.conftest import Accounts, StaffClient
 from tests.server import test_audit_tamper as tamper_moves
 from tests.server.conftest import (
     KOTA_COMMAND,
-    appointment_body,
     book,
     hours_ahead,
     kota_env,
     run_kota,
 )
-from tests.server.test_sigkill_writes import kill_mid_burst, start_kota
+from tests.server.test_sigkill_writes import book_until_killed, kill_mid_burst, start_kota
 
 OLD_ROWS = 120
 RETENTION_DAYS = "3650"
@@ -342,19 +340,6 @@ async def test_a_prefix_deleted_without_the_key_is_detected(
     assert code == 1 and "BROKEN at row 100: row 1-99 is missing" in out, out
 
 
-async def _book_until_stopped(client: StaffClient, booked: list[int]) -> None:
-    slot = 0
-    try:
-        while True:
-            slot += 1
-            resp = await client.post("/api/appointments", json=appointment_body(
-                hours_ahead(2) + timedelta(hours=slot)))
-            if resp.status == 201:
-                booked.append((await resp.json())["id"])
-    except (TimeoutError, aiohttp.ClientError, ConnectionError):
-        return
-
-
 async def test_a_purge_killed_midway_leaves_whole_batches_and_a_verifiable_log(
     settings: Settings, accounts: Accounts, tmp_path: Path
 ) -> None:
@@ -369,7 +354,7 @@ async def test_a_purge_killed_midway_leaves_whole_batches_and_a_verifiable_log(
     booked: list[int] = []
     try:
         assert (await sanna.login("sanna")).status == 201
-        writer = asyncio.create_task(_book_until_stopped(sanna, booked))
+        writer = asyncio.create_task(book_until_killed(sanna, booked))
         purge = await asyncio.create_subprocess_exec(
             str(KOTA_COMMAND), "audit", "purge", "--batch", "100",
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,

@@ -13,8 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from server.appointments import AppointmentIn, ParticipantIn, Scheduler
 from server.audit import AuditLog
 from server.audit_checkpoints import Checkpointer, open_chain
@@ -25,8 +23,8 @@ from server.message_plan import MessagePlan
 from server.records import AppointmentKind, ParticipantRole
 from server.settings import Settings
 from tests.conftest import Accounts, StaffClient, wait_until
-from tests.server.conftest import appointment_body, hours_ahead, run_kota
-from tests.server.test_sigkill_writes import kill_mid_burst, start_kota
+from tests.server.conftest import run_kota
+from tests.server.test_sigkill_writes import book_until_killed, kill_mid_burst, start_kota
 
 OLD = 1500
 ENV = {"KOTA_RETENTION_DAYS": "30"}
@@ -97,19 +95,6 @@ def _check_whole(db_path: Path) -> tuple[int, int]:
     return removed, untouched
 
 
-async def _book_until_killed(client: StaffClient, booked: list[int]) -> None:
-    slot = 0
-    try:
-        while True:
-            slot += 1
-            resp = await client.post("/api/appointments", json=appointment_body(
-                hours_ahead(2) + timedelta(hours=slot)))
-            if resp.status == 201:
-                booked.append((await resp.json())["id"])
-    except (TimeoutError, aiohttp.ClientError, ConnectionError):
-        return
-
-
 async def test_a_kill_during_removal_leaves_whole_appointments_and_a_verifiable_log(
     settings: Settings, accounts: Accounts, tmp_path: Path
 ) -> None:
@@ -120,7 +105,7 @@ async def test_a_kill_during_removal_leaves_whole_appointments_and_a_verifiable_
     try:
         assert (await sanna.login("sanna")).status == 201
         booked: list[int] = []
-        writer = asyncio.create_task(_book_until_killed(sanna, booked))
+        writer = asyncio.create_task(book_until_killed(sanna, booked))
         await kill_mid_burst(process, [writer], lambda: _removed_count(settings.db_path) > 0,
                              0.3, "the start-up removal to begin")
     finally:

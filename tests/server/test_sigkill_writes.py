@@ -77,6 +77,21 @@ async def kill_mid_burst(process: asyncio.subprocess.Process, writers: list[asyn
     await asyncio.wait_for(asyncio.gather(*writers), 30)
 
 
+async def book_until_killed(client: StaffClient, booked: list[int]) -> None:
+    """Book appointment after appointment (their ids into ``booked``) until the server
+    goes away: staff writing beside a long job that is killed."""
+    slot = 0
+    try:
+        while True:
+            slot += 1
+            resp = await client.post("/api/appointments", json=appointment_body(
+                hours_ahead(2) + timedelta(hours=slot)))
+            if resp.status == 201:
+                booked.append((await resp.json())["id"])
+    except (TimeoutError, aiohttp.ClientError, ConnectionError):
+        return
+
+
 async def _write_until_killed(
     client: StaffClient, slot: int, acked: Acknowledged, rng: random.Random
 ) -> None:
