@@ -18,7 +18,6 @@ import random
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -28,7 +27,7 @@ from tests.server.booking_helpers import make_service
 from tests.server.conftest import run_kota
 from tests.server.test_sigkill_writes import kill_mid_burst, start_kota
 
-ROUNDS = 4
+ROUNDS = 3
 SERVICES = 3
 Distance = tuple[str, float, int]  # (municipality, km, minutes)
 
