@@ -57,15 +57,21 @@ class Verdict:
 
 async def verify_log(db: Database, key: bytes, checkpoint_path: Path) -> Verdict:
     """Walk the chain with the key from its start (row 1, or the newest purge), then
-    compare its end with the newest checkpoint."""
+    compare its end with the newest checkpoint.
+
+    The checkpoint is read first, then the purge records and the rows from one snapshot
+    of the file: a purge (another ``kota audit purge``) committing meanwhile must not
+    look like rows cut out of the log."""
     latest, problem = CheckpointLog(checkpoint_path, AuditChain(key)).latest()
     chain = AuditChain(key, keyed_from=latest.keyed_from if latest else 1)
-    purge, purge_problem = chain_start(await db.list_audit_purges(), chain)
-    if purge_problem is not None:
-        return Verdict(False, f"usage log BROKEN: {purge_problem}")
-    report = await verify_chain(
-        db.iter_audit_rows(), chain, remember=frozenset({latest.last_id} if latest else ()),
-        start=(purge.first_id, purge.prev_hash) if purge else None)
+    async with db.snapshot() as snapshot:
+        purge, purge_problem = chain_start(await snapshot.list_audit_purges(), chain)
+        if purge_problem is not None:
+            return Verdict(False, f"usage log BROKEN: {purge_problem}")
+        report = await verify_chain(
+            snapshot.iter_audit_rows(), chain,
+            remember=frozenset({latest.last_id} if latest else ()),
+            start=(purge.first_id, purge.prev_hash) if purge else None)
     if not report.ok:
         return Verdict(False, f"usage log BROKEN at row {report.first_broken_id}: "
                               f"{report.reason}")

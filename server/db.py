@@ -2278,6 +2278,19 @@ def _untimed(op: str, seconds: float) -> None:
     """``Database.timed`` until metrics are wired: nothing to count."""
 
 
+class Snapshot(Reads):
+    """Reads that all see one state of the file: one read transaction on a connection of
+    its own (``Database.snapshot``). Writers, in this process or another, go on meanwhile;
+    what they commit is not seen. For reads that must agree with each other across many
+    statements, such as walking the usage log while a purge may delete its oldest rows."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return list(await self._conn.execute_fetchall(sql, params))
+
+
 class Database(Reads):
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -2371,6 +2384,18 @@ class Database(Reads):
         except sqlite3.Error:
             # SQLite may already have rolled back (a full disk does that); nothing is kept.
             logger.warning("db.rollback_failed")
+
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Snapshot]:
+        """Reads from one state of the file until the block ends (a WAL read transaction,
+        pinned by its first read here); the shared read connection is left alone."""
+        conn = await self._connect()
+        try:
+            await self._exec(conn, "BEGIN")
+            await self._exec(conn, "SELECT COUNT(*) FROM sqlite_schema")
+            yield Snapshot(conn)
+        finally:
+            await conn.close()  # ends the read transaction: nothing was written
 
     async def probe_write(self) -> None:
         """A real write that changes nothing, to learn whether writes work again."""
