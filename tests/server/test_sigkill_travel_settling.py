@@ -15,20 +15,32 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import signal
 import sqlite3
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+from aiohttp.test_utils import TestServer
 
+from server.app import create_app
+from server.audit_checkpoints import Checkpointer, open_chain
+from server.db import Database, NewAuditEntry, NewParticipant
+from server.records import AppointmentKind, ParticipantRole
+from server.report_settling import BATCH, SETTLE_AFTER
 from server.settings import Settings
-from tests.conftest import Accounts, StaffClient
+from tests.conftest import Accounts, StaffClient, wait_until
 from tests.server.booking_helpers import make_service
 from tests.server.conftest import run_kota
+from tests.server.test_organisation_report_property import entry
 from tests.server.test_sigkill_writes import kill_mid_burst, start_kota
 
 ROUNDS = 3
 SERVICES = 3
+# Three settling batches: a kill once the first has committed lands before the last.
+APPOINTMENTS = 2 * BATCH + BATCH // 2
 Distance = tuple[str, float, int]  # (municipality, km, minutes)
 
 
@@ -137,3 +149,121 @@ async def test_sigkill_mid_travel_distance_replacements_leaves_whole_lists(
         verified = await run_kota(settings, "audit", "verify")
         assert verified.returncode == 0, (seed, round_, verified.stdout, verified.stderr)
     assert all(one.committed for one in sent.values()), (seed, counter)
+
+
+# -- settling ----------------------------------------------------------------------
+
+
+async def _seed_calls(settings: Settings, host_id: int, ended_by: datetime) -> None:
+    """APPOINTMENTS past appointments, all ending within the ten hours before
+    ``ended_by``, each with its call rows chained with the usage-log key: a guardian
+    waits, is admitted and joins; every third also a child who joins late; all leave."""
+    db = Database(settings.db_path)
+    await db.open()
+    try:
+        chain, log = await open_chain(db, settings)
+        step = timedelta(hours=10) / APPOINTMENTS
+        rows: list[NewAuditEntry] = []
+        async with db.transaction() as tx:
+            for n in range(APPOINTMENTS):
+                start = ended_by - timedelta(hours=10, minutes=45) + n * step
+                people = [NewParticipant("Maija", ParticipantRole.GUARDIAN, None, None)]
+                if n % 3 == 0:
+                    people.append(NewParticipant("Matti", ParticipantRole.CHILD, None, None))
+                appointment, ids = await tx.create_appointment(
+                    starts_at=start, ends_at=start + timedelta(minutes=45),
+                    kind=AppointmentKind.FAMILY_COUNSELLING, host_id=host_id, staff_ids=(),
+                    participants=people, created_by=host_id,
+                    now=start - timedelta(days=2))
+                guardian = ids[0]
+                rows += [
+                    entry(start, "participant", guardian, "waiting.entered", appointment,
+                          guardian),
+                    entry(start + timedelta(minutes=1 + n % 4), "staff", host_id,
+                          "admission.admitted", appointment, guardian),
+                    entry(start + timedelta(minutes=1 + n % 4), "participant", guardian,
+                          "call.joined", appointment, guardian),
+                    entry(start + timedelta(minutes=10 + n % 30), "participant", guardian,
+                          "call.left", appointment, guardian, {"reason": "left"}),
+                ]
+                if len(ids) > 1:
+                    rows += [
+                        entry(start + timedelta(minutes=5), "participant", ids[1],
+                              "call.joined", appointment, ids[1]),
+                        entry(start + timedelta(minutes=40), "participant", ids[1],
+                              "call.left", appointment, ids[1], {"reason": "left"}),
+                    ]
+            rows.sort(key=lambda row: row.at)
+            await tx.append_audit_rows(rows, chain)
+        await Checkpointer(db, log, chain, lambda: datetime.now(UTC), 0).checkpoint()
+    finally:
+        await db.close()
+
+
+def _facts(db_path: Path) -> tuple[int, int]:
+    """Facts rows stored, and appointments they cover (0, 0 while the file is busy)."""
+    try:
+        with sqlite3.connect(db_path) as conn:
+            stored, covered = conn.execute(
+                "SELECT COUNT(*), COUNT(DISTINCT appointment_id) FROM report_facts").fetchone()
+    except sqlite3.OperationalError:
+        return 0, 0
+    return int(stored), int(covered)
+
+
+async def _report(base: str, months: dict[str, str]) -> dict[str, Any]:
+    admin = StaffClient(base)
+    try:
+        assert (await admin.login("admin")).status == 201
+        resp = await admin.get("/api/reports/organisation", params=months)
+        body: dict[str, Any] = await resp.json()
+        assert resp.status == 200, body
+        return body
+    finally:
+        await admin.close()
+
+
+async def test_sigkill_mid_settling_then_a_restart_settles_each_appointment_once(
+    settings: Settings, accounts: Accounts, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    # Ended over a day before ``now`` (so ``kota run`` settles them at start), but not yet
+    # a day before ``earlier`` (so a server on that clock reads them from the rows).
+    earlier = now - SETTLE_AFTER - timedelta(minutes=30)
+    await _seed_calls(settings, accounts.worker.id, earlier - timedelta(minutes=30))
+    months = {"from": (now - timedelta(days=3)).strftime("%Y-%m"),
+              "to": now.strftime("%Y-%m")}
+    server = TestServer(create_app(settings, lambda: datetime.now(UTC) - (now - earlier)),
+                        host="127.0.0.1", port=settings.port)
+    await server.start_server()
+    try:
+        before = await _report(settings.public_url, months)
+    finally:
+        await server.close()
+    assert _facts(settings.db_path) == (0, 0), "settled before the test's kill"
+    assert before["totals"]["participants_joined"] > APPOINTMENTS, before["totals"]
+
+    log = tmp_path / "kota-run.log"
+    process = await start_kota(settings, log, wait=False)
+    try:
+        await kill_mid_burst(process, [], lambda: 0 < _facts(settings.db_path)[0] < 2 * BATCH,
+                             0.0, "the first settling batch to commit")
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    stored, covered = _facts(settings.db_path)
+    assert 0 < stored == covered < APPOINTMENTS, "the kill did not land mid-settling"
+
+    process = await start_kota(settings, log)
+    try:
+        await wait_until(lambda: _facts(settings.db_path)[0] == APPOINTMENTS, timeout=120,
+                         what="the restart's settling to finish")
+        after = await _report(settings.public_url, months)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await process.wait()
+    assert _facts(settings.db_path) == (APPOINTMENTS, APPOINTMENTS)
+    assert after == before
+    verified = await run_kota(settings, "audit", "verify")
+    assert verified.returncode == 0, (verified.stdout, verified.stderr)

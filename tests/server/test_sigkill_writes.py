@@ -46,8 +46,10 @@ def _jti(url: str) -> str:
     return str(claims["jti"])
 
 
-async def start_kota(settings: Settings, log: Path, **env: str) -> asyncio.subprocess.Process:
-    """``kota run`` on the settings' port, appending its output to ``log``."""
+async def start_kota(settings: Settings, log: Path, *, wait: bool = True,
+                     **env: str) -> asyncio.subprocess.Process:
+    """``kota run`` on the settings' port, appending its output to ``log``; once it
+    answers ``/healthz``, or at once without ``wait`` (to kill it while it starts)."""
     with log.open("ab") as sink:
         process = await asyncio.create_subprocess_exec(
             str(KOTA_COMMAND), "run", stdout=sink, stderr=asyncio.subprocess.STDOUT,
@@ -62,7 +64,8 @@ async def start_kota(settings: Settings, log: Path, **env: str) -> asyncio.subpr
         except aiohttp.ClientConnectionError:
             return False
 
-    await wait_until(healthy, timeout=30, what="kota run to answer /healthz")
+    if wait:
+        await wait_until(healthy, timeout=30, what="kota run to answer /healthz")
     return process
 
 
