@@ -35,7 +35,7 @@ from tests.conftest import Accounts, StaffClient, wait_until
 from tests.server.booking_helpers import make_service
 from tests.server.conftest import run_kota
 from tests.server.test_organisation_report_property import entry
-from tests.server.test_sigkill_writes import kill_mid_burst, start_kota
+from tests.server.test_sigkill_writes import kill_mid_burst, spawn_kota, start_kota
 
 ROUNDS = 3
 SERVICES = 3
@@ -244,7 +244,7 @@ async def test_sigkill_mid_settling_then_a_restart_settles_each_appointment_once
     assert before["totals"]["participants_joined"] > APPOINTMENTS, before["totals"]
 
     log = tmp_path / "kota-run.log"
-    process = await start_kota(settings, log, wait=False)
+    process = await spawn_kota(settings, log)
     try:
         await kill_mid_burst(process, [], lambda: 0 < _facts(settings.db_path)[0] < 2 * BATCH,
                              0.0, "the first settling batch to commit")

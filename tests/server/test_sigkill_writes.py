@@ -46,15 +46,20 @@ def _jti(url: str) -> str:
     return str(claims["jti"])
 
 
-async def start_kota(settings: Settings, log: Path, *, wait: bool = True,
-                     **env: str) -> asyncio.subprocess.Process:
-    """``kota run`` on the settings' port, appending its output to ``log``; once it
-    answers ``/healthz``, or at once without ``wait`` (to kill it while it starts)."""
+async def spawn_kota(settings: Settings, log: Path, **env: str) -> asyncio.subprocess.Process:
+    """``kota run`` on the settings' port, appending its output to ``log``, not yet
+    answering (to kill it while it starts)."""
     with log.open("ab") as sink:
-        process = await asyncio.create_subprocess_exec(
+        return await asyncio.create_subprocess_exec(
             str(KOTA_COMMAND), "run", stdout=sink, stderr=asyncio.subprocess.STDOUT,
             env=kota_env(settings, **env), cwd=settings.data_dir.parent,
         )
+
+
+async def start_kota(settings: Settings, log: Path, **env: str) -> asyncio.subprocess.Process:
+    """``kota run`` on the settings' port, appending its output to ``log``, once it
+    answers ``/healthz``."""
+    process = await spawn_kota(settings, log, **env)
 
     async def healthy() -> bool:
         assert process.returncode is None, f"kota run exited early; see {log}"
@@ -64,8 +69,7 @@ async def start_kota(settings: Settings, log: Path, *, wait: bool = True,
         except aiohttp.ClientConnectionError:
             return False
 
-    if wait:
-        await wait_until(healthy, timeout=30, what="kota run to answer /healthz")
+    await wait_until(healthy, timeout=30, what="kota run to answer /healthz")
     return process
 
 
