@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hmac
 import json
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,11 +21,15 @@ from pathlib import Path
 from server.audit import SYSTEM, Action, AuditLog
 from server.audit_chain import AuditChain, verify_chain
 from server.audit_checkpoints import CheckpointLog
-from server.db import AuditPurge, Database, Reads, db_time
+from server.db import AuditPurge, Database, Reads, StorageUnavailable, db_time
 
 # Rows per purge transaction: a first purge of years of rows runs as several purges,
 # each whole, so the server's writes wait at most one batch.
 PURGE_BATCH = 20_000
+# Tries of the write lock per batch, each up to SQLite's busy timeout (5 s): another
+# purge's batch or the server's writes hold it seconds at most; a minute is something else.
+LOCK_TRIES = 12
+_SQLITE_BUSY = 5
 
 
 def purge_text(at: datetime, first_id: int, prev_hash: str, removed: int) -> str:
@@ -135,3 +141,45 @@ async def purge_once(db: Database, log: AuditLog, chain: AuditChain, now: dateti
             signed_purge(chain, now, plan.first_id, prev_hash, plan.removed))
         assert removed == plan.removed
         return removed
+
+
+class PurgeBusy(Exception):
+    """Another process held the database's write lock through every try; the batches
+    before committed whole (``removed`` rows)."""
+
+    def __init__(self, removed: int) -> None:
+        super().__init__("another process kept the database locked")
+        self.removed = removed
+
+
+def _locked(exc: StorageUnavailable) -> bool:
+    cause = exc.__cause__
+    return isinstance(cause, sqlite3.OperationalError) and \
+        getattr(cause, "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY
+
+
+async def purge_batches(db: Database, log: AuditLog, chain: AuditChain,
+                        clock: Callable[[], datetime], cutoff: datetime, batch: int,
+                        waiting: Callable[[], None], tries: int = LOCK_TRIES) -> int:
+    """Purge batch after batch until nothing is older than ``cutoff``; returns the rows
+    removed. A batch that finds the write lock held (another purge running at once, a
+    long write) calls ``waiting`` and tries again; each batch plans from the committed
+    state, so two purges at once never purge a row twice. After ``tries`` refusals in a
+    row: ``PurgeBusy``."""
+    total = 0
+    refused = 0
+    while True:
+        try:
+            removed = await purge_once(db, log, chain, clock(), cutoff, batch)
+        except StorageUnavailable as exc:
+            refused += 1
+            if not _locked(exc):
+                raise
+            if refused >= tries:
+                raise PurgeBusy(total) from exc
+            waiting()
+            continue
+        if not removed:
+            return total
+        total += removed
+        refused = 0

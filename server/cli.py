@@ -18,7 +18,7 @@ from server.app import create_app
 from server.appointments import AppointmentIn, ParticipantIn, Scheduler
 from server.audit_chain import AuditKeyError, read_key
 from server.audit_checkpoints import Checkpointer, open_chain
-from server.audit_purge import PURGE_BATCH, plan_purge, purge_once, verify_log
+from server.audit_purge import PURGE_BATCH, PurgeBusy, plan_purge, purge_batches, verify_log
 from server.calls.join_window import join_window
 from server.db import Conflict, Database, db_time
 from server.ice_servers import IceServers
@@ -297,9 +297,15 @@ async def _audit_purge(settings: Settings, dry_run: bool, batch: int) -> int:
         clock = lambda: datetime.now(UTC)  # noqa: E731
         log = audit.AuditLog(db, clock, chain)
         checkpoints = Checkpointer(db, checkpoint_log, chain, clock, 0)
-        total = 0
-        while removed := await purge_once(db, log, chain, datetime.now(UTC), cutoff, batch):
-            total += removed
+        try:
+            total = await purge_batches(db, log, chain, clock, cutoff, batch, lambda: print(
+                "kota: the database is locked by another writer (another purge?); waiting",
+                file=sys.stderr))
+        except PurgeBusy as busy:
+            await checkpoints.checkpoint()
+            print(f"kota: the database stayed locked by another writer; purged {busy.removed}"
+                  " usage-log rows, the rest stay; run it again later", file=sys.stderr)
+            return 1
         await checkpoints.checkpoint()
     finally:
         await db.close()

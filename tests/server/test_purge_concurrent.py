@@ -5,7 +5,9 @@ usage-log rows beside them (an operator's cron job and a hand-run purge overlapp
 Neither purge crashes, each says what it did, no row is purged twice (each purge record
 starts where the one before it ended, and carries the hash the chain had there), each
 record has its ``audit.purged`` row, no booking is lost, and the log verifies — also
-every verify made while the purges ran (a purge is no gap in the log).
+every verify made while the purges ran (a purge is no gap in the log). A purge that
+finds the write lock held says it waits, and goes on once it is free; one that cannot
+get it at all stops with a clear message, having purged nothing half.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from server.audit import AuditLog
 from server.audit_checkpoints import open_chain
-from server.audit_purge import Verdict, purge_once, verify_log
+from server.audit_purge import PurgeBusy, Verdict, purge_batches, purge_once, verify_log
 from server.db import Database
 from server.settings import Settings
 from tests.conftest import Accounts, StaffClient
@@ -137,3 +142,56 @@ async def test_verifying_while_a_purge_commits_batch_after_batch_never_finds_a_g
         await verifying.close()
     assert len(verdicts) > 1 and all(v.ok for v in verdicts), \
         [v.text for v in verdicts if not v.ok]
+
+
+async def test_a_purge_waits_for_a_write_lock_held_elsewhere_and_says_so(
+    settings: Settings
+) -> None:
+    await _write_old_rows(settings, 500)
+    holder = sqlite3.connect(settings.db_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # a long write of another process
+        process = await asyncio.create_subprocess_exec(
+            str(KOTA_COMMAND), "audit", "purge",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=kota_env(settings, KOTA_USAGE_LOG_RETENTION_DAYS=RETENTION_DAYS),
+            cwd=settings.data_dir.parent)
+        assert process.stderr is not None
+        said = b""
+        while b"waiting" not in said:
+            line = await asyncio.wait_for(process.stderr.readline(), 60)
+            assert line, said  # the purge ended without waiting
+            said += line
+        assert b"locked by another writer" in said, said
+        holder.execute("ROLLBACK")
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        holder.close()
+    assert process.returncode == 0, (out, said + err)
+    assert out.decode().startswith("purged 500 usage-log rows"), out
+    assert b"Traceback" not in said + err
+    assert (await _verify(settings))[0] == 0
+
+
+async def test_a_purge_that_never_gets_the_lock_stops_whole(settings: Settings) -> None:
+    await _write_old_rows(settings, 50)
+    db = Database(settings.db_path)
+    await db.open()
+    holder = sqlite3.connect(settings.db_path, isolation_level=None)
+    waited: list[None] = []
+    try:
+        chain, _ = await open_chain(db, settings)
+        log = AuditLog(db, lambda: datetime.now(UTC), chain)
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(PurgeBusy) as busy:
+            await purge_batches(db, log, chain, lambda: datetime.now(UTC),
+                                datetime.now(UTC) - timedelta(days=3650), 20,
+                                lambda: waited.append(None), tries=2)
+        assert busy.value.removed == 0
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+        await db.close()
+    assert waited == [None]  # said once that it waits, then gave up
+    assert _query(settings, "SELECT COUNT(*), MIN(id) FROM audit_log") == [(50, 1)]
+    assert (await _verify(settings))[0] == 0
