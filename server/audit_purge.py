@@ -13,10 +13,11 @@ from __future__ import annotations
 import hmac
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from server.audit import SYSTEM, Action, AuditLog
 from server.audit_chain import AuditChain, verify_chain
@@ -30,6 +31,7 @@ PURGE_BATCH = 20_000
 # purge's batch or the server's writes hold it seconds at most; a minute is something else.
 LOCK_TRIES = 12
 _SQLITE_BUSY = 5
+T = TypeVar("T")
 
 
 def purge_text(at: datetime, first_id: int, prev_hash: str, removed: int) -> str:
@@ -158,28 +160,39 @@ def _locked(exc: StorageUnavailable) -> bool:
         getattr(cause, "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY
 
 
+async def retry_locked(attempt: Callable[[], Awaitable[T]], waiting: Callable[[], None],
+                       tries: int = LOCK_TRIES) -> T:
+    """``attempt`` again while it finds the write lock held (another purge at once, a
+    long write), calling ``waiting`` before each new try; after ``tries``:
+    ``PurgeBusy``. Only for work whose transactions are whole and may run again."""
+    for _ in range(tries - 1):
+        try:
+            return await attempt()
+        except StorageUnavailable as exc:
+            if not _locked(exc):
+                raise
+            waiting()
+    try:
+        return await attempt()
+    except StorageUnavailable as exc:
+        if _locked(exc):
+            raise PurgeBusy(0) from exc
+        raise
+
+
 async def purge_batches(db: Database, log: AuditLog, chain: AuditChain,
                         clock: Callable[[], datetime], cutoff: datetime, batch: int,
                         waiting: Callable[[], None], tries: int = LOCK_TRIES) -> int:
     """Purge batch after batch until nothing is older than ``cutoff``; returns the rows
-    removed. A batch that finds the write lock held (another purge running at once, a
-    long write) calls ``waiting`` and tries again; each batch plans from the committed
-    state, so two purges at once never purge a row twice. After ``tries`` refusals in a
-    row: ``PurgeBusy``."""
+    removed. Each batch waits for the write lock as ``retry_locked`` does and plans
+    from the committed state, so two purges at once never purge a row twice."""
     total = 0
-    refused = 0
     while True:
         try:
-            removed = await purge_once(db, log, chain, clock(), cutoff, batch)
-        except StorageUnavailable as exc:
-            refused += 1
-            if not _locked(exc):
-                raise
-            if refused >= tries:
-                raise PurgeBusy(total) from exc
-            waiting()
-            continue
+            removed = await retry_locked(
+                lambda: purge_once(db, log, chain, clock(), cutoff, batch), waiting, tries)
+        except PurgeBusy as busy:
+            raise PurgeBusy(total) from busy.__cause__
         if not removed:
             return total
         total += removed
-        refused = 0

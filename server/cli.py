@@ -18,7 +18,14 @@ from server.app import create_app
 from server.appointments import AppointmentIn, ParticipantIn, Scheduler
 from server.audit_chain import AuditKeyError, read_key
 from server.audit_checkpoints import Checkpointer, open_chain
-from server.audit_purge import PURGE_BATCH, PurgeBusy, plan_purge, purge_batches, verify_log
+from server.audit_purge import (
+    PURGE_BATCH,
+    PurgeBusy,
+    plan_purge,
+    purge_batches,
+    retry_locked,
+    verify_log,
+)
 from server.calls.join_window import join_window
 from server.db import Conflict, Database, db_time
 from server.ice_servers import IceServers
@@ -290,17 +297,19 @@ async def _audit_purge(settings: Settings, dry_run: bool, batch: int) -> int:
                   f"would purge {plan.removed} rows (before row {plan.first_id}), all "
                   f"written before {db_time(cutoff)}")
             return 0
-        # The report's figures of the calls in the rows about to go are stored first, so
-        # the organisation report still counts them (docs/reports.md, "Settled facts").
-        await settle_report_facts(db, now)
         chain, checkpoint_log = await open_chain(db, settings)
         clock = lambda: datetime.now(UTC)  # noqa: E731
         log = audit.AuditLog(db, clock, chain)
         checkpoints = Checkpointer(db, checkpoint_log, chain, clock, 0)
+        waiting = lambda: print(  # noqa: E731
+            "kota: the database is locked by another writer (another purge?); waiting",
+            file=sys.stderr)
         try:
-            total = await purge_batches(db, log, chain, clock, cutoff, batch, lambda: print(
-                "kota: the database is locked by another writer (another purge?); waiting",
-                file=sys.stderr))
+            # The report's figures of the calls in the rows about to go are stored first,
+            # so the organisation report still counts them (docs/reports.md, "Settled
+            # facts"); a lock held all along purges nothing.
+            await retry_locked(lambda: settle_report_facts(db, now), waiting)
+            total = await purge_batches(db, log, chain, clock, cutoff, batch, waiting)
         except PurgeBusy as busy:
             await checkpoints.checkpoint()
             print(f"kota: the database stayed locked by another writer; purged {busy.removed}"

@@ -24,7 +24,8 @@ import pytest
 from server.audit import AuditLog
 from server.audit_checkpoints import open_chain
 from server.audit_purge import PurgeBusy, Verdict, purge_batches, purge_once, verify_log
-from server.db import Database
+from server.db import Database, NewParticipant
+from server.records import AppointmentKind, ParticipantRole
 from server.settings import Settings
 from tests.conftest import Accounts, StaffClient
 from tests.server.conftest import KOTA_COMMAND, kota_env, run_kota
@@ -144,10 +145,27 @@ async def test_verifying_while_a_purge_commits_batch_after_batch_never_finds_a_g
         [v.text for v in verdicts if not v.ok]
 
 
+async def _past_appointment(settings: Settings, host_id: int) -> None:
+    """An appointment held a week ago: the purge settles its report facts first."""
+    db = Database(settings.db_path)
+    await db.open()
+    try:
+        start = datetime.now(UTC) - timedelta(days=7)
+        async with db.transaction() as tx:
+            await tx.create_appointment(
+                starts_at=start, ends_at=start + timedelta(minutes=30),
+                kind=AppointmentKind.FAMILY_COUNSELLING, host_id=host_id, staff_ids=(),
+                participants=[NewParticipant("Maija", ParticipantRole.GUARDIAN, None, None)],
+                created_by=host_id, now=start - timedelta(days=1))
+    finally:
+        await db.close()
+
+
 async def test_a_purge_waits_for_a_write_lock_held_elsewhere_and_says_so(
-    settings: Settings
+    settings: Settings, accounts: Accounts
 ) -> None:
     await _write_old_rows(settings, 500)
+    await _past_appointment(settings, accounts.worker.id)
     holder = sqlite3.connect(settings.db_path, isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")  # a long write of another process
@@ -170,6 +188,7 @@ async def test_a_purge_waits_for_a_write_lock_held_elsewhere_and_says_so(
     assert process.returncode == 0, (out, said + err)
     assert out.decode().startswith("purged 500 usage-log rows"), out
     assert b"Traceback" not in said + err
+    assert _query(settings, "SELECT COUNT(*) FROM report_facts") == [(1,)]
     assert (await _verify(settings))[0] == 0
 
 
