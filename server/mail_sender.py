@@ -7,6 +7,7 @@ message (``smtp_550``, failed at once); 4xx and a lost connection may pass (retr
 
 from __future__ import annotations
 
+import ssl
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -16,6 +17,16 @@ from server.settings import Settings
 
 # Seconds for each SMTP step; a stuck server becomes a retry, not a stuck worker.
 SMTP_TIMEOUT = 60.0
+
+
+def _untrusted(exc: BaseException) -> bool:
+    """Whether a certificate check failed somewhere in the chain of causes."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _reply_failure(code: int) -> SendFailure:
@@ -30,6 +41,10 @@ class MailSender:
         self.user = settings.smtp_user or None
         secret = settings.smtp_password_file
         self._password = secret.value.decode() if secret is not None else None
+        # Built once: the server's certificate and host name are always checked, against
+        # KOTA_SMTP_CA_FILE when given (an internal CA), else the system's CAs.
+        self._tls = ssl.create_default_context(
+            cafile=None if settings.smtp_ca_file is None else str(settings.smtp_ca_file))
 
     async def send(self, message: EmailMessage, recipient: str) -> None:
         """Returns once the server has accepted the message; else raises SendFailure."""
@@ -43,6 +58,7 @@ class MailSender:
                 start_tls=self.security == "starttls",
                 username=self.user,
                 password=self._password,
+                tls_context=self._tls if self.security != "none" else None,
                 timeout=SMTP_TIMEOUT,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -58,11 +74,16 @@ class MailSender:
         except aiosmtplib.SMTPServerDisconnected:
             raise SendFailure("smtp_disconnected", permanent=False) from None
         except aiosmtplib.SMTPException as exc:
+            if _untrusted(exc):
+                # Never sent without a trusted certificate; retried, as an admin may fix
+                # the server's certificate or KOTA_SMTP_CA_FILE meanwhile.
+                raise SendFailure("smtp_certificate", permanent=False) from None
             # The server lacks what KOTA_SMTP_SECURITY or KOTA_SMTP_USER needs: trying
             # again cannot help, and sending without it would leak the message.
             for extension, code in (("STARTTLS", "smtp_no_starttls"), ("AUTH", "smtp_no_auth")):
                 if f"{extension} extension" in str(exc):
                     raise SendFailure(code, permanent=True) from None
             raise SendFailure("smtp_unreachable", permanent=False) from None
-        except OSError:
-            raise SendFailure("smtp_unreachable", permanent=False) from None
+        except OSError as exc:
+            code = "smtp_certificate" if _untrusted(exc) else "smtp_unreachable"
+            raise SendFailure(code, permanent=False) from None

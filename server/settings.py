@@ -10,6 +10,7 @@ import dataclasses
 import os
 import re
 import resource
+import ssl
 import stat
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -96,6 +97,8 @@ class Settings:
     smtp_user: str = ""
     smtp_password_file: SecretFile | None = None
     smtp_from: str = ""
+    # CA certificates (PEM) trusted for the SMTP server; None: the system's.
+    smtp_ca_file: Path | None = None
     sms_webhook_url: str = ""
     sms_secret_file: SecretFile | None = None
     outbox_max_attempts: int = 6
@@ -301,6 +304,19 @@ def _password_file(raw: str) -> SecretFile | None:
     return SecretFile(path, value)
 
 
+def _ca_file(raw: str) -> Path | None:
+    """A PEM bundle that must load now: a typo is a refused start, not failing mail later."""
+    if not raw:
+        return None
+    path = Path(raw).resolve()
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except OSError as exc:  # ssl.SSLError is an OSError too
+        raise SettingsError(f"cannot load CA certificates from {raw!r}: "
+                            f"{exc.strerror or exc}") from None
+    return path
+
+
 def _smtp_security(raw: str) -> SmtpSecurity:
     value = raw.lower()
     if value == "starttls":
@@ -362,6 +378,9 @@ def _check_messaging(settings: Settings) -> None:
             and settings.smtp_host not in _LOOPBACK):
         raise SettingsError("KOTA_SMTP_SECURITY: none would send the SMTP password "
                             "unencrypted; use starttls or tls")
+    if settings.smtp_ca_file is not None and settings.smtp_security == "none":
+        raise SettingsError("KOTA_SMTP_CA_FILE: KOTA_SMTP_SECURITY is none, so no certificate "
+                            "is checked; use starttls or tls")
     if settings.sms_webhook_url and settings.sms_secret_file is None:
         raise SettingsError("KOTA_SMS_SECRET_FILE: required when KOTA_SMS_WEBHOOK_URL is set "
                             "(the key that signs each request)")
@@ -509,6 +528,7 @@ def load_settings(environ: Mapping[str, str], **overrides: Any) -> Settings:
         smtp_user=_read(environ, "KOTA_SMTP_USER", "", str),
         smtp_password_file=_read(environ, "KOTA_SMTP_PASSWORD_FILE", "", _password_file),
         smtp_from=_read(environ, "KOTA_SMTP_FROM", "", _sender),
+        smtp_ca_file=_read(environ, "KOTA_SMTP_CA_FILE", "", _ca_file),
         sms_webhook_url=_read(environ, "KOTA_SMS_WEBHOOK_URL", "", _webhook_url),
         sms_secret_file=_read(environ, "KOTA_SMS_SECRET_FILE", "", _secret_file),
         outbox_max_attempts=_read(environ, "KOTA_OUTBOX_MAX_ATTEMPTS", "6", _integer(1, 50)),
