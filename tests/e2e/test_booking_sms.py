@@ -1,7 +1,7 @@
 """A family books with a phone number (North Sámi, on a phone): the confirm link comes as
 a text message to a real HTTP adapter that checks Kota's signature, the family opens the
 link from that message's body, and the invitation's text message, with its short join
-link, opens the family's join page. Real Chromium, real ``kota run``."""
+link, takes the family into the waiting room. Real Chromium, real ``kota run``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from playwright.async_api import Page, expect
 from server.sms_segments import SmsEncoding, sms_size
 from tests.conftest import wait_until
 from tests.e2e.booking_steps import booking_service, check_page, choose_language
-from tests.e2e.flows import OpenPage
+from tests.e2e.flows import OpenPage, family_to_waiting_room
 from tests.e2e.kota_server import KotaProcess, StaffApi
 from tests.e2e.page_checks import PHONE
 from tests.server.messaging import SmsReceiver, SmsRequest
@@ -88,7 +88,7 @@ async def test_a_family_books_with_a_phone_number_and_confirms_from_the_text_mes
     invitation, join_link = await text_message(receiver, "/join", "the invitation SMS")
     assert_fits(invitation)
     assert NAME in invitation.body["text"]
-    await family.goto(join_link)
-    await family.locator("[data-action=welcome-continue]").wait_for()
+    # The short token opens the page (POST /api/join) and the call socket's hello.
+    await family_to_waiting_room(family, join_link)
     assert family.url.endswith("/join"), "the token leaves the address bar"
     assert receiver.bad_signatures == 0
