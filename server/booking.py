@@ -11,7 +11,6 @@ Confirming, moving and cancelling are one transaction each as well.
 
 from __future__ import annotations
 
-import hmac
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -365,10 +364,7 @@ class BookingDesk:
         except BookingLinkError as exc:
             raise BookingLinkRefused(exc.code, exc.message) from None
         booking = await reads.get_booking(claims.booking_id)
-        nonce = "" if booking is None else (
-            booking.confirm_nonce if purpose is BookingLinkPurpose.CONFIRM
-            else booking.manage_nonce)
-        if booking is None or not hmac.compare_digest(nonce.encode(), claims.nonce.encode()):
+        if booking is None or not self.booking_links.matches(claims, booking, purpose):
             raise BookingLinkRefused("token_invalid", "This link is not valid.")
         return booking
 

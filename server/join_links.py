@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from server.audit import SYSTEM, Action, Actor, AuditLog
 from server.db import Database, Tx
 from server.errors import ApiError, Forbidden, Unauthorized
-from server.join_tokens import SigningKey, TokenError, decode_token, encode_token, new_link
+from server.join_tokens import (
+    JoinClaims,
+    SigningKey,
+    TokenError,
+    decode_token,
+    encode_token,
+    new_link,
+    short_token,
+    short_token_jti,
+)
 from server.records import Appointment, AppointmentStatus, JoinLink, Participant
 from server.refusal_tally import RefusalKey, RefusalTally
 
@@ -43,6 +53,10 @@ class JoinLinks:
     def url(self, link: JoinLink) -> str:
         """The token rides in the fragment, which browsers never send to a server."""
         return f"{self.public_url}/join#{encode_token(self.key, link)}"
+
+    def short_url(self, link: JoinLink) -> str:
+        """The same link in its short form (text messages); ``verify`` takes both."""
+        return f"{self.public_url}/join#{short_token(self.key, link)}"
 
     async def issue(
         self,
@@ -101,7 +115,7 @@ class JoinLinks:
         family's access report is wanted after the appointment too); revoked is not.
         """
         try:
-            claims = decode_token(self.key, token, now, allow_expired=allow_expired)
+            claims = await self._claims(token, now, allow_expired)
         except TokenError as exc:
             self.refused(None, None, exc.code, now)
             raise LinkRefused(exc.code, exc.message) from None
@@ -110,6 +124,19 @@ class JoinLinks:
             self.refused(claims.participant_id, claims.appointment_id, refusal.code, now)
             raise refusal
         return refusal
+
+    async def _claims(self, token: str, now: datetime, allow_expired: bool) -> JoinClaims:
+        jti = short_token_jti(token)
+        if jti is None:
+            return decode_token(self.key, token, now, allow_expired=allow_expired)
+        link = await self.db.get_join_link(jti)
+        if link is None or not hmac.compare_digest(short_token(self.key, link), token):
+            raise TokenError("token_invalid", "This link is not valid. Ask for a new link.")
+        if link.expires_at <= now and not allow_expired:
+            raise TokenError("token_expired", "This link has expired. Ask for a new link.")
+        return JoinClaims(jti=link.jti, participant_id=link.participant_id,
+                          appointment_id=link.appointment_id, issued_at=link.issued_at,
+                          expires_at=link.expires_at)
 
     def refused(
         self, participant_id: int | None, appointment_id: int | None, code: str, now: datetime

@@ -323,7 +323,8 @@ class Outbox:
             link = participant.link
             if link is None or link.revoked or link.expires_at <= now:
                 return SendFailure("link_not_active", permanent=True)
-            join_url = self.links.url(link)
+            join_url = (self.links.short_url(link) if message.channel is Delivery.SMS
+                        else self.links.url(link))
         manage_url = service_name = None
         booking = await self.db.get_booking_for_participant(participant.id)
         if booking is not None:
@@ -382,7 +383,9 @@ class Outbox:
             service_name=await self._service_name(booking.service_id),
             join_url=None,
             manage_url=None,
-            confirm_url=self.booking_links.confirm_url(booking),
+            confirm_url=(self.booking_links.short_confirm_url(booking)
+                         if message.channel is Delivery.SMS
+                         else self.booking_links.confirm_url(booking)),
             hold_expires_at=booking.hold_expires_at,
             appointment_id=None,
             participant_id=None,

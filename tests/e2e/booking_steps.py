@@ -54,6 +54,12 @@ async def booking_service(admin: StaffApi, prefix: str) -> dict[str, Any]:
 _LINK = re.compile(r"https?://[^\s<>\"]+/(?:book/confirm|book/manage|join)#[A-Za-z0-9._-]+")
 
 
+async def choose_language(page: Page, code: str) -> None:
+    if await page.evaluate("() => document.documentElement.lang") != code:
+        await page.select_option("#language-select", code)
+    await page.wait_for_function(f"() => document.documentElement.lang === '{code}'")
+
+
 def links_in(mail: Received, path: str) -> list[str]:
     """The links to ``path`` (``/book/confirm``, ``/join``, ...) in the e-mail's plain text."""
     return [link for link in _LINK.findall(mail.text) if f"{path}#" in link]

@@ -26,6 +26,7 @@ from tests.e2e.flows import OpenPage
 from tests.e2e.kota_server import KotaProcess, StaffApi
 from tests.e2e.page_checks import RECORD_CONNECTIONS, TABLET_PORTRAIT
 from tests.mail_inbox import MailInbox
+from tests.server.messaging import SmsReceiver, messaging_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Fake media, no prompts, loopback ICE candidates, nothing fetched from the network.
@@ -147,3 +148,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         if isinstance(kota, KotaProcess):
             report.sections.append(("kota run output (last 80 lines)",
                                     "\n".join(kota.log().splitlines()[-80:])))
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def sms_kota(
+    tmp_path: Path, mail_inbox: MailInbox
+) -> AsyncIterator[tuple[KotaProcess, SmsReceiver]]:
+    """A Kota of its own that sends text messages too, to a real signed-webhook adapter."""
+    receiver = SmsReceiver()
+    await receiver.start()
+    kota = KotaProcess(tmp_path / "sms-kota",
+                       env=messaging_env(tmp_path, mail_inbox, receiver))
+    try:
+        await kota.start()
+        yield kota, receiver
+    finally:
+        kota.stop()
+        await receiver.stop()

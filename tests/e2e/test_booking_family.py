@@ -23,6 +23,7 @@ from tests.e2e.booking_steps import (
     calendar_method,
     calendar_start,
     check_page,
+    choose_language,
     links_in,
     wait_for_mail,
 )
@@ -41,12 +42,6 @@ from tests.test_locales import load
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 FAMILY = {"se": "Máret Somby", "fi": "Maija Virtanen"}
-
-
-async def choose_language(page: Page, code: str) -> None:
-    if await page.evaluate("() => document.documentElement.lang") != code:
-        await page.select_option("#language-select", code)
-    await page.wait_for_function(f"() => document.documentElement.lang === '{code}'")
 
 
 async def appointment_of(staff: StaffLogin, starts_at: str, name: str) -> int:

@@ -7,14 +7,12 @@ booking topic; and the calendar address page whose URL returns the feed."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-import pytest_asyncio
 from icalendar import Calendar
 from playwright.async_api import Locator, Page, expect
 
@@ -24,7 +22,7 @@ from tests.e2e.flows import OpenPage
 from tests.e2e.kota_server import KotaProcess, StaffApi
 from tests.e2e.page_checks import PHONE, ROOT, TABLET_PORTRAIT, assert_accessible, screenshots
 from tests.mail_inbox import MailInbox
-from tests.server.messaging import SmsReceiver, messaging_env
+from tests.server.messaging import SmsReceiver
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -177,23 +175,6 @@ async def test_the_calendar_page_makes_an_address_that_returns_the_feed(
         await expect(page.locator("#feed-url")).to_have_count(0)
         async with anyone.get(https_url) as gone:
             assert gone.status == 404
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def sms_kota(
-    tmp_path: Path, mail_inbox: MailInbox
-) -> AsyncIterator[tuple[KotaProcess, SmsReceiver]]:
-    """A Kota of its own that sends text messages too, to a real signed-webhook adapter."""
-    receiver = SmsReceiver()
-    await receiver.start()
-    kota = KotaProcess(tmp_path / "sms-kota",
-                       env=messaging_env(tmp_path, mail_inbox, receiver))
-    try:
-        await kota.start()
-        yield kota, receiver
-    finally:
-        kota.stop()
-        await receiver.stop()
 
 
 async def test_a_text_message_choice_checks_the_number_and_sends(

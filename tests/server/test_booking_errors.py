@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestServer
 
 from server.app_keys import BOOKING_DESK
 from server.booking import MAX_HOLDS_PER_CONTACT_DAY, MAX_LIVE_PER_CONTACT
+from server.booking_links import BookingLinks
 from server.join_tokens import ALGORITHM, ISSUER, SigningKey
 from server.settings import Settings, load_settings
 from tests.conftest import Accounts, StaffClient, assert_error, free_port, wait_until
@@ -327,6 +328,34 @@ async def test_forged_altered_and_wrong_purpose_tokens(kota: TestServer, staff_c
     await assert_error(await family.post("/api/book/confirm", json={"token": ""}), 422,
                        "invalid_field")
     assert ISSUER and rows(settings, "SELECT COUNT(*) FROM appointments") == [(0,)]
+
+
+async def test_the_short_confirm_link_of_a_text_message(
+        kota: TestServer, staff_client: SignIn, accounts: Accounts, clock: Clock,
+        settings: Settings, family: aiohttp.ClientSession) -> None:
+    """``<booking id>-<MAC>``, as an SMS carries it: it confirms like the long one; an
+    altered MAC, another booking's id or another key's MAC do not, and it is no manage
+    token."""
+    await open_service(staff_client, accounts, clock)
+    status, _ = await hold(family, local(5, 10), contact="040 123 4567")
+    assert status == 201
+    [booking] = bookings(settings)
+    short = booking_links(settings).short_confirm_token(booking)
+    booking_id, mac = short.split("-", 1)
+    assert booking_id == str(booking.id) and len(mac) == 16
+    other_key = BookingLinks(SigningKey(b"q" * 32), settings.public_url)
+    for token in [f"{booking_id}-{mac[:-1]}{'A' if mac[-1] != 'A' else 'B'}",
+                  f"{booking.id + 1}-{mac}", other_key.short_confirm_token(booking)]:
+        await assert_error(await family.post("/api/book/confirm", json={"token": token}),
+                           401, "token_invalid")
+    for token in [f"{booking_id}-{mac}x", f"-{mac}", f"{booking_id}{mac}", "\u0661-" + mac]:
+        await assert_error(await family.post("/api/book/confirm", json={"token": token}),
+                           401, "token_malformed")
+    await assert_error(await family.post("/api/book/manage", json={"token": short}), 401,
+                       "token_malformed")
+    resp = await family.post("/api/book/confirm", json={"token": short})
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["booking"]["state"] == "confirmed"
 
 
 async def test_an_expired_hold_confirms_while_its_time_is_free(

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from icalendar import Calendar
 
 from server.booking_links import BookingLinks
-from server.join_tokens import SigningKey, encode_token, new_link
+from server.join_tokens import SigningKey, encode_token, new_link, short_token
 from server.message_texts import MessageFacts, MissingLink, RenderedMessage, load_texts, render
 from server.records import (
     AppointmentKind,
@@ -54,13 +54,16 @@ ENGLISH_WORD = re.compile(
     re.IGNORECASE)  # April, September … are Swedish too
 
 
-def join_url(appointment_id: int = 6789, participant_id: int = 12345) -> str:
+def join_url(appointment_id: int = 6789, participant_id: int = 12345, *,
+             short: bool = False, public_url: str = PUBLIC_URL) -> str:
     """A join link as JoinLinks.url makes it: a signed token in the fragment (with a
-    fixed id, so the screenshots stay the same from run to run)."""
+    fixed id, so the screenshots stay the same from run to run); ``short``: as
+    JoinLinks.short_url makes it for text messages."""
     link = dataclasses.replace(
         new_link(participant_id, appointment_id, START + timedelta(minutes=45),
                  timedelta(hours=2), STAMP), jti="cZ3tT0kenIdForTests0Aw")
-    return f"{PUBLIC_URL}/join#{encode_token(KEY, link)}"
+    token = short_token(KEY, link) if short else encode_token(KEY, link)
+    return f"{public_url}/join#{token}"
 
 
 def booking(**changes: Any) -> Booking:
@@ -79,6 +82,8 @@ def booking(**changes: Any) -> Booking:
 LINKS = BookingLinks(KEY, PUBLIC_URL)
 JOIN_URL = join_url()
 CONFIRM_URL = LINKS.confirm_url(booking())
+SHORT_JOIN_URL = join_url(short=True)
+SHORT_CONFIRM_URL = LINKS.short_confirm_url(booking())
 MANAGE_URL = LINKS.manage_url(booking())
 
 
@@ -168,7 +173,7 @@ def test_the_finnish_invitation_reads_as_written() -> None:
     assert "Mitään ei tarvitse asentaa." in message.text
     assert message.sms == (
         "Hei Maija Virtanen! Kutsu etätapaamiseen 10.12. klo 10.00 (Suomen aikaa), mukana"
-        f" Sanna. Avaa linkki 15 min ennen: {JOIN_URL}")
+        f" Sanna. Linkki: {JOIN_URL}")
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -388,11 +393,45 @@ def test_a_cancellation_without_a_link_still_names_the_event() -> None:
 # -- SMS -----------------------------------------------------------------------------
 
 
+# A long real host name (42 characters) and a booking id of seven digits.
+LONG_HOST = "https://etavastaanotto.pohjois-pohjanmaa.fi"
+# The longest name an SMS greets by (24 characters), with North Sámi letters.
+LONG_NAMES = {Language.FI: "Maija-Liisa Virtanen-Ahoa", Language.SV: "Åsa-Britt Lindqvist-Berg",
+              Language.EN: "Samantha Taylor-Johnsons", Language.SE: "Máret Ánne Sara-Somby Áš"}
+
+
+@pytest.mark.parametrize("public_url", [PUBLIC_URL, LONG_HOST])
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("purpose", PURPOSES)
+def test_every_sms_fits_in_three_segments(purpose: MessagePurpose, language: Language,
+                                          public_url: str) -> None:
+    """With the links a text message really carries (JoinLinks.short_url,
+    BookingLinks.short_confirm_url), counted as a gateway counts: GSM-7 160 / 153 a
+    segment, UCS-2 (any North Sámi letter) 70 / 67 a segment."""
+    confirm = BookingLinks(KEY, public_url).short_confirm_url(booking(id=9_876_543))
+    message = render(facts(purpose, language, recipient_name=LONG_NAMES[language],
+                           channel=Delivery.SMS,
+                           join_url=join_url(short=True, public_url=public_url),
+                           confirm_url=confirm if purpose is MessagePurpose.BOOKING_CONFIRM
+                           else None,
+                           hold_expires_at=datetime(2026, 12, 4, 21, 50, tzinfo=UTC)),
+                     STAMP)
+    size = sms_size(message.sms)
+    expected = SmsEncoding.UCS2 if language is Language.SE else SmsEncoding.GSM7
+    assert size.encoding is expected, message.sms
+    assert size.segments <= SMS_MAX_SEGMENTS, f"{size}: {message.sms}"
+    link = LINK_OF.get(purpose)
+    if link is not None:
+        assert (confirm if link == "confirm_url" else join_url(
+            short=True, public_url=public_url)) in message.sms
+
+
 @pytest.mark.parametrize("language", [Language.FI, Language.SV, Language.EN])
 @pytest.mark.parametrize("purpose", PURPOSES)
-def test_every_sms_fits_in_three_segments(purpose: MessagePurpose,
-                                          language: Language) -> None:
-    """With real-length links (a signed token of about 250 characters)."""
+def test_gsm_sms_fit_in_three_segments_even_with_a_long_link(purpose: MessagePurpose,
+                                                            language: Language) -> None:
+    """Finnish, Swedish and English fit even with a whole signed token (~250 characters),
+    as sent before the short links."""
     message = render(facts(purpose, language, recipient_name="Maija-Liisa Virtanen",
                            hold_expires_at=datetime(2026, 12, 4, 21, 50, tzinfo=UTC)),
                      STAMP)
@@ -401,31 +440,26 @@ def test_every_sms_fits_in_three_segments(purpose: MessagePurpose,
     assert size.segments <= SMS_MAX_SEGMENTS, f"{size}: {message.sms}"
 
 
-@pytest.mark.parametrize("purpose", PURPOSES)
-def test_north_sami_sms_fits_in_three_segments_with_a_short_link(
-        purpose: MessagePurpose) -> None:
-    """Sámi letters make an SMS UCS-2 (67 characters a segment), so three segments hold
-    201 characters: the text leaves room for a link of up to 64 characters (a short
-    link: a 22-character id under a host name of 30)."""
-    link = f"{PUBLIC_URL}/j/" + "A" * (64 - len(PUBLIC_URL) - 3)
-    message = render(facts(purpose, Language.SE, recipient_name="Máret Ánne Sara",
-                           join_url=link, confirm_url=link), STAMP)
-    size = sms_size(message.sms)
-    assert size.encoding is SmsEncoding.UCS2
-    assert size.segments <= SMS_MAX_SEGMENTS, f"{size}: {message.sms}"
-
-
 # North Sámi letters make the SMS UCS-2, and three UCS-2 segments (201 characters) are
-# fewer than today's join link alone (~275): docs/messages.md says six, and so does this.
-SAMI_MAX_SEGMENTS_TODAY = 6
-
-
-@pytest.mark.parametrize("purpose", list(MessagePurpose))
-def test_north_sami_sms_with_todays_links_fits_in_six_segments(purpose: MessagePurpose) -> None:
+# fewer than a whole signed join link (~275): that is why text messages carry short ones.
+@pytest.mark.parametrize("purpose", list(LINK_OF))
+def test_north_sami_sms_with_a_whole_signed_link_would_take_more(
+        purpose: MessagePurpose) -> None:
     message = render(facts(purpose, Language.SE), STAMP)
-    size = sms_size(message.sms)
-    assert size.encoding is SmsEncoding.UCS2
-    assert size.segments <= SAMI_MAX_SEGMENTS_TODAY, f"{size}: {message.sms}"
+    assert sms_size(message.sms).segments > SMS_MAX_SEGMENTS
+
+
+def test_short_links_are_short_and_urlsafe() -> None:
+    token = SHORT_JOIN_URL.split("#", 1)[1]
+    assert len(token) == 38 and re.fullmatch(r"[A-Za-z0-9_-]+", token)
+    assert token.startswith("cZ3tT0kenIdForTests0Aw")
+    confirm = SHORT_CONFIRM_URL.split("#", 1)[1]
+    assert re.fullmatch(r"481-[A-Za-z0-9_-]{16}", confirm)
+    # Another key, another nonce or another link gives another token.
+    other_key = BookingLinks(SigningKey(b"x" * 32), PUBLIC_URL)
+    assert other_key.short_confirm_url(booking()) != SHORT_CONFIRM_URL
+    assert LINKS.short_confirm_url(booking(confirm_nonce="other")) != SHORT_CONFIRM_URL
+    assert join_url(appointment_id=6790, short=True) != SHORT_JOIN_URL
 
 
 def test_a_name_that_would_double_the_sms_is_left_out_of_it() -> None:
@@ -533,10 +567,11 @@ def documented_sms_rows(language: Language) -> list[str]:
         changes: dict[str, Any] = {"recipient_name": DOC_NAMES[language]}
         if purpose is MessagePurpose.BOOKING_CONFIRM:
             changes["hold_expires_at"] = datetime(2026, 12, 4, 7, 20, tzinfo=UTC)
-        sms = render(facts(purpose, language, **changes), STAMP).sms
+        sms = render(facts(purpose, language, channel=Delivery.SMS, join_url=SHORT_JOIN_URL,
+                           confirm_url=SHORT_CONFIRM_URL, **changes), STAMP).sms
         size = sms_size(sms)
-        shown = sms.replace(JOIN_URL, f"{PUBLIC_URL}/join#…").replace(
-            CONFIRM_URL, f"{PUBLIC_URL}/book/confirm#…")
+        shown = sms.replace(SHORT_JOIN_URL, f"{PUBLIC_URL}/join#…").replace(
+            SHORT_CONFIRM_URL, f"{PUBLIC_URL}/book/confirm#…")
         rows.append(f"| {purpose.value} | {shown} | {size.segments} ({size.encoding},"
                     f" {size.units}) |")
     return rows

@@ -3,19 +3,22 @@ the JSON body and headers, retries with back-off, permanent refusals."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
 from server.app_keys import DB, OUTBOX
 from server.settings import Settings
 from server.sms_gateway import SmsGateway, signature
+from server.sms_segments import SmsEncoding, sms_size
 from tests.conftest import StaffClient, wait_until
-from tests.server.conftest import Clock, SignIn, book
+from tests.server.conftest import Clock, SignIn, book, copy_link, link_path
 from tests.server.messaging import (
     KIND_WORDS,
     MAIJA_PHONE,
@@ -76,6 +79,39 @@ async def test_the_invitation_is_a_signed_json_post(
     async def sent() -> bool:
         return bool((await message(sanna, made["id"]))["state"] == "sent")
     await wait_until(sent, 10, "the state to be sent")
+
+
+async def test_the_north_sami_sms_carries_a_short_link_that_opens_the_appointment(
+    kota: TestServer, sanna: StaffClient, adapter: SmsReceiver,
+    family: aiohttp.ClientSession
+) -> None:
+    """The SMS carries the join link's short form (docs/messages.md, "Short links"): the
+    North Sámi text (UCS-2) fits in three segments, and the link opens the call like the
+    long one, until it is renewed; an altered one opens nothing."""
+    made = await book(sanna, participants=[by_sms(display_name="Máret Ánne Sara",
+                                                  language="se")])
+    await wait_until(lambda: bool(adapter.accepted), 15, "the text message")
+    text = adapter.accepted[0].body["text"]
+    size = sms_size(text)
+    assert size.encoding is SmsEncoding.UCS2 and size.segments <= 3, (size, text)
+    [token] = re.findall(r"/join#([A-Za-z0-9_-]+)", text)
+    assert len(token) == 38 and token != await copy_link(sanna, made)
+
+    async def join(token: str) -> tuple[int, dict[str, Any]]:
+        async with family.post("/api/join", json={"token": token}) as resp:
+            return resp.status, await resp.json()
+    status, body = await join(token)
+    assert status == 200, body
+    assert body["participant"]["display_name"] == "Máret Ánne Sara"
+    altered = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert (await join(altered))[1]["error"]["code"] == "token_invalid"
+    other_id = ("A" if token[0] != "A" else "B") + token[1:]
+    assert (await join(other_id))[1]["error"]["code"] == "token_invalid"
+    # A new link for the participant stops the old short one, as it stops the long one.
+    resp = await sanna.post(link_path(made))
+    assert resp.status in (200, 201), await resp.text()
+    status, body = await join(token)
+    assert status == 401 and body["error"]["code"] == "link_revoked", body
 
 
 async def test_503_then_200_is_retried_after_the_back_off(
