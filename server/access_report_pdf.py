@@ -20,6 +20,8 @@ FONT_DIR: Final = Path("/usr/share/fonts/truetype/dejavu")
 FONT: Final = "DejaVu"
 WIDTHS: Final = (30.0, 45.0, 40.0, 65.0, 10.0)  # time, who, role, what, count: 190 mm
 ROW_HEIGHT: Final = 5.0
+# The table's header row; it is printed again at the top of each page the table goes on to.
+HEADINGS: Final = ("Aika", "Kuka", "Rooli", "Mitä", "Krt")
 
 TITLE: Final = "Lokiote: kuka on käsitellyt tietojasi"
 SUBTITLE: Final = "Access report (client-data law 703/2023, section 11)"
@@ -54,21 +56,40 @@ class _Document(FPDF):
         self.cell(0, 8, f"Sivu {self.page_no()} / {{nb}}", align="C")
 
 
-def _row(pdf: FPDF, texts: tuple[str, ...]) -> None:
+def _headings(pdf: FPDF) -> None:
+    """The table's header row in bold; the rows after it are in the regular face."""
+    pdf.set_font(FONT, "B", 8)
+    _row(pdf, HEADINGS, repeat_headings=False)
+    pdf.set_font(FONT, size=8)
+
+
+def _table_start(pdf: FPDF) -> None:
+    """The header row, on a new page when there is no room for it and one row below it."""
+    if pdf.will_page_break(2 * ROW_HEIGHT):
+        pdf.add_page()
+    _headings(pdf)
+
+
+def _row(pdf: FPDF, texts: tuple[str, ...], *, repeat_headings: bool = True) -> None:
     """One table row; plain cells when everything fits (fpdf2's table lays out every
-    cell as wrapped text, twenty times slower), wrapped cells when something does not."""
-    if all(pdf.get_string_width(t) <= w - 2 for t, w in zip(texts, WIDTHS, strict=True)):
+    cell as wrapped text, twenty times slower), wrapped cells when something does not.
+    A row that goes on to a new page has the header row printed above it there."""
+    fits = all(pdf.get_string_width(t) <= w - 2 for t, w in zip(texts, WIDTHS, strict=True))
+    lines = 1
+    if not fits:
+        for text, width in zip(texts, WIDTHS, strict=True):
+            wrapped = pdf.multi_cell(width, ROW_HEIGHT, text, dry_run=True, output="LINES")
+            assert isinstance(wrapped, list)
+            lines = max(lines, len(wrapped))
+    if pdf.will_page_break(lines * ROW_HEIGHT):
+        pdf.add_page()
+        if repeat_headings:
+            _headings(pdf)
+    if fits:
         for text, width in zip(texts, WIDTHS, strict=True):
             pdf.cell(width, ROW_HEIGHT, text, border="B")
         pdf.ln(ROW_HEIGHT)
         return
-    lines = 1
-    for text, width in zip(texts, WIDTHS, strict=True):
-        wrapped = pdf.multi_cell(width, ROW_HEIGHT, text, dry_run=True, output="LINES")
-        assert isinstance(wrapped, list)
-        lines = max(lines, len(wrapped))
-    if pdf.will_page_break(lines * ROW_HEIGHT):
-        pdf.add_page()
     top = pdf.get_y()
     for text, width in zip(texts, WIDTHS, strict=True):
         pdf.multi_cell(width, ROW_HEIGHT, text, new_x=XPos.RIGHT, new_y=YPos.TOP)
@@ -122,9 +143,7 @@ def render_pdf(report: ContactReport, tz: ZoneInfo) -> bytes:
             pdf.multi_cell(0, 5, "Ei henkilöstön käsittelyä lokissa.",
                            new_x=XPos.LMARGIN, new_y=YPos.NEXT)
             continue
-        pdf.set_font(FONT, "B", 8)
-        _row(pdf, ("Aika", "Kuka", "Rooli", "Mitä", "Krt"))
-        pdf.set_font(FONT, size=8)
+        _table_start(pdf)
         for entry in item.entries:
             _row(pdf, (entry.at.astimezone(tz).strftime("%d.%m.%Y %H:%M"), entry.who,
                        entry.role, WHAT[entry.what], str(entry.count)))

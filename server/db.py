@@ -360,6 +360,7 @@ class Reads:
                 municipality=row["municipality"],
                 travel_km=row["travel_km"],
                 travel_minutes=row["travel_minutes"],
+                personal_data_removed_at=_maybe_time(row["personal_data_removed_at"]),
             )
             for row in rows
         ]

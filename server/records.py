@@ -144,6 +144,8 @@ class Appointment:
     municipality: str | None = None
     travel_km: float | None = None
     travel_minutes: int | None = None
+    # -- retention: when the personal data was removed (names and contacts are blank).
+    personal_data_removed_at: datetime | None = None
 
     @property
     def staff_ids(self) -> frozenset[int]:

@@ -91,6 +91,8 @@ def appointment_json(appointment: Appointment, tz: ZoneInfo) -> dict[str, Any]:
         "municipality": appointment.municipality,
         "travel_km": appointment.travel_km,
         "travel_minutes": appointment.travel_minutes,
+        # retention (docs/audit.md): names and contacts are gone when this is set
+        "personal_data_removed_at": _time(appointment.personal_data_removed_at, tz),
     }
 
 

@@ -332,3 +332,34 @@ async def test_staff_without_the_registry_right_see_no_access_report(
     await page.goto("/staff#/access-report")
     await expect(page.locator("#day-title")).to_be_visible()
     await expect(page.locator(".staff-access-report")).to_have_count(0)
+
+
+async def test_the_family_report_in_swedish_and_english(
+    open_page: OpenPage, staff_api: Callable[[str], Awaitable[StaffApi]],
+    kota_server: KotaProcess,
+) -> None:
+    """A Swedish-speaking browser opens the report in Swedish; the family switches to
+    English: headings and entries in each, no Finnish left."""
+    sanna, created, link, _ = await opened_appointment(kota_server, staff_api, "Stina Saraste")
+    await sanna.call("PATCH", f"/api/appointments/{created['id']}",
+                     {"kind": "family_counselling"})  # changed
+
+    family = await open_page(PHONE, name="family", locale="sv-SE")
+    await family.goto(link)
+    await family.locator("[data-action=welcome-continue]").wait_for()
+    report = family.locator(".family-access-report")
+    for code in ("sv", "en"):
+        texts = load(code)
+        if code == "en":
+            await family.locator("#language-select").select_option("en")
+        else:
+            await family.locator("[data-action=access-report]").click()
+        await expect(report.locator("h1")).to_have_text(texts["access.family.title"])
+        await expect(report.locator(".access-appointment h2").first).to_contain_text(
+            texts["access.family.appointment"].replace(" {times}", ""))
+        for what in ("opened", "changed", "link"):
+            await expect(report.locator(f"li[data-what={what}]").first).to_contain_text(
+                entry_text(code, what))
+        await expect(report).to_contain_text(texts["access.family.no_content"])
+        await expect(report).not_to_contain_text(load("fi")["access.family.title"])
+        await assert_accessible(family, f"the family's access report ({code})")

@@ -1,5 +1,7 @@
 // One appointment for staff: its people and their join links (copy, renew, revoke),
 // adding and removing people, cancelling, the meeting room, and attendance afterwards.
+// Once retention has removed its personal data it is read-only: a notice says when, the
+// people show a neutral word for their name, and no action the server refuses is offered.
 
 import { del, get, post, put } from "../api.js";
 import { announce, clear, h, setText } from "../dom.js";
@@ -74,6 +76,8 @@ export function appointmentView({ id }) {
     const day = zoneDate(a.starts_at);
     const cancelled = a.status === "cancelled";
     const ended = !cancelled && a.session === "ended";
+    const removed = Boolean(a.personal_data_removed_at);
+    const readOnly = cancelled || removed;
     // h() drops null children; the DOM's own append would write them out as "null".
     clear(body).append(...[
       h("dl", { class: "facts" },
@@ -89,12 +93,13 @@ export function appointmentView({ id }) {
         ended ? h("dt", { i18n: "appointment.session" }) : null,
         ended ? h("dd", { class: "session-ended", i18n: "appointment.session_ended" }) : null,
         travelFacts(a)),
+      removed ? removedNotice(a.personal_data_removed_at) : null,
       ended
         ? h("p", { class: "notice",
             i18n: a.may_reopen ? "appointment.ended_text" : "appointment.ended_final" })
         : null,
-      a.booking ? bookingSection(a.booking) : null,
-      cancelled ? null : h("div", { class: "actions start" },
+      a.booking ? bookingSection(a.booking, removed) : null,
+      readOnly ? null : h("div", { class: "actions start" },
         ended && a.may_reopen
           ? h("button", { type: "button", class: "button primary", i18n: "appointment.reopen",
               dataset: { action: "reopen" }, on: { click: reopen } })
@@ -108,35 +113,45 @@ export function appointmentView({ id }) {
         h("button", { type: "button", class: "button danger", i18n: "appointment.cancel",
           on: { click: cancel } })),
       h("h2", { i18n: "appointment.participants" }),
-      h("p", { class: "hint", i18n: "appointment.links_hint" }),
-      participantList(a, cancelled),
-      cancelled ? null : addParticipantForm(),
+      removed ? null : h("p", { class: "hint", i18n: "appointment.links_hint" }),
+      participantList(a, cancelled, removed),
+      readOnly ? null : addParticipantForm(),
       attendanceSection(a.id),
       h("p", {}, h("a", { href: `#/day/${day}`, i18n: "staff.back_to_list" })),
     ].filter(Boolean));
   }
 
+  /** When retention removed the names and contacts, and what that means for the page. */
+  function removedNotice(removedAt) {
+    return h("div", { class: "notice personal-data-removed", attrs: { role: "note" } },
+      h("p", { i18n: "appointment.personal_data_removed",
+        vars: { date: longDate(zoneDate(removedAt)) } }),
+      h("p", { class: "hint", i18n: "appointment.personal_data_removed_hint" }));
+  }
+
   /** A time the family booked itself: the service and what they want to talk about. */
-  function bookingSection(booking) {
+  function bookingSection(booking, removed) {
     return h("section", { class: "booking-info", attrs: { "aria-labelledby": "booking-title" } },
       h("h2", { id: "booking-title", i18n: "appointment.booking_title" }),
       h("dl", { class: "facts" },
         h("dt", { i18n: "appointment.booking_service" }), h("dd", {}, booking.service || ""),
         h("dt", { i18n: "appointment.booking_topic" }),
-        booking.topic
-          ? h("dd", { class: "booking-topic" }, booking.topic)
-          : h("dd", { class: "hint", i18n: "appointment.booking_no_topic" })),
+        removed
+          ? h("dd", { class: "removed", i18n: "appointment.removed_name" })
+          : booking.topic
+            ? h("dd", { class: "booking-topic" }, booking.topic)
+            : h("dd", { class: "hint", i18n: "appointment.booking_no_topic" })),
       h("p", { class: "hint", i18n: "appointment.booking_hint" }));
   }
 
-  function participantList(a, cancelled) {
+  function participantList(a, cancelled, removed) {
     if (!a.participants.length) return h("p", { i18n: "appointment.no_participants" });
     return h("ul", { class: "people-list participants" }, a.participants.map((p) => {
       const link = p.link;
       const linkState = !link ? "none" : link.status;
       // The link's own actions in one group; taking the person off the appointment stands
       // apart from them, so "stop the link" and "remove the person" are not side by side.
-      const actions = cancelled ? null : h("div", { class: "person-actions" },
+      const actions = cancelled || removed ? null : h("div", { class: "person-actions" },
         h("div", { class: "link-actions", attrs: { role: "group" },
           i18nAttrs: { "aria-label": "link.actions_label" } },
         linkState === "active"
@@ -160,13 +175,16 @@ export function appointmentView({ id }) {
             i18n: "appointment.remove_participant", on: { click: () => removeParticipant(p) } })));
       return h("li", { class: "person", dataset: { participant: String(p.id), link: linkState } },
         h("div", { class: "person-info" },
-          h("span", { class: "person-name" }, p.display_name),
+          removed
+            ? h("span", { class: "person-name removed", i18n: "appointment.removed_name" })
+            : h("span", { class: "person-name" }, p.display_name),
           h("span", { class: "person-meta" },
             `${t(`role.${p.role}`)}${p.contact ? ` · ${p.contact}` : ""}`),
           p.language ? h("span", { class: "person-language", i18n: "appointment.language",
             vars: { language: { key: LANGUAGES[p.language] } } }) : null,
-          h("span", { class: `link-state ${linkState}`, i18n: `link.state.${linkState}` }),
-          messageStatus(id, p, {
+          removed ? null
+            : h("span", { class: `link-state ${linkState}`, i18n: `link.state.${linkState}` }),
+          removed ? null : messageStatus(id, p, {
             cancelled,
             onResent: async () => {
               await load();

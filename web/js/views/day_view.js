@@ -58,18 +58,23 @@ export function dayView({ day, navigate }) {
   return view;
 }
 
+/** One appointment in the list; one whose personal data retention removed says so in
+ * place of the names, and offers no room (it is long over). */
 function appointmentItem(a) {
   const cancelled = a.status === "cancelled";
-  const names = a.participants.map((p) => p.display_name).join(", ");
-  return h("li", { class: cancelled ? "appointment cancelled" : "appointment",
+  const removed = Boolean(a.personal_data_removed_at);
+  const names = removed ? "" : a.participants.map((p) => p.display_name).join(", ");
+  const classes = ["appointment", cancelled ? "cancelled" : null, removed ? "removed" : null];
+  return h("li", { class: classes.filter(Boolean).join(" "),
     dataset: { appointment: String(a.id) } },
     h("div", { class: "appointment-time" }, timeRange(a.starts_at, a.ends_at)),
     h("div", { class: "appointment-info" },
       h("a", { href: `#/appointment/${a.id}`, class: "appointment-link",
         i18n: `kind.${a.kind}` }),
-      h("span", { class: "appointment-people" }, names),
-      cancelled ? h("span", { class: "tag", i18n: "appointment.cancelled" }) : null),
-    cancelled ? null :
+      names ? h("span", { class: "appointment-people" }, names) : null,
+      cancelled ? h("span", { class: "tag", i18n: "appointment.cancelled" }) : null,
+      removed ? h("span", { class: "tag removed", i18n: "day.personal_data_removed" }) : null),
+    cancelled || removed ? null :
       h("a", { href: `/staff/call?appointment=${a.id}`, class: "button primary small",
         i18n: "appointment.open_room" }));
 }
