@@ -17,6 +17,8 @@ from tests.e2e.page_checks import (
     assert_remote_videos_play,
     screenshots,
 )
+from tests.e2e.retention_steps import age_appointment, retention_run
+from tests.test_locales import load
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -115,3 +117,12 @@ async def test_family_and_professional_complete_a_call(
         assert CHAT_LINE.encode() not in stored, path.name
         assert STAFF_NOTE.encode() not in stored, path.name
         assert token.encode() not in stored, path.name
+
+    # Years later retention removes the family's name; attendance still counts them.
+    await age_appointment(kota_server, appointment.id, appointment.starts_at)
+    await retention_run(kota_server)
+    await staff.goto(f"/staff#/appointment/{appointment.id}")
+    await staff.reload()
+    await expect(attendance).to_contain_text(load("fi")["appointment.removed_name"])
+    await expect(attendance).to_contain_text("Sanna Aikio")
+    await expect(attendance).not_to_contain_text("Maija Virtanen")

@@ -116,7 +116,7 @@ export function appointmentView({ id }) {
       removed ? null : h("p", { class: "hint", i18n: "appointment.links_hint" }),
       participantList(a, cancelled, removed),
       readOnly ? null : addParticipantForm(),
-      attendanceSection(a.id),
+      attendanceSection(a.id, { removed }),
       h("p", {}, h("a", { href: `#/day/${day}`, i18n: "staff.back_to_list" })),
     ].filter(Boolean));
   }

@@ -10,8 +10,12 @@ function duration(seconds) {
   return t("attendance.duration", { m: Math.floor(total / 60), s: total % 60 });
 }
 
-/** A section that loads and shows attendance; it says so when there is none yet. */
-export function attendanceSection(appointmentId) {
+/**
+ * A section that loads and shows attendance; it says so when there is none yet.
+ * ``removed``: the appointment's personal data was removed (retention), so the blank
+ * names say "removed" rather than "someone".
+ */
+export function attendanceSection(appointmentId, { removed = false } = {}) {
   const body = h("div", { class: "attendance-body" }, h("p", { class: "hint", i18n: "common.loading" }));
   const section = h("section", { class: "attendance" },
     h("h2", { i18n: "attendance.title" }), body);
@@ -37,7 +41,8 @@ export function attendanceSection(appointmentId) {
         h("th", { scope: "col", i18n: "attendance.time" }))),
       h("tbody", {}, rows.map((row) =>
         h("tr", {},
-          h("td", {}, row.display_name || t("call.someone")),
+          h("td", {}, row.display_name
+            || t(removed && row.kind === "participant" ? "appointment.removed_name" : "call.someone")),
           h("td", {}, row.first_joined ? formatTime(row.first_joined, staffZone()) : "–"),
           h("td", {}, row.last_left ? formatTime(row.last_left, staffZone()) : "–"),
           h("td", {}, duration(row.connected_seconds))))));
