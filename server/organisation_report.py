@@ -19,6 +19,10 @@ counted is in docs/reports.md; in short, per (month, service, kind, host):
 Lines are counted per (month of the event, line, serving professional): ``line.taken``
 is one served (its actor the professional), ``line.left`` one who left waiting (no
 professional); both give a wait (``detail.waited_s``).
+
+A ``Selection`` (a service, a kind, a professional) narrows the rows, and the totals and
+per-month figures are then counted afresh over the selected appointments, so waiting-time
+percentiles stay exact (percentiles of groups cannot be summed).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, Final
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 from server.audit import Action, ActorKind
@@ -59,10 +63,47 @@ _OPENS: Final = frozenset({CallAction.CALL_JOINED.value, CallAction.CALL_RECONNE
 
 
 @dataclass(frozen=True)
+class Selection:
+    """Which appointments a report counts; a None field selects all. ``service`` "none":
+    appointments without a service. Lines have no service or kind: only ``staff``
+    narrows them."""
+
+    service: int | Literal["none"] | None = None
+    kind: str | None = None
+    staff: int | None = None
+
+    def takes(self, appointment: ReportAppointment) -> bool:
+        if self.service == "none":
+            if appointment.service_id is not None:
+                return False
+        elif self.service is not None and appointment.service_id != self.service:
+            return False
+        if self.kind is not None and appointment.kind != self.kind:
+            return False
+        return self.staff is None or appointment.host_id == self.staff
+
+    def takes_line(self, row: dict[str, Any]) -> bool:
+        return self.staff is None or row["staff_id"] == self.staff
+
+    def detail(self) -> dict[str, Any]:
+        """For the usage log: ids and the kind only, never names."""
+        return {name: value for name, value in (("service", self.service),
+                                                ("kind", self.kind), ("staff", self.staff))
+                if value is not None}
+
+
+EVERYTHING: Final = Selection()
+
+
+@dataclass(frozen=True)
 class OrganisationReport:
     rows: list[dict[str, Any]]
     lines: list[dict[str, Any]]
     totals: dict[str, Any]
+    # One entry per month of the range (also empty ones): the selection's exact figures.
+    months: list[dict[str, Any]] = field(default_factory=list)
+    # What the range holds to choose from, whatever is selected: services, kinds, staff.
+    choices: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -349,6 +390,8 @@ def build_report(
     tz: ZoneInfo,
     now: datetime,
     settled: Iterable[SettledFacts] = (),
+    selection: Selection = EVERYTHING,
+    month_labels: Sequence[str] = (),
 ) -> OrganisationReport:
     """From what ``server/db.py`` reads for a range of months (``report_reader.py``):
     ``people``, each participant's call rows and admissions summed up
@@ -356,7 +399,9 @@ def build_report(
     waiting and admission rows of the appointments where those were not plain
     (``rows_to_read``); the marks (test verdicts, ``sound_only``); every ``server.lost``
     row; and the line rows of the range. ``settled``: the stored facts of appointments
-    whose call is settled, whose rows are then not read at all."""
+    whose call is settled, whose rows are then not read at all. ``selection`` narrows
+    what is counted; ``month_labels`` ("2026-03", …) are the range's months, each given a
+    ``months`` entry even when nothing happened in it."""
     crashes = sorted(lost, key=attrgetter("id"))
     facts = _facts(people, rows, marks, crashes, now)
     counted: dict[int, _Facts | SettledFacts] = {f.appointment_id: f for f in settled}
@@ -364,7 +409,13 @@ def build_report(
     none = _Facts()
     groups: dict[tuple[str, int | None, str, int], _Tally] = {}
     months: dict[datetime, str] = {}  # appointments often share a start time
+    chosen: dict[str, set[Any]] = {"services": set(), "kinds": set(), "staff": set()}
     for appointment in appointments:
+        chosen["services"].add(appointment.service_id)
+        chosen["kinds"].add(appointment.kind)
+        chosen["staff"].add(appointment.host_id)
+        if not selection.takes(appointment):
+            continue
         month = months.get(appointment.starts_at)
         if month is None:
             month = months[appointment.starts_at] = month_of(appointment.starts_at, tz)
@@ -375,8 +426,10 @@ def build_report(
         _count_appointment(tally, appointment, counted.get(appointment.id, none), now)
     report_rows = []
     total = _Tally()
+    per_month = {label: _Tally() for label in month_labels}
     for (month, service_id, kind, host_id), tally in groups.items():
         total.add(tally)
+        per_month.setdefault(month, _Tally()).add(tally)
         report_rows.append({
             "month": month,
             "service_id": service_id,
@@ -388,4 +441,21 @@ def build_report(
         })
     report_rows.sort(key=lambda r: (r["month"], r["service"] or "", r["service_id"] or 0,
                                     r["kind"], r["staff"] or "", r["staff_id"]))
-    return OrganisationReport(report_rows, _line_rows(line_rows, names, tz), _figures(total))
+    all_lines = _line_rows(line_rows, names, tz)
+    chosen["staff"].update(r["staff_id"] for r in all_lines if r["staff_id"] is not None)
+    return OrganisationReport(
+        report_rows, [r for r in all_lines if selection.takes_line(r)], _figures(total),
+        [{"month": month, **_figures(per_month[month])} for month in sorted(per_month)],
+        _choices(chosen, names))
+
+
+def _choices(chosen: dict[str, set[Any]], names: ReportNames) -> dict[str, Any]:
+    return {
+        "services": sorted(({"id": "none" if i is None else i,
+                             "name": None if i is None else names.services.get(i)}
+                            for i in chosen["services"]),
+                           key=lambda c: (c["name"] is None, c["name"] or "", str(c["id"]))),
+        "kinds": sorted(chosen["kinds"]),
+        "staff": sorted(({"id": i, "name": names.staff.get(i)} for i in chosen["staff"]),
+                        key=lambda c: (c["name"] or "", c["id"])),
+    }

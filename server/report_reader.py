@@ -17,14 +17,17 @@ from zoneinfo import ZoneInfo
 from server.db import Reads
 from server.errors import Unprocessable
 from server.organisation_report import (
+    EVERYTHING,
     LINE_ACTIONS,
     MAX_MONTHS,
     PARTICIPANT_ACTIONS,
     WAITING_ACTIONS,
     OrganisationReport,
+    Selection,
     build_report,
     rows_to_read,
 )
+from server.records import AppointmentKind
 
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 
@@ -43,6 +46,12 @@ class MonthRange:
     def label(self, which: tuple[int, int]) -> str:
         return f"{which[0]:04d}-{which[1]:02d}"
 
+    def labels(self) -> list[str]:
+        """Every month of the range, "2026-03" style, in order."""
+        first = self.first[0] * 12 + self.first[1] - 1
+        return [f"{index // 12:04d}-{index % 12 + 1:02d}"
+                for index in range(first, first + self.months)]
+
     def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
         """Local midnight of the first day to local midnight after the last month."""
         year, month = self.last
@@ -58,6 +67,28 @@ def parse_month(raw: str | None, name: str) -> tuple[int, int]:
     return int(found[1]), int(found[2])
 
 
+_ID = re.compile(r"[1-9][0-9]{0,17}")
+
+
+def _id(raw: str, name: str) -> int:
+    if not _ID.fullmatch(raw):
+        raise Unprocessable("invalid_field", f"{name} must be an id, such as 3.", field=name)
+    return int(raw)
+
+
+def selection_of(service: str | None, kind: str | None, staff: str | None) -> Selection:
+    """The query's ``service`` (an id, or "none"), ``kind`` and ``staff`` (an id); an id
+    that matches nothing is simply an empty report."""
+    kinds = [k.value for k in AppointmentKind]
+    if kind and kind not in kinds:
+        raise Unprocessable("invalid_field", f"kind must be one of {', '.join(kinds)}.",
+                            field="kind")
+    return Selection(
+        service="none" if service == "none" else _id(service, "service") if service else None,
+        kind=kind or None,
+        staff=_id(staff, "staff") if staff else None)
+
+
 def month_range(first_raw: str | None, last_raw: str | None) -> MonthRange:
     """The checked range: ``to`` not before ``from``, at most 36 months."""
     found = MonthRange(parse_month(first_raw, "from"), parse_month(last_raw, "to"))
@@ -70,7 +101,8 @@ def month_range(first_raw: str | None, last_raw: str | None) -> MonthRange:
 
 
 async def read_organisation_report(db: Reads, months: MonthRange, tz: ZoneInfo,
-                                   now: datetime) -> OrganisationReport:
+                                   now: datetime,
+                                   selection: Selection = EVERYTHING) -> OrganisationReport:
     """Settled appointments are counted from their stored facts (``report_facts``); only
     the others' usage-log rows are read."""
     start, end = months.bounds(tz)
@@ -85,4 +117,5 @@ async def read_organisation_report(db: Reads, months: MonthRange, tz: ZoneInfo,
     line_rows = await db.list_report_rows_between(start, end, LINE_ACTIONS)
     names = await db.get_report_names()
     return await asyncio.to_thread(build_report, appointments, people, rows, marks, lost,
-                                   line_rows, names, tz, now, settled)
+                                   line_rows, names, tz, now, settled, selection,
+                                   months.labels())

@@ -8,7 +8,12 @@ from server import audit
 from server.app_keys import AUDIT, CLOCK, DB, SETTINGS
 from server.organisation_report import OrganisationReport
 from server.report_exports import report_csv, report_xlsx
-from server.report_reader import MonthRange, month_range, read_organisation_report
+from server.report_reader import (
+    MonthRange,
+    month_range,
+    read_organisation_report,
+    selection_of,
+)
 from server.staff_auth import require_admin
 
 routes = web.RouteTableDef()
@@ -19,14 +24,16 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 async def _read(request: web.Request, fmt: str) -> tuple[MonthRange, OrganisationReport]:
     """The report, and its ``report.read`` row stored before anything is sent."""
     session = require_admin(request)
-    months = month_range(request.query.get("from"), request.query.get("to"))
+    query = request.query
+    months = month_range(query.get("from"), query.get("to"))
+    selection = selection_of(query.get("service"), query.get("kind"), query.get("staff"))
     await request.app[AUDIT].flush()  # call rows still queued belong in the report
     report = await read_organisation_report(request.app[DB], months,
                                             request.app[SETTINGS].timezone,
-                                            request.app[CLOCK]())
+                                            request.app[CLOCK](), selection)
+    detail = {"format": fmt, "months": months.months, **selection.detail()}
     await request.app[AUDIT].record(audit.Actor.staff(session.staff.id),
-                                    audit.Action.REPORT_READ,
-                                    detail={"format": fmt, "months": months.months})
+                                    audit.Action.REPORT_READ, detail=detail)
     return months, report
 
 
@@ -50,6 +57,8 @@ async def get_organisation_report(request: web.Request) -> web.Response:
             "rows": report.rows,
             "lines": report.lines,
             "totals": report.totals,
+            "months": report.months,
+            "choices": report.choices,
         },
         headers={"Cache-Control": "no-store"},
     )

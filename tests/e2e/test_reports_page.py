@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -268,6 +270,11 @@ async def shown_values(page: Page, selector: str) -> dict[str, float]:
     return found
 
 
+def minutes_of(seconds: int) -> float:
+    """As the page shows seconds: minutes to one decimal, halves up."""
+    return math.floor(seconds / 6 + 0.5) / 10
+
+
 def per_month(rows: list[dict[str, Any]], field: str) -> dict[str, float]:
     sums: dict[str, float] = {}
     for row in rows:
@@ -284,6 +291,12 @@ async def shot_of(page: Page, name: str, selector: str, sizes: tuple[str, ...]) 
         await screenshots(page, name, (size,))
     if original:
         await page.set_viewport_size(original)
+
+
+async def choose(page: Page, selector: str, value: str) -> None:
+    """A "show only" choice, then the server's answer drawn (the page is busy till then)."""
+    await page.locator(selector).select_option(value)
+    await expect(page.locator(".reports")).not_to_have_attribute("aria-busy", "true")
 
 
 async def fact(page: Page, field: str) -> str:
@@ -321,16 +334,11 @@ async def test_admin_reads_the_report_filters_it_and_downloads_it(
     assert await shown_values(page, "[data-chart=chart-travel-km] rect") == per_month(
         api["rows"], "travel_km")
     waits = await shown_values(page, "[data-chart=chart-waiting] rect[data-series=waiting_median]")
-    # A month of several groups shows their medians weighted by the number of waits.
-    weighted: dict[str, list[int]] = {}
-    for r in api["rows"]:
-        if r["waiting_median_s"] is not None:
-            sums = weighted.setdefault(r["month"], [0, 0])
-            sums[0] += r["waiting_median_s"] * r["waits_counted"]
-            sums[1] += r["waits_counted"]
-    assert waits == {m: round(round(total / count) / 60, 1)
-                     for m, (total, count) in weighted.items()}
-    assert waits[add_months(month, -2)] == 1.5  # (2 x 120 s + 30 s) / 3 waits
+    # Each month's median is the server's, counted over all of the month's waits.
+    assert [m["month"] for m in api["months"]] == [add_months(month, n) for n in range(-11, 1)]
+    assert waits == {m["month"]: minutes_of(m["waiting_median_s"]) for m in api["months"]
+                     if m["waiting_median_s"] is not None}
+    assert waits[add_months(month, -2)] == 2.0  # the median of 120 s, 120 s and 30 s
     # The same figures in the chart's table, one row per month of the range.
     table = page.locator("[data-chart=chart-appointments] table")
     await expect(table.locator("tbody tr")).to_have_count(12)
@@ -346,46 +354,51 @@ async def test_admin_reads_the_report_filters_it_and_downloads_it(
     await shot_of(page, "reports-table-fi", "[data-chart=chart-appointments]",
                   ("tablet-portrait",))
 
-    # The page's own sums of all rows are the API's totals (what a filter relies on).
-    module = await page.evaluate("""() => {
-      const entry = document.querySelector("script[type=module]");
-      return new URL("../views/reports_view.js", entry.src).href;
-    }""")
-    summed = await page.evaluate(
-        "async ([url, rows]) => (await import(url)).sumRows(rows)", [module, api["rows"]])
+    # The months add up to the totals (minutes, km and hours are rounded per month).
     for field in ("appointments", "held", "cancelled", "no_show", "participants_joined",
-                  "travel_unknown", "waits_counted", "sound_only_switches", "tests"):
-        assert summed[field] == totals[field], field
-    # Rows carry rounded minutes (0.1), km (0.1) and hours (0.01); their sum may differ
-    # from the exact total by half a unit per row.
-    for field, unit in (("participant_minutes", 0.1), ("travel_km", 0.1), ("travel_hours", 0.01),
-                        ("minutes_per_participant", 0.1)):
-        assert abs(summed[field] - totals[field]) <= unit / 2 * len(api["rows"]) + 1e-9, field
+                  "travel_unknown", "waits_counted", "sound_only_switches"):
+        assert sum(m[field] for m in api["months"]) == totals[field], field
+    for field, unit in (("participant_minutes", 0.1), ("travel_km", 0.1), ("travel_hours", 0.01)):
+        assert abs(sum(m[field] for m in api["months"]) - totals[field]) <= unit / 2 * 12 + 1e-9
 
     # Only Pekka: his one meeting, with its own travel (2 x 80 km).
     pekka = str(report_server.staff["pekka"])
-    await page.locator("#r-staff").select_option(pekka)
+    await choose(page, "#r-staff", pekka)
     assert float(await fact(page, "held")) == 1
     assert float(await fact(page, "travel_km")) == 160
     assert float(await fact(page, "lines_served")) == 0
     bars = await shown_values(page, "[data-chart=chart-appointments] rect[data-series=held]")
     assert bars == {add_months(month, -1): 1}
-    # Only Sanna: two groups with waits in one month, so the waits are estimates.
-    await page.locator("#r-staff").select_option(str(report_server.staff["sanna"]))
+    # Only Sanna: two groups with waits in one month, still counted exactly by the server;
+    # the downloads follow the choice.
+    sanna = str(report_server.staff["sanna"])
+    await choose(page, "#r-staff", sanna)
+    await expect(page.locator("[data-action=download-csv]")).to_have_attribute(
+        "href", re.compile(f"staff={sanna}"))
     assert float(await fact(page, "held")) == 3
-    await expect(page.locator(".report-summary")).to_contain_text(texts["reports.estimate_hint"])
-    await expect(page.locator("[data-chart=chart-waiting] .chart-note")).to_have_text(
-        texts["reports.chart_waiting_estimate_note"])
-    await page.locator("#r-staff").select_option("")
-    await page.locator("#r-kind").select_option("family_counselling")
+    only_sanna = await admin_api.call(
+        "GET", f"/api/reports/organisation?from={add_months(month, -11)}&to={month}"
+        f"&staff={sanna}")
+    assert only_sanna["totals"]["held"] == 3
+    for field in ("waiting_median", "waiting_p90"):
+        assert float(await fact(page, field)) == minutes_of(
+            only_sanna["totals"][f"{field}_s"]), field
+    assert await shown_values(
+        page, "[data-chart=chart-waiting] rect[data-series=waiting_median]") == {
+        m["month"]: minutes_of(m["waiting_median_s"]) for m in only_sanna["months"]
+        if m["waiting_median_s"] is not None}
+    await expect(page.locator(".report-summary")).not_to_contain_text("≈")
+    # A choice stays offered while it is chosen.
+    await expect(page.locator("#r-staff option")).to_have_count(
+        1 + len(api["choices"]["staff"]))
+    await choose(page, "#r-staff", "")
+    await choose(page, "#r-kind", "family_counselling")
     assert float(await fact(page, "held")) == 2
     assert float(await fact(page, "no_show")) == 1
     # One group (Sanna's family counselling in one month): its waits are exact, 2 and 5 min.
     assert (float(await fact(page, "waiting_median")), float(await fact(page, "waiting_p90"))) == (
         2, 5)
-    await expect(page.locator(".report-summary")).not_to_contain_text(
-        texts["reports.estimate_hint"])
-    await page.locator("#r-kind").select_option("")
+    await choose(page, "#r-kind", "")
 
     # Another range: the last two months only.
     await page.locator("#r-from").fill(add_months(month, -1))

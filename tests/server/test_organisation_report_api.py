@@ -4,6 +4,7 @@ its service (docs/reports.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -268,3 +269,96 @@ def test_month_bounds_are_local_midnights() -> None:
     start, end = month_range("2026-03", "2026-10").bounds(HELSINKI)
     assert start.astimezone(UTC) == datetime(2026, 2, 28, 22, tzinfo=UTC)
     assert end.astimezone(UTC) == datetime(2026, 10, 31, 22, tzinfo=UTC)
+
+
+async def test_a_chosen_service_kind_or_professional_is_counted_exactly(
+    kota: TestServer, staff_client: SignIn, accounts: Accounts, clock: Clock,
+    settings: Settings,
+) -> None:
+    """The server narrows the rows and counts the totals and months afresh, so a wait's
+    median and 90th percentile over the choice are exact, not mixed from groups."""
+    _, service = await _a_month_of_calls(kota, staff_client, accounts, clock)
+    admin = await staff_client("admin")
+
+    async def read(query: str, ext: str = "") -> Any:
+        resp = await admin.get(f"/api/reports/organisation{ext}?from=2027-01&to=2027-01{query}")
+        assert resp.status == 200, await resp.text()
+        return await resp.json() if not ext else (await resp.read()).decode("utf-8-sig")
+
+    everything = await read("")
+    choices = everything["choices"]
+    evil = next(c["id"] for c in choices["services"] if c["id"] != service["id"])
+    assert {c["id"] for c in choices["services"]} == {service["id"], evil}
+    assert [c["id"] for c in choices["staff"]] == [accounts.worker.id]
+    kind = everything["rows"][0]["kind"]
+    assert choices["kinds"] == [kind]
+    assert [m["month"] for m in everything["months"]] == ["2027-01"]
+    assert {k: v for k, v in everything["months"][0].items() if k != "month"} == \
+        everything["totals"]
+
+    main = await read(f"&service={service['id']}")
+    assert {r["service_id"] for r in main["rows"]} == {service["id"]}
+    assert (main["totals"]["held"], main["totals"]["waiting_median_s"],
+            main["totals"]["waiting_p90_s"]) == (1, 95, 95)
+    assert main["choices"] == choices  # what there is to choose stays
+    assert main["lines"] == everything["lines"]  # a line has no service
+    other = await read(f"&service={evil}&staff={accounts.worker.id}&kind={kind}")
+    assert (other["totals"]["held"], other["totals"]["waiting_median_s"]) == (1, 300)
+    assert [r["staff_id"] for r in other["lines"]] == [accounts.worker.id]
+    for query in ("&service=none", "&staff=999999", "&service=999999"):
+        nothing = await read(query)
+        assert nothing["rows"] == [] and nothing["totals"]["appointments"] == 0, query
+        assert nothing["months"][0]["appointments"] == 0
+    assert (await read("&staff=999999"))["lines"] == []
+
+    text = await read(f"&service={evil}", ".csv")
+    rows = list(csv.DictReader(io.StringIO(text.split("\r\n\r\n")[0])))
+    assert [r["service_id"] for r in rows] == [str(evil), ""]
+    assert rows[-1]["month"] == "total" and rows[-1]["waiting_median_s"] == "300"
+    assert report_reads(settings)[1:] == [
+        {"actor": accounts.admin.id, "format": "json", "months": 1, "service": service["id"]},
+        {"actor": accounts.admin.id, "format": "json", "months": 1, "service": evil,
+         "kind": kind, "staff": accounts.worker.id},
+        {"actor": accounts.admin.id, "format": "json", "months": 1, "service": "none"},
+        {"actor": accounts.admin.id, "format": "json", "months": 1, "staff": 999999},
+        {"actor": accounts.admin.id, "format": "json", "months": 1, "service": 999999},
+        {"actor": accounts.admin.id, "format": "json", "months": 1, "staff": 999999},
+        {"actor": accounts.admin.id, "format": "csv", "months": 1, "service": evil},
+    ]
+
+
+@pytest.mark.parametrize("query", [
+    "&service=abc", "&service=0", "&service=-1", "&service=1.5", "&service=%EF%BC%91",
+    "&service=99999999999999999999", "&kind=lastensuojelu", "&kind=CHILD_PROTECTION",
+    "&staff=x", "&staff=0", "&staff=none",
+])
+async def test_bad_choices_are_422_naming_the_field_and_not_logged(
+    staff_client: SignIn, settings: Settings, query: str,
+) -> None:
+    admin = await staff_client("admin")
+    field = query[1:].split("=", 1)[0]
+    for ext in ("", ".csv", ".xlsx"):
+        resp = await admin.get(f"/api/reports/organisation{ext}?from=2027-01&to=2027-01{query}")
+        body = await assert_error(resp, 422, "invalid_field")
+        assert body["error"].get("field") == field, body
+    assert report_reads(settings) == []
+
+
+async def test_ten_chosen_reads_at_once_each_log_their_choice(
+    kota: TestServer, staff_client: SignIn, accounts: Accounts, clock: Clock,
+    settings: Settings,
+) -> None:
+    _, service = await _a_month_of_calls(kota, staff_client, accounts, clock)
+    admin = await staff_client("admin")
+    queries = [f"&service={service['id']}" if n % 2 else f"&staff={accounts.worker.id}"
+               for n in range(10)]
+    answers = await asyncio.gather(*(
+        admin.get(f"/api/reports/organisation?from=2027-01&to=2027-01{q}") for q in queries))
+    bodies = [await resp.json() for resp in answers]
+    assert [resp.status for resp in answers] == [200] * 10
+    assert len({json.dumps(b, sort_keys=True) for b in bodies}) == 2
+    logged = report_reads(settings)
+    assert sorted(json.dumps(r, sort_keys=True) for r in logged) == sorted(
+        json.dumps({"actor": accounts.admin.id, "format": "json", "months": 1,
+                    **({"service": service["id"]} if n % 2 else
+                       {"staff": accounts.worker.id})}, sort_keys=True) for n in range(10))

@@ -8,6 +8,9 @@ each admission's wait — and writes the usage-log rows the real server would, i
 order, into a real SQLite file. The report read from that file must equal the recount,
 which knows nothing of ``derive_attendance``, zoneinfo or the report code: it sums the
 simulated spells and finds months with the EU summer-time rule written out by hand.
+A random choice (a service or none, a kind, a professional) is read too: its totals and
+every month's figures, waiting percentiles included, must equal the recount over the
+chosen appointments alone.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from hypothesis import strategies as st
 
 from server.audit_chain import AuditChain
 from server.db import Database, NewAuditEntry, NewParticipant
+from server.organisation_report import Selection
 from server.records import AppointmentKind, ParticipantRole, StaffRole, TravelDistance
 from server.report_reader import month_range, read_organisation_report
 from server.report_settling import settle_report_facts
@@ -246,10 +250,26 @@ def simulate(plan_list: list[Plan], crash_list: list[tuple[int, int, bool]],
 
 # -- the expected report -----------------------------------------------------------
 
+# A drawn choice: (service index, "none" or None for all; kind or None; host or None).
+Pick = tuple[int | str | None, str | None, int | None]
+MONTHS = [f"2026-{n:02d}" for n in range(1, 13)]
+
+
+def chosen(plan: Plan, pick: Pick) -> bool:
+    service, kind, host = pick
+    return ((service is None or (plan.service is None if service == "none"
+                                 else plan.service == service))
+            and (kind is None or plan.kind == kind) and (host is None or plan.host == host))
+
+
 def expected_report(plan_list: list[Plan], truths: list[Truth], service_ids: list[int],
-                    staff_ids: list[int]) -> tuple[dict[Any, dict[str, Any]], dict[str, Any]]:
+                    staff_ids: list[int], pick: Pick = (None, None, None),
+                    ) -> tuple[dict[Any, dict[str, Any]], dict[str, Any],
+                               list[dict[str, Any]]]:
+    """The rows, the totals and each month's figures of the chosen appointments."""
     groups: dict[Any, dict[str, Any]] = {}
     everything: dict[str, Any] = {}
+    by_month: dict[str, dict[str, Any]] = {month: {} for month in MONTHS}
 
     def add(target: dict[str, Any], plan: Plan, truth: Truth) -> None:
         held = not plan.cancelled and truth.joined > 0
@@ -280,14 +300,22 @@ def expected_report(plan_list: list[Plan], truths: list[Truth], service_ids: lis
 
     for plan, truth in zip(plan_list, truths, strict=True):
         month = naive_month(plan.start)
-        if not "2026-01" <= month <= "2026-12":
+        if not "2026-01" <= month <= "2026-12" or not chosen(plan, pick):
             continue
         key = (month, None if plan.service is None else service_ids[plan.service], plan.kind,
                staff_ids[plan.host])
         add(groups.setdefault(key, {}), plan, truth)
         add(everything, plan, truth)
+        add(by_month[month], plan, truth)
     return ({key: figures(g) for key, g in groups.items()},
-            figures(everything) if everything else {})
+            figures(everything) if everything else {},
+            [{"month": month, **figures(g or nothing())} for month, g in by_month.items()])
+
+
+def nothing() -> dict[str, Any]:
+    return {"appointments": 0, "held": 0, "cancelled": 0, "no_show": 0, "seconds": 0,
+            "joined": 0, "waits": [], "tests": dict.fromkeys(VERDICTS, 0), "sound": 0,
+            "km": 0.0, "travel_minutes": 0, "unknown": 0}
 
 
 def figures(g: dict[str, Any]) -> dict[str, Any]:
@@ -326,7 +354,8 @@ def expected_lines(events: list[tuple[datetime, int, int, int | None, int]],
 # -- the real database and the real report ---------------------------------------------
 
 async def scenario(path: Path, plan_list: list[Plan], crash_list: list[tuple[int, int, bool]],
-                   line_list: list[tuple[datetime, int, int, int | None, int]]) -> None:
+                   line_list: list[tuple[datetime, int, int, int | None, int]],
+                   pick: Pick = (None, None, None)) -> None:
     db = Database(path)
     await db.open()
     try:
@@ -377,19 +406,27 @@ async def scenario(path: Path, plan_list: list[Plan], crash_list: list[tuple[int
                     rows.append(entry(at, "staff", staff_ids[staff], "line.taken", None, None,
                                       {"line": line_ids[line], "waited_s": waited}))
             await tx.append_audit_rows(rows, AuditChain(b"k" * 32))
-        report = await read_organisation_report(db, month_range("2026-01", "2026-12"),
-                                                HELSINKI, NOW)
+        year = month_range("2026-01", "2026-12")
+        service, kind, host = pick
+        selection = Selection(
+            service=("none" if service == "none" else None if service is None
+                     else service_ids[int(service)]),
+            kind=kind, staff=None if host is None else staff_ids[host])
+        report = await read_organisation_report(db, year, HELSINKI, NOW)
+        narrowed = await read_organisation_report(db, year, HELSINKI, NOW, selection)
         # Settled, the appointments a day past their end are counted from stored facts
         # (those with someone still in the call are not): the same report.
         await settle_report_facts(db, NOW)
         assert await settle_report_facts(db, NOW) == 0, "settled twice"
-        from_facts = await read_organisation_report(db, month_range("2026-01", "2026-12"),
-                                                    HELSINKI, NOW)
+        from_facts = await read_organisation_report(db, year, HELSINKI, NOW)
+        narrowed_facts = await read_organisation_report(db, year, HELSINKI, NOW, selection)
     finally:
         await db.close()
-    assert (from_facts.rows, from_facts.lines, from_facts.totals) == (
-        report.rows, report.lines, report.totals)
-    want_rows, want_totals = expected_report(plan_list, truths, service_ids, staff_ids)
+    assert from_facts == report
+    assert narrowed_facts == narrowed
+    want_rows, want_totals, want_months = expected_report(plan_list, truths, service_ids,
+                                                          staff_ids)
+    assert report.months == want_months
     got_rows = {(r["month"], r["service_id"], r["kind"], r["staff_id"]):
                 {k: v for k, v in r.items()
                  if k not in ("month", "service_id", "service", "kind", "staff_id", "staff")}
@@ -409,13 +446,30 @@ async def scenario(path: Path, plan_list: list[Plan], crash_list: list[tuple[int
                  for r in report.lines}
     assert got_lines == expected_lines(line_list, line_ids, staff_ids)
 
+    # The chosen part, counted afresh: exact percentiles, not mixed from the rows.
+    _, chosen_totals, chosen_months = expected_report(plan_list, truths, service_ids,
+                                                      staff_ids, pick)
+    assert narrowed.months == chosen_months
+    assert narrowed.totals == (chosen_totals or figures(nothing()))
+    assert narrowed.rows == [r for r in report.rows if (
+        (service is None or r["service_id"] == (
+            None if service == "none" else service_ids[int(service)]))
+        and (kind is None or r["kind"] == kind)
+        and (host is None or r["staff_id"] == staff_ids[host]))]
+    assert narrowed.lines == [r for r in report.lines
+                              if host is None or r["staff_id"] == staff_ids[host]]
+    assert narrowed.choices == report.choices
+
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow,
                                                   HealthCheck.data_too_large])
-@given(plan_list=st.lists(plans, max_size=8), crash_list=crashes, line_list=line_events)
+@given(plan_list=st.lists(plans, max_size=8), crash_list=crashes, line_list=line_events,
+       pick=st.tuples(st.sampled_from([None, "none", 0, 1]), st.none() | st.sampled_from(KINDS),
+                      st.none() | st.integers(0, 2)))
 def test_report_equals_a_brute_force_recount(
     plan_list: list[Plan], crash_list: list[tuple[int, int, bool]],
-    line_list: list[tuple[datetime, int, int, int | None, int]],
+    line_list: list[tuple[datetime, int, int, int | None, int]], pick: Pick,
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(scenario(Path(tmp) / "kota.sqlite3", plan_list, crash_list, line_list))
+        asyncio.run(scenario(Path(tmp) / "kota.sqlite3", plan_list, crash_list, line_list,
+                             pick))

@@ -1,8 +1,8 @@
 // Administrators: the organisation report (#/reports). A range of months (the last 12 by
 // default) read from GET /api/reports/organisation; totals, then charts per month
 // (report_charts.js) with their figures as tables; "show only" a service, a kind of
-// meeting or a professional, counted here from the report's rows; the same range as
-// CSV or Excel. What each figure means: docs/reports.md.
+// meeting or a professional, asked of the server again so that waiting times stay exact;
+// the same range and choice as CSV or Excel. What each figure means: docs/reports.md.
 
 import { get } from "../api.js";
 import { announce, clear, h, setText } from "../dom.js";
@@ -19,53 +19,12 @@ const VERDICT_KEYS = {
   no_connection: "reports.verdict.no_connection",
 };
 const VERDICTS = Object.keys(VERDICT_KEYS);
-const SUMMED = ["appointments", "held", "cancelled", "no_show", "participants_joined",
-  "participant_minutes", "waits_counted", "sound_only_switches", "travel_km", "travel_hours",
-  "travel_unknown"];
 
 /** "2026-03" plus ``n`` months. */
 export function addMonths(month, n) {
   const [year, number] = month.split("-").map(Number);
   const index = year * 12 + (number - 1) + n;
   return `${String(Math.floor(index / 12)).padStart(4, "0")}-${String((index % 12) + 1).padStart(2, "0")}`;
-}
-
-function monthsBetween(first, last) {
-  const found = [];
-  for (let month = first; month <= last && found.length <= MAX_MONTHS; month = addMonths(month, 1)) {
-    found.push(month);
-  }
-  return found;
-}
-
-/** Several rows' waits as one figure: exact for one row, else weighted by waits counted. */
-function combinedWait(rows, field, counted) {
-  const having = rows.filter((r) => r[field] !== null && r[field] !== undefined && r[counted] > 0);
-  if (!having.length) return { value: null, estimate: false };
-  const weight = having.reduce((sum, r) => sum + r[counted], 0);
-  const value = having.reduce((sum, r) => sum + r[field] * r[counted], 0) / weight;
-  return { value: Math.round(value), estimate: having.length > 1 };
-}
-
-/** The figures of several report rows together, as a row of the API has them. */
-export function sumRows(rows) {
-  const sum = Object.fromEntries(SUMMED.map((key) => [key, 0]));
-  sum.tests = Object.fromEntries(VERDICTS.map((v) => [v, 0]));
-  for (const row of rows) {
-    for (const key of SUMMED) sum[key] += Number(row[key] || 0);
-    for (const v of VERDICTS) sum.tests[v] += Number((row.tests || {})[v] || 0);
-  }
-  sum.participant_minutes = Math.round(sum.participant_minutes * 10) / 10;
-  sum.travel_km = Math.round(sum.travel_km * 10) / 10;
-  sum.travel_hours = Math.round(sum.travel_hours * 100) / 100;
-  sum.minutes_per_participant = sum.participants_joined
-    ? Math.round((sum.participant_minutes / sum.participants_joined) * 10) / 10 : null;
-  const median = combinedWait(rows, "waiting_median_s", "waits_counted");
-  const p90 = combinedWait(rows, "waiting_p90_s", "waits_counted");
-  sum.waiting_median_s = median.value;
-  sum.waiting_p90_s = p90.value;
-  sum.estimate = median.estimate || p90.estimate;
-  return sum;
 }
 
 function minutesOf(seconds) {
@@ -116,10 +75,18 @@ export function reportsView() {
   let report = null;
   let charts = [];
 
+  /** The range and the "show only" choices as a query; the downloads follow it too. */
+  function query() {
+    const params = new URLSearchParams({ from: from.value, to: to.value });
+    for (const [name, select] of [["service", service], ["kind", kind], ["staff", staff]]) {
+      if (select.input.value) params.set(name, select.input.value);
+    }
+    return params.toString();
+  }
+
   function setDownloads() {
-    const range = `from=${encodeURIComponent(from.value)}&to=${encodeURIComponent(to.value)}`;
-    csv.href = `/api/reports/organisation.csv?${range}`;
-    xlsx.href = `/api/reports/organisation.xlsx?${range}`;
+    csv.href = `/api/reports/organisation.csv?${query()}`;
+    xlsx.href = `/api/reports/organisation.xlsx?${query()}`;
   }
 
   function rangeIsValid() {
@@ -140,39 +107,16 @@ export function reportsView() {
   }
 
   function fillFilters() {
-    const services = new Map();
-    const kinds = new Set();
-    const people = new Map();
-    for (const row of report.rows) {
-      services.set(row.service_id === null ? "none" : String(row.service_id), row.service);
-      kinds.add(row.kind);
-      people.set(String(row.staff_id), row.staff);
-    }
-    for (const line of report.lines) {
-      if (line.staff_id !== null) people.set(String(line.staff_id), line.staff);
-    }
+    // The choices are what the range holds, whatever is chosen now: a choice never vanishes.
+    const { services, kinds, staff: people } = report.choices;
     const byName = (a, b) => a[1].localeCompare(b[1]);
-    fillSelect(service.input, [...services].map(([id, name]) =>
-      [id, id === "none" ? t("reports.no_service") : name || `#${id}`]).sort(byName), "reports.all_services");
-    fillSelect(kind.input, [...kinds].map((k) => [k, t(`kind.${k}`)]).sort(byName), "reports.all_kinds");
-    fillSelect(staff.input, [...people].map(([id, name]) => [id, name || `#${id}`]).sort(byName),
+    fillSelect(service.input, services.map(({ id, name }) =>
+      [String(id), id === "none" ? t("reports.no_service") : name || `#${id}`]).sort(byName),
+    "reports.all_services");
+    fillSelect(kind.input, kinds.map((k) => [k, t(`kind.${k}`)]).sort(byName), "reports.all_kinds");
+    fillSelect(staff.input, people.map(({ id, name }) => [String(id), name || `#${id}`]).sort(byName),
       "reports.all_staff");
     filters.hidden = false;
-  }
-
-  function chosenRows() {
-    return report.rows.filter((row) =>
-      (!service.input.value || service.input.value === (row.service_id === null ? "none" : String(row.service_id)))
-      && (!kind.input.value || kind.input.value === row.kind)
-      && (!staff.input.value || staff.input.value === String(row.staff_id)));
-  }
-
-  function chosenLines() {
-    return report.lines.filter((line) => !staff.input.value || staff.input.value === String(line.staff_id));
-  }
-
-  function filtered() {
-    return Boolean(service.input.value || kind.input.value || staff.input.value);
   }
 
   function fact(key, value, field, unitKey = null) {
@@ -182,17 +126,14 @@ export function reportsView() {
         unitKey && value !== null ? t(unitKey, { n: formatNumber(value) }) : formatNumber(value)));
   }
 
-  function summary(rows, lines) {
-    // The API's totals are exact; a selection is summed here (waits then estimated).
-    const totals = filtered() ? sumRows(rows) : { ...report.totals, estimate: false };
+  function summary(lines) {
+    // The server counts the totals of what is chosen, so waiting times are exact.
+    const totals = report.totals;
     const served = lines.reduce((sum, l) => sum + l.served, 0);
     const left = lines.reduce((sum, l) => sum + l.left_waiting, 0);
     const tests = VERDICTS.reduce((sum, v) => sum + Number((totals.tests || {})[v] || 0), 0);
-    const wait = (key) => (totals.estimate && totals[key] !== null ? "≈ " : "");
     const medianFact = fact("reports.waiting_median", minutesOf(totals.waiting_median_s), "waiting_median", "reports.minutes_value");
     const p90Fact = fact("reports.waiting_p90", minutesOf(totals.waiting_p90_s), "waiting_p90", "reports.minutes_value");
-    medianFact.querySelector("dd").prepend(wait("waiting_median_s"));
-    p90Fact.querySelector("dd").prepend(wait("waiting_p90_s"));
     return h("section", { class: "report-summary", attrs: { "aria-labelledby": "totals-title" } },
       h("h2", { id: "totals-title", i18n: "reports.totals" }),
       h("dl", { class: "report-facts" },
@@ -210,18 +151,16 @@ export function reportsView() {
         fact("reports.tests_total", tests, "tests"),
         fact("reports.sound_only", totals.sound_only_switches, "sound_only_switches"),
         fact("reports.lines_served", served, "lines_served"),
-        fact("reports.lines_left", left, "lines_left")),
-      totals.estimate ? h("p", { class: "hint", i18n: "reports.estimate_hint" }) : null);
+        fact("reports.lines_left", left, "lines_left")));
   }
 
   function render() {
     for (const chart of charts) chart.dispose();
     charts = [];
     if (!report) return;
-    const rows = chosenRows();
-    const lines = chosenLines();
-    const months = monthsBetween(report.from, report.to);
-    const perMonth = months.map((m) => sumRows(rows.filter((r) => r.month === m)));
+    const { rows, lines } = report;
+    const months = report.months.map((m) => m.month);
+    const perMonth = report.months;
     const linesPerMonth = months.map((m) => lines.filter((l) => l.month === m));
     const values = (pick) => perMonth.map(pick);
     charts = [
@@ -232,8 +171,7 @@ export function reportsView() {
           { id: "cancelled", labelKey: "reports.cancelled", values: values((s) => s.cancelled) },
         ] }),
       barChart({ id: "chart-waiting", titleKey: "reports.chart_waiting", months,
-        noteKey: perMonth.some((s) => s.estimate) ? "reports.chart_waiting_estimate_note"
-          : "reports.chart_waiting_note",
+        noteKey: "reports.chart_waiting_note",
         series: [
           { id: "waiting_median", labelKey: "reports.waiting_median", values: values((s) => minutesOf(s.waiting_median_s)) },
           { id: "waiting_p90", labelKey: "reports.waiting_p90", values: values((s) => minutesOf(s.waiting_p90_s)) },
@@ -256,7 +194,7 @@ export function reportsView() {
     // h() drops null children; the DOM's own append would write out "null".
     clear(content).append(...[
       rows.length || lines.length ? null : h("p", { class: "notice", i18n: "reports.empty" }),
-      summary(rows, lines),
+      summary(lines),
       h("section", { class: "report-charts", attrs: { "aria-labelledby": "charts-title" } },
         h("h2", { id: "charts-title", i18n: "reports.per_month" }),
         h("div", { class: "chart-grid" }, charts)),
@@ -272,8 +210,7 @@ export function reportsView() {
     setText(status, "common.loading");
     view.setAttribute("aria-busy", "true");
     try {
-      const answer = await get(`/api/reports/organisation?from=${encodeURIComponent(from.value)}`
-        + `&to=${encodeURIComponent(to.value)}`);
+      const answer = await get(`/api/reports/organisation?${query()}`);
       if (mine !== asked) return;
       report = answer;
       fillFilters();
@@ -291,8 +228,9 @@ export function reportsView() {
   }
 
   for (const choice of [service.input, kind.input, staff.input]) {
-    choice.addEventListener("change", () => {
-      render();
+    choice.addEventListener("change", async () => {
+      await load();
+      if (!error.hidden) return;
       announce(t("reports.filtered"));
     });
   }
