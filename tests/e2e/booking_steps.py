@@ -7,11 +7,11 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from icalendar import Calendar
-from playwright.async_api import Page
+from playwright.async_api import Locator, Page
 
 from tests.e2e.kota_server import StaffApi
 from tests.e2e.page_checks import SIZES, assert_accessible, screenshots
@@ -26,6 +26,19 @@ WHOLE_WEEK = [{"weekday": day, "opens": "00:00", "closes": "23:59"} for day in r
 
 # The professional tests/e2e/kota_server.py seeds for the booking tests alone.
 BOOKING_STAFF = ("liisa", "Liisa Varaaja")
+
+
+async def a_free_time(page: Page, within: str = ".free-day") -> Locator:
+    """The first offered start at least ten minutes ahead. With no notice the first offer
+    may start within seconds, and a start that passes while the test books it is rightly
+    refused ("someone just booked this time"), at every half hour."""
+    buttons = page.locator(f"{within} .time-button")
+    await buttons.first.wait_for()
+    starts: list[str] = await buttons.evaluate_all(
+        "(els) => els.map((el) => el.dataset.startsAt)")
+    soon = datetime.now(UTC) + timedelta(minutes=10)
+    chosen = next(start for start in starts if datetime.fromisoformat(start) >= soon)
+    return page.locator(f'{within} .time-button[data-starts-at="{chosen}"]')
 
 
 async def booking_service(admin: StaffApi, prefix: str) -> dict[str, Any]:

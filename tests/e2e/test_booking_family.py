@@ -19,6 +19,7 @@ from tests.conftest import wait_until
 from tests.e2e.booking_steps import (
     BOOKING_STAFF,
     StaffLogin,
+    a_free_time,
     booking_service,
     calendar_method,
     calendar_start,
@@ -69,8 +70,7 @@ async def test_family_books_confirms_joins_moves_and_cancels(
     await family.goto(f"/book/{service['slug']}")
     await choose_language(family, code)
     await expect(family.locator("#service-title")).to_have_text(service["name"])
-    first = family.locator(".free-day .time-button").first
-    await first.wait_for()
+    first = await a_free_time(family)
     starts_at = await first.get_attribute("data-starts-at")
     assert starts_at
     await assert_no_date_fallback(family, code, "the free times")
@@ -143,8 +143,7 @@ async def test_family_books_confirms_joins_moves_and_cancels(
     assert family.url.endswith("/book/manage")
     await check_page(family, f"booking-manage-{code}", shown)
     await family.locator("[data-action=move]").click()
-    later = family.locator(".move-times .free-day .time-button").first
-    await later.wait_for()
+    later = await a_free_time(family, ".move-times .free-day")
     moved_to = await later.get_attribute("data-starts-at")
     assert moved_to and moved_to != starts_at
     await later.click()
@@ -175,8 +174,7 @@ async def test_a_time_taken_meanwhile_offers_the_next_free_times(
     service = await booking_service(await staff_api("admin"), "kiire")
     family = await open_page(SIZES["tablet-portrait"], name="family")
     await family.goto(f"/book/{service['slug']}")
-    first = family.locator(".free-day .time-button").first
-    await first.wait_for()
+    first = await a_free_time(family)
     starts_at = await first.get_attribute("data-starts-at")
     # The browser's Back from the details goes back to the times, not off the page.
     await first.click()

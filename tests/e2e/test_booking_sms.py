@@ -12,7 +12,7 @@ from playwright.async_api import Page, expect
 
 from server.sms_segments import SmsEncoding, sms_size
 from tests.conftest import wait_until
-from tests.e2e.booking_steps import booking_service, check_page, choose_language
+from tests.e2e.booking_steps import a_free_time, booking_service, check_page, choose_language
 from tests.e2e.flows import OpenPage, family_to_waiting_room
 from tests.e2e.kota_server import KotaProcess, StaffApi
 from tests.e2e.page_checks import PHONE
@@ -59,7 +59,7 @@ async def test_a_family_books_with_a_phone_number_and_confirms_from_the_text_mes
     family: Page = await open_page(PHONE, name="family", server=kota)
     await family.goto(f"/book/{service['slug']}")
     await choose_language(family, "se")
-    first = family.locator(".free-day .time-button").first
+    first = await a_free_time(family)
     await first.click()
     await family.locator("#b-name").fill(NAME)
     # Kota here sends both e-mail and text messages: the field takes either.
