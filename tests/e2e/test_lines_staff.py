@@ -104,8 +104,10 @@ async def line_client(kota: KotaProcess, hello: dict[str, Any]) -> AsyncIterator
 
 async def go_on_duty(page: Page, line: dict[str, Any]) -> None:
     card = page.locator(f".line-card[data-line='{line['id']}']")
-    await card.locator("[data-action=duty]").check()
-    await expect(card).to_have_class(re.compile(r"\bon-duty\b"))
+    # A click, not check(): a board update already on its way may redraw the switch off
+    # for a moment before the server's answer to this click turns it on.
+    await card.locator("[data-action=duty]").click()
+    await expect(card).to_have_class(re.compile(r"\bon-duty\b"), timeout=15_000)
 
 
 async def test_admin_sets_up_a_personal_line_and_enrols_a_family(
